@@ -1,0 +1,87 @@
+/** DeepSeek-V2/V3: multi-head latent attention, first-k dense layers then MoE with shared experts. */
+import type { ConfigReader } from '../reader.js';
+import type { AttentionSpec, ModelSpec, MoeMlpSpec } from '../spec.js';
+import { buildDecoderGroups, decoderGlobals, PRE_NORMS, readDims, type LayerPlan } from '../decoder.js';
+import { finish } from './layer.js';
+
+export function deepseek(r: ConfigReader, modelType: string): ModelSpec {
+  const dims = readDims(r);
+  const vocab = r.int('vocab_size');
+  const qLora = r.optInt('q_lora_rank', null);
+  const kvLora = r.int('kv_lora_rank');
+  const nope = r.int('qk_nope_head_dim');
+  const rope = r.int('qk_rope_head_dim');
+  const v = r.int('v_head_dim');
+  const experts = r.optInt('n_routed_experts', 0);
+  const moeInter = r.optInt('moe_intermediate_size', dims.intermediate);
+  const firstDense = r.optInt('first_k_dense_replace', 0);
+  const freq = Math.max(r.optInt('moe_layer_freq', 1), 1);
+  const moe: MoeMlpSpec | null =
+    experts > 0
+      ? {
+          kind: 'moe',
+          numExperts: experts,
+          topK: r.int('num_experts_per_tok'),
+          gated: true,
+          activation: r.str('hidden_act', 'silu'),
+          expertIntermediateSize: moeInter,
+          sharedIntermediateSize: r.optInt('n_shared_experts', 0) * moeInter,
+        }
+      : null;
+  const plans: LayerPlan[] = [];
+  for (let i = 0; i < dims.numLayers; i++) {
+    plans.push({ window: null, chunk: null, moe: moe !== null && i >= firstDense && i % freq === 0 });
+  }
+  const attention = (): AttentionSpec => ({
+    kind: 'mla',
+    numHeads: dims.numHeads,
+    numKvHeads: dims.numHeads,
+    headDim: nope + rope,
+    vHeadDim: v,
+    window: null,
+    chunk: null,
+    mla: { qLoraRank: qLora, kvLoraRank: kvLora, qkNopeHeadDim: nope, qkRopeHeadDim: rope, vHeadDim: v },
+    cross: false,
+    causal: true,
+  });
+  const tied = r.bool('tie_word_embeddings', false);
+  const groups = buildDecoderGroups({
+    dims,
+    plans,
+    moe,
+    attention,
+    traits: {
+      attention: { qkvBias: false, oBias: false, qkNorm: null, sinks: false },
+      mlpBias: false,
+      normBias: false,
+      layerNorms: PRE_NORMS,
+      gated: true,
+      activation: r.str('hidden_act', 'silu'),
+      // V3's noaux_tc routing adds a per-expert score-correction bias to the router.
+      moe: {
+        routerBias: false,
+        expertBias: false,
+        sharedExpertGate: false,
+        routerCorrectionBias: r.str('topk_method', '') === 'noaux_tc',
+      },
+    },
+  });
+  const warnings: string[] = [];
+  const mtp = r.optInt('num_nextn_predict_layers', 0);
+  if (mtp > 0) {
+    warnings.push(
+      `num_nextn_predict_layers=${mtp}: the multi-token-prediction layer is stored in the checkpoint but not instantiated by the model; it is not counted`,
+    );
+  }
+  return finish(r, modelType, {
+    hiddenSize: dims.hidden,
+    vocabSize: vocab,
+    numLayers: dims.numLayers,
+    maxPositionEmbeddings: r.optInt('max_position_embeddings', null),
+    tiedEmbeddings: tied,
+    structure: 'decoder',
+    groups,
+    globalTensors: decoderGlobals(dims.hidden, vocab, tied, { normBias: false }),
+    warnings,
+  });
+}
