@@ -1,0 +1,88 @@
+/**
+ * KV cache and recurrent state, summed per layer group: 2 · kv_heads · head_dim · bytes per token per layer
+ * (MLA: kv_lora_rank + qk_rope_head_dim, one latent shared by K and V), tokens capped by sliding windows and
+ * attention chunks, SSM layers a constant state, cross-attention over the encoder tokens.
+ */
+import type { AttentionSpec, LayerGroup, ModelSpec } from '../arch/spec.js';
+
+/** KV heads one device holds under tensor parallelism: split, or one replicated head when kv_heads < tp. */
+export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
+  if (a.kind === 'mla') return 1;
+  return a.numKvHeads >= tp ? a.numKvHeads / tp : 1;
+}
+
+/** Bytes one token adds to one layer's cache on one device. */
+export function kvBytesPerTokenLayer(a: AttentionSpec, kvBytes: number, tp: number): number {
+  if (a.mla) return (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes;
+  return kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
+}
+
+/** Tokens a layer keeps for a sequence of `seq` tokens: windows and chunks bound it. */
+export function cachedTokens(a: AttentionSpec, seq: number): number {
+  let t = seq;
+  if (a.window !== null) t = Math.min(t, a.window);
+  if (a.chunk !== null) t = Math.min(t, a.chunk);
+  return t;
+}
+
+function roundUp(tokens: number, block: number | null): number {
+  return block ? Math.ceil(tokens / block) * block : tokens;
+}
+
+export interface KvOptions {
+  batch: number;
+  seq: number;
+  kvBytes: number;
+  tp: number;
+  /** Paged engines allocate whole blocks of this many tokens per sequence. */
+  blockSize: number | null;
+  /** Which layers of the decoder are on this device (pipeline stage); all when null. */
+  layerFilter: ((layer: number) => boolean) | null;
+  /** Bytes of one SSM conv-state element (the model dtype); the SSM state itself is fp32. */
+  stateBytes: number;
+}
+
+function layersOnDevice(g: LayerGroup, f: KvOptions['layerFilter']): number {
+  if (!f) return g.count;
+  let n = 0;
+  for (const i of g.layers) if (f(i)) n++;
+  return n;
+}
+
+export interface KvResult {
+  kvCacheBytes: number;
+  /** Per token at full attention (no window cap): the slope of KV against context length. */
+  kvBytesPerToken: number;
+  stateBytes: number;
+}
+
+export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
+  let kv = 0;
+  let perToken = 0;
+  let state = 0;
+  for (const g of spec.groups) {
+    if (g.stack !== 'decoder') continue;
+    const n = layersOnDevice(g, o.layerFilter);
+    if (n === 0) continue;
+    if (g.attention && spec.structure !== 'encoder') {
+      const per = kvBytesPerTokenLayer(g.attention, o.kvBytes, o.tp) * n;
+      perToken += per;
+      kv += per * o.batch * roundUp(cachedTokens(g.attention, o.seq), o.blockSize);
+    }
+    if (g.crossAttention) {
+      const per = kvBytesPerTokenLayer(g.crossAttention, o.kvBytes, o.tp) * n;
+      kv += per * o.batch * roundUp(o.seq, o.blockSize);
+    }
+    if (g.ssm) {
+      const s = g.ssm;
+      const shard = Math.max(1, o.tp);
+      // Conv state keeps the last d_conv-1 inputs; the SSM state is fp32 (mamba1: d_inner·d_state,
+      // mamba2: heads·head_dim·d_state).
+      const conv = ((s.convDim * (s.dConv - 1)) / shard) * o.stateBytes;
+      const ssm =
+        ((s.kind === 'mamba2' ? s.numHeads * s.headDim * s.dState : s.dInner * s.dState) / shard) * 4;
+      state += (conv + ssm) * n * o.batch;
+    }
+  }
+  return { kvCacheBytes: kv, kvBytesPerToken: perToken, stateBytes: state };
+}

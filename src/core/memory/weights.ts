@@ -1,0 +1,122 @@
+/**
+ * Weight bytes per tensor at a storage format, laid out for sharding: per layer group the bytes that tensor
+ * parallelism splits, the K/V projections (split only down to one KV head), the expert bytes (split by EP and TP)
+ * and the replicated bytes (norms, router); globals split by vocabulary (embedding, head) or replicated.
+ */
+import type { ModelSpec, Tensor } from '../arch/spec.js';
+import { numel } from '../arch/tensors.js';
+import { GGUF_MIXES, getFormat, QUANTIZED_ROLES, type StorageFormat } from '../numerics/formats.js';
+
+export interface GroupWeights {
+  /** Bytes of ONE layer of the group, by how they shard. */
+  tpSplit: number;
+  kvProj: number;
+  expert: number;
+  replicated: number;
+}
+
+export interface WeightLayout {
+  format: string;
+  groups: GroupWeights[];
+  vocabSplit: number;
+  globalReplicated: number;
+  /** Embedding + LM-head bytes (vocab split) of the first / last pipeline stage. */
+  embeddingBytes: number;
+  headBytes: number;
+  total: number;
+}
+
+export class FormatError extends Error {}
+
+const F16 = getFormat('bf16')!;
+
+/** llama.cpp's use_more_bits: the first and last eighth of layers and every third layer between. */
+function moreBits(i: number, n: number): boolean {
+  return i < n / 8 || i >= (7 * n) / 8 || (i - Math.floor(n / 8)) % 3 === 2;
+}
+
+function tensorBytes(t: Tensor, fmt: StorageFormat, keep: boolean): number {
+  if (t.shape.length < 2 || keep) {
+    return numel(t.shape) * (t.shape.length < 2 ? fmt.keepBytes : Math.max(fmt.keepBytes, 2));
+  }
+  return fmt.matrixBytes(t.shape);
+}
+
+function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, n: number) => number {
+  if (formatId === 'auto' || formatId === 'checkpoint') {
+    const q = spec.checkpointQuant;
+    const qf = q ? getFormat(q.format) : null;
+    const base = getFormat(spec.torchDtype === 'float32' ? 'fp32' : 'bf16')!;
+    return (t) =>
+      qf && t.shape.length >= 2 && !q!.excludedRoles.includes(t.role)
+        ? qf.matrixBytes(t.shape)
+        : tensorBytes(t, base, t.shape.length >= 2 ? false : true);
+  }
+  const mix = GGUF_MIXES[formatId];
+  if (mix) {
+    const base = getFormat(mix.base)!;
+    const more = getFormat(mix.more)!;
+    const out = getFormat(mix.output)!;
+    return (t, layer, n) => {
+      if (t.shape.length < 2) return numel(t.shape) * 4;
+      if (t.role === 'lm_head') return out.matrixBytes(t.shape);
+      const raised = /v_proj|down_proj|\.wo\b|fc2|dense_4h_to_h|c_proj/.test(t.name) && moreBits(layer, n);
+      return (raised ? more : base).matrixBytes(t.shape);
+    };
+  }
+  const fmt = getFormat(formatId);
+  if (!fmt) throw new FormatError(`unknown weight precision '${formatId}'`);
+  return (t) => {
+    const quantised = QUANTIZED_ROLES.has(t.role) || (fmt.quantizesEmbeddings && t.shape.length >= 2);
+    return tensorBytes(
+      t,
+      quantised ? fmt : fmt.keepBytes >= 2 && fmt.bitsPerWeight >= 16 ? fmt : F16,
+      !quantised,
+    );
+  };
+}
+
+const cache = new WeakMap<ModelSpec, Map<string, WeightLayout>>();
+
+export function weightLayout(spec: ModelSpec, formatId: string): WeightLayout {
+  let m = cache.get(spec);
+  if (!m) cache.set(spec, (m = new Map()));
+  const hit = m.get(formatId);
+  if (hit) return hit;
+  const bytes = resolve(spec, formatId);
+  let total = 0;
+  const groups = spec.groups.map((g) => {
+    const w: GroupWeights = { tpSplit: 0, kvProj: 0, expert: 0, replicated: 0 };
+    const n = g.stack === 'decoder' ? spec.numLayers : g.count;
+    // Mixed formats depend on the layer index; average the group's layers so one layer stands for all.
+    for (const t of g.tensors) {
+      let b = 0;
+      for (const i of g.layers) b += bytes(t, i, n);
+      b /= g.count;
+      if (t.role === 'expert') w.expert += b;
+      else if (t.role === 'norm' || t.role === 'router' || t.shape.length < 2) w.replicated += b;
+      else if (/(k_proj|v_proj)\./.test(t.name)) w.kvProj += b;
+      else w.tpSplit += b;
+    }
+    total += (w.tpSplit + w.kvProj + w.expert + w.replicated) * g.count;
+    return w;
+  });
+  let vocabSplit = 0;
+  let globalReplicated = 0;
+  let embeddingBytes = 0;
+  let headBytes = 0;
+  for (const t of spec.globalTensors) {
+    const b = bytes(t, 0, spec.numLayers);
+    total += b;
+    if (t.role === 'embedding' && t.shape.length === 2) {
+      vocabSplit += b;
+      embeddingBytes += b;
+    } else if (t.role === 'lm_head' && t.shape.length === 2) {
+      vocabSplit += b;
+      headBytes += b;
+    } else globalReplicated += b;
+  }
+  const layout = { format: formatId, groups, vocabSplit, globalReplicated, embeddingBytes, headBytes, total };
+  m.set(formatId, layout);
+  return layout;
+}

@@ -1,0 +1,46 @@
+/** A parallel plan (TP, PP, EP) checked against the model: heads by TP, layers by PP, experts by EP. */
+import type { ModelSpec } from '../arch/spec.js';
+
+export interface ParallelPlan {
+  tp: number;
+  pp: number;
+  ep: number;
+}
+
+export class PlanError extends Error {}
+
+export const SINGLE: ParallelPlan = { tp: 1, pp: 1, ep: 1 };
+
+/** Throws a PlanError naming the rule a plan breaks. */
+export function validatePlan(spec: ModelSpec, p: ParallelPlan): void {
+  for (const [k, v] of Object.entries(p)) {
+    if (!Number.isInteger(v) || v < 1) throw new PlanError(`${k} must be a positive integer (got ${v})`);
+  }
+  for (const g of spec.groups) {
+    const a = g.attention;
+    if (a && a.numHeads % p.tp !== 0) {
+      throw new PlanError(`tp=${p.tp} does not divide the ${a.numHeads} attention heads of ${g.name}`);
+    }
+    if (a && a.kind !== 'mla' && a.numKvHeads % p.tp !== 0 && p.tp % a.numKvHeads !== 0) {
+      throw new PlanError(`tp=${p.tp} and the ${a.numKvHeads} KV heads of ${g.name} must divide one another`);
+    }
+    if (g.mlp?.kind === 'moe' && g.mlp.numExperts % p.ep !== 0) {
+      throw new PlanError(`ep=${p.ep} does not divide the ${g.mlp.numExperts} experts of ${g.name}`);
+    }
+  }
+  if (p.ep > 1 && !spec.groups.some((g) => g.mlp?.kind === 'moe')) {
+    throw new PlanError(`ep=${p.ep} needs a mixture-of-experts model; this one has no experts`);
+  }
+  if (p.pp > spec.numLayers) {
+    throw new PlanError(`pp=${p.pp} exceeds the ${spec.numLayers} layers`);
+  }
+}
+
+/** Pipeline stage of decoder layer i: contiguous stages, the first ones one layer longer when uneven. */
+export function stageOf(i: number, numLayers: number, pp: number): number {
+  return Math.floor((i * pp) / numLayers);
+}
+
+export function devices(p: ParallelPlan): number {
+  return p.tp * p.pp * p.ep;
+}
