@@ -26,7 +26,9 @@ const BUFFER_ELEMENTS: Record<string, number> = {
 /** Checkpoint totals equal to the module count: no buffers saved, head not tied (checked by hand in config.json). */
 const CHECKPOINT_IS_MODULE = new Set(['Qwen/Qwen2.5-7B']);
 
-const ref = JSON.parse(readFileSync(join(REFERENCE, 'parameter-counts.json'), 'utf8')) as { models: RefModel[] };
+const ref = JSON.parse(readFileSync(join(REFERENCE, 'parameter-counts.json'), 'utf8')) as {
+  models: RefModel[];
+};
 
 function expectedModuleCount(m: RefModel): number | null {
   const exact = m.values.filter((v) => v.confidence === 'exact-sourced');

@@ -28,18 +28,20 @@ export interface WeightLayout {
 
 export class FormatError extends Error {}
 
-const F16 = getFormat('bf16')!;
-
 /** llama.cpp's use_more_bits: the first and last eighth of layers and every third layer between. */
 function moreBits(i: number, n: number): boolean {
   return i < n / 8 || i >= (7 * n) / 8 || (i - Math.floor(n / 8)) % 3 === 2;
 }
 
-function tensorBytes(t: Tensor, fmt: StorageFormat, keep: boolean): number {
-  if (t.shape.length < 2 || keep) {
-    return numel(t.shape) * (t.shape.length < 2 ? fmt.keepBytes : Math.max(fmt.keepBytes, 2));
-  }
-  return fmt.matrixBytes(t.shape);
+/** Weight matrices (stacked experts included); biases, norms and other vectors are never quantised. */
+function isMatrix(t: Tensor): boolean {
+  return t.shape.length >= 2 && !t.name.endsWith('.bias');
+}
+
+/** A tensor left unquantised: vectors at the format's vector size, matrices at 16 bit (32 for fp32). */
+function keptBytes(t: Tensor, fmt: StorageFormat): number {
+  if (!isMatrix(t)) return numel(t.shape) * fmt.keepBytes;
+  return numel(t.shape) * Math.max(2, fmt.bitsPerWeight >= 16 ? fmt.bitsPerWeight / 8 : 2);
 }
 
 function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, n: number) => number {
@@ -48,9 +50,7 @@ function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, 
     const qf = q ? getFormat(q.format) : null;
     const base = getFormat(spec.torchDtype === 'float32' ? 'fp32' : 'bf16')!;
     return (t) =>
-      qf && t.shape.length >= 2 && !q!.excludedRoles.includes(t.role)
-        ? qf.matrixBytes(t.shape)
-        : tensorBytes(t, base, t.shape.length >= 2 ? false : true);
+      qf && isMatrix(t) && !q!.excludedRoles.includes(t.role) ? qf.matrixBytes(t.shape) : keptBytes(t, base);
   }
   const mix = GGUF_MIXES[formatId];
   if (mix) {
@@ -58,7 +58,7 @@ function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, 
     const more = getFormat(mix.more)!;
     const out = getFormat(mix.output)!;
     return (t, layer, n) => {
-      if (t.shape.length < 2) return numel(t.shape) * 4;
+      if (!isMatrix(t)) return numel(t.shape) * 4;
       if (t.role === 'lm_head') return out.matrixBytes(t.shape);
       const raised = /v_proj|down_proj|\.wo\b|fc2|dense_4h_to_h|c_proj/.test(t.name) && moreBits(layer, n);
       return (raised ? more : base).matrixBytes(t.shape);
@@ -66,14 +66,10 @@ function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, 
   }
   const fmt = getFormat(formatId);
   if (!fmt) throw new FormatError(`unknown weight precision '${formatId}'`);
-  return (t) => {
-    const quantised = QUANTIZED_ROLES.has(t.role) || (fmt.quantizesEmbeddings && t.shape.length >= 2);
-    return tensorBytes(
-      t,
-      quantised ? fmt : fmt.keepBytes >= 2 && fmt.bitsPerWeight >= 16 ? fmt : F16,
-      !quantised,
-    );
-  };
+  return (t) =>
+    isMatrix(t) && (QUANTIZED_ROLES.has(t.role) || fmt.quantizesEmbeddings)
+      ? fmt.matrixBytes(t.shape)
+      : keptBytes(t, fmt);
 }
 
 const cache = new WeakMap<ModelSpec, Map<string, WeightLayout>>();
