@@ -266,3 +266,11 @@ function explainInference(
     {},
   );
 }
+
+/** The precision a checkpoint computes in, for defaults: its torch_dtype, bf16 when unstated. */
+export function modelDtype(spec: ModelSpec): 'fp32' | 'fp16' | 'bf16' {
+  const d = (spec.torchDtype ?? '').toLowerCase();
+  if (d === 'float32') return 'fp32';
+  if (d === 'float16') return 'fp16';
+  return 'bf16';
+}

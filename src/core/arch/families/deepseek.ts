@@ -1,17 +1,26 @@
 /** DeepSeek-V2/V3: multi-head latent attention, first-k dense layers then MoE with shared experts. */
 import type { ConfigReader } from '../reader.js';
 import type { AttentionSpec, ModelSpec, MoeMlpSpec } from '../spec.js';
-import { buildDecoderGroups, decoderGlobals, PRE_NORMS, readDims, type LayerPlan } from '../decoder.js';
+import {
+  attentionSpec,
+  buildDecoderGroups,
+  decoderGlobals,
+  PRE_NORMS,
+  readDims,
+  type LayerPlan,
+} from '../decoder.js';
 import { finish } from './layer.js';
 
 export function deepseek(r: ConfigReader, modelType: string): ModelSpec {
   const dims = readDims(r);
   const vocab = r.int('vocab_size');
+  // DeepSeek-MoE (model_type deepseek) has the same MoE layout with plain multi-head attention.
+  const mla = modelType !== 'deepseek';
   const qLora = r.optInt('q_lora_rank', null);
-  const kvLora = r.int('kv_lora_rank');
-  const nope = r.int('qk_nope_head_dim');
-  const rope = r.int('qk_rope_head_dim');
-  const v = r.int('v_head_dim');
+  const kvLora = mla ? r.int('kv_lora_rank') : 0;
+  const nope = mla ? r.int('qk_nope_head_dim') : 0;
+  const rope = mla ? r.int('qk_rope_head_dim') : 0;
+  const v = mla ? r.int('v_head_dim') : 0;
   const experts = r.optInt('n_routed_experts', 0);
   const moeInter = r.optInt('moe_intermediate_size', dims.intermediate);
   const firstDense = r.optInt('first_k_dense_replace', 0);
@@ -32,18 +41,27 @@ export function deepseek(r: ConfigReader, modelType: string): ModelSpec {
   for (let i = 0; i < dims.numLayers; i++) {
     plans.push({ window: null, chunk: null, moe: moe !== null && i >= firstDense && i % freq === 0 });
   }
-  const attention = (): AttentionSpec => ({
-    kind: 'mla',
-    numHeads: dims.numHeads,
-    numKvHeads: dims.numHeads,
-    headDim: nope + rope,
-    vHeadDim: v,
-    window: null,
-    chunk: null,
-    mla: { qLoraRank: qLora, kvLoraRank: kvLora, qkNopeHeadDim: nope, qkRopeHeadDim: rope, vHeadDim: v },
-    cross: false,
-    causal: true,
-  });
+  const attention = (plan: LayerPlan): AttentionSpec =>
+    mla
+      ? {
+          kind: 'mla',
+          numHeads: dims.numHeads,
+          numKvHeads: dims.numHeads,
+          headDim: nope + rope,
+          vHeadDim: v,
+          window: null,
+          chunk: null,
+          mla: {
+            qLoraRank: qLora,
+            kvLoraRank: kvLora,
+            qkNopeHeadDim: nope,
+            qkRopeHeadDim: rope,
+            vHeadDim: v,
+          },
+          cross: false,
+          causal: true,
+        }
+      : attentionSpec(dims, plan);
   const tied = r.bool('tie_word_embeddings', false);
   const groups = buildDecoderGroups({
     dims,

@@ -23,6 +23,7 @@ export const OTHER_FAMILIES: Record<string, Adapter> = {
   mamba,
   mamba2,
   jamba,
+  deepseek,
   deepseek_v2: deepseek,
   deepseek_v3: deepseek,
   llava,

@@ -1,0 +1,178 @@
+/**
+ * The built-in catalog: models (real config.json files with metadata) and hardware (devices and systems with
+ * sources), loaded from the JSON files beside this module, validated, and looked up by id or alias.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { closest, distance } from 'fastest-levenshtein';
+import type { z } from 'zod';
+import { specFromConfig, type ModelSpec } from '../core/arch/index.js';
+import { DRIVER_RESERVED_FRACTION, type HardwareSpec } from '../core/hardware/spec.js';
+import {
+  deviceEntry,
+  modelEntry,
+  systemEntry,
+  type DeviceEntry,
+  type ModelEntry,
+  type SystemEntry,
+} from './schema.js';
+
+/** JSON data lives in src/catalog; the compiled module in dist/catalog finds it from the package root. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DATA = join(ROOT, 'src', 'catalog');
+
+export class NotFoundError extends Error {
+  constructor(
+    readonly kind: 'model' | 'hardware',
+    readonly query: string,
+    readonly suggestions: string[],
+  ) {
+    super(
+      `unknown ${kind} '${query}'` +
+        (suggestions.length ? `; did you mean ${suggestions.map((s) => `'${s}'`).join(', ')}?` : ''),
+    );
+    this.name = 'NotFoundError';
+  }
+}
+
+export class CatalogError extends Error {}
+
+function loadDir<T>(dir: string, schema: z.ZodType<T>): T[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return files.sort().map((f) => {
+    const raw = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      throw new CatalogError(`catalog file ${f}: ${issue.path.join('.')} ${issue.message}`);
+    }
+    return r.data;
+  });
+}
+
+/** Case-insensitive index over ids and aliases, with nearest-name suggestions. */
+class Index<T> {
+  private readonly byKey = new Map<string, T>();
+  constructor(
+    readonly kind: 'model' | 'hardware',
+    readonly items: T[],
+    keys: (t: T) => string[],
+  ) {
+    for (const it of items) {
+      for (const k of keys(it)) {
+        const key = normKey(k);
+        const prior = this.byKey.get(key);
+        if (prior && prior !== it) throw new CatalogError(`catalog: '${k}' names two ${kind} entries`);
+        this.byKey.set(key, it);
+      }
+    }
+  }
+  find(q: string): T | undefined {
+    return this.byKey.get(normKey(q));
+  }
+  get(q: string): T {
+    const hit = this.find(q);
+    if (hit) return hit;
+    throw new NotFoundError(this.kind, q, this.suggest(q));
+  }
+  suggest(q: string, n = 3): string[] {
+    const key = normKey(q);
+    const keys = [...this.byKey.keys()];
+    if (!keys.length) return [];
+    const scored = keys
+      .map((k) => ({ k, d: k.includes(key) || key.includes(k) ? 0 : distance(k, key) }))
+      .sort((a, b) => a.d - b.d || a.k.length - b.k.length);
+    const out = new Set<string>([closest(key, keys)]);
+    for (const s of scored) {
+      if (out.size >= n) break;
+      out.add(s.k);
+    }
+    return [...out].slice(0, n);
+  }
+}
+
+function normKey(s: string): string {
+  return s.trim().toLowerCase();
+}
+
+function modelKeys(m: ModelEntry): string[] {
+  const last = m.id.split('/')[1]!;
+  return [m.id, last, ...m.aliases];
+}
+
+export interface Catalog {
+  models: Index<ModelEntry>;
+  devices: Index<DeviceEntry>;
+  systems: Index<SystemEntry>;
+}
+
+let loaded: Catalog | null = null;
+
+export function catalog(): Catalog {
+  if (loaded) return loaded;
+  const models = loadDir(join(DATA, 'models'), modelEntry);
+  const devices = loadDir(join(DATA, 'hardware', 'devices'), deviceEntry);
+  const systems = loadDir(join(DATA, 'hardware', 'systems'), systemEntry);
+  const c: Catalog = {
+    models: new Index('model', models, modelKeys),
+    devices: new Index('hardware', devices, (d) => [d.id, ...d.aliases]),
+    systems: new Index('hardware', systems, (s) => [s.id, ...s.aliases]),
+  };
+  for (const s of systems) {
+    if (!c.devices.find(s.device))
+      throw new CatalogError(`catalog system ${s.id}: unknown device '${s.device}'`);
+  }
+  loaded = c;
+  return c;
+}
+
+const specs = new Map<string, ModelSpec>();
+
+/** The architecture of a catalog model (parsed once). */
+export function modelSpec(entry: ModelEntry): ModelSpec {
+  let s = specs.get(entry.id);
+  if (!s) specs.set(entry.id, (s = specFromConfig(entry.config)));
+  return s;
+}
+
+export function findModel(name: string): ModelEntry {
+  return catalog().models.get(name);
+}
+
+/** A device by id or alias; a system id resolves to its device. */
+export function findDevice(name: string): DeviceEntry {
+  const c = catalog();
+  const d = c.devices.find(name);
+  if (d) return d;
+  const s = c.systems.find(name);
+  if (s) return c.devices.get(s.device);
+  const pool = [...c.devices.suggest(name, 3), ...c.systems.suggest(name, 1)];
+  throw new NotFoundError('hardware', name, pool.slice(0, 4));
+}
+
+export function hardwareSpec(d: DeviceEntry): HardwareSpec {
+  const flops: HardwareSpec['denseFlops'] = {};
+  for (const [k, v] of Object.entries(d.dense_flops))
+    if (v && v.value > 0) flops[k as keyof typeof flops] = v.value;
+  const memory = d.memory_bytes.value;
+  return {
+    id: d.id,
+    name: d.name,
+    vendor: d.vendor,
+    kind: d.kind,
+    memoryBytes: memory,
+    visibleMemoryBytes: d.visible_memory_bytes?.value ?? memory * (1 - DRIVER_RESERVED_FRACTION),
+    memoryBandwidthBytesPerS: d.memory_bandwidth_bytes_per_s.value,
+    denseFlops: flops,
+    interconnectBytesPerS: d.interconnect?.bandwidth_bytes_per_s.value ?? null,
+    tdpW: d.tdp_w?.value ?? null,
+  };
+}
+
+export type { ModelEntry, DeviceEntry, SystemEntry };

@@ -1,0 +1,60 @@
+/** Schemas of the catalog files, checked at load: a bad file is an error naming the file and the field. */
+import { z } from 'zod';
+
+export const sourced = z.object({
+  value: z.number().finite().nonnegative(),
+  source: z.string().min(1),
+  confidence: z.enum(['exact-sourced', 'derived', 'recalled', 'low-trust']),
+  note: z.string().optional(),
+});
+
+export const modelEntry = z.object({
+  id: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be an org/name Hugging Face id'),
+  name: z.string().min(1),
+  author: z.string().min(1),
+  family: z.string().min(1),
+  aliases: z.array(z.string().min(1)).default([]),
+  release_date: z.string().optional(),
+  license: z.string().optional(),
+  gated: z.boolean().optional(),
+  source: z.string().min(1),
+  completeness: z.enum(['verbatim', 'subset', 'reconstructed']),
+  config: z.record(z.string(), z.unknown()),
+});
+export type ModelEntry = z.infer<typeof modelEntry>;
+
+export const deviceEntry = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  vendor: z.string().min(1),
+  kind: z.enum(['gpu', 'tpu', 'accelerator', 'apple-soc', 'cpu']),
+  aliases: z.array(z.string()).default([]),
+  architecture: z.string().optional(),
+  release_year: z.number().int().optional(),
+  memory_bytes: sourced,
+  visible_memory_bytes: sourced.optional(),
+  memory_bandwidth_bytes_per_s: sourced,
+  dense_flops: z.partialRecord(
+    z.enum(['fp32', 'tf32', 'bf16', 'fp16', 'fp8', 'int8', 'fp4', 'int4']),
+    sourced,
+  ),
+  interconnect: z.object({ name: z.string(), bandwidth_bytes_per_s: sourced }).optional(),
+  tdp_w: sourced.optional(),
+  price_usd_per_hour: sourced.optional(),
+});
+export type DeviceEntry = z.infer<typeof deviceEntry>;
+
+const link = z.object({ name: z.string(), bandwidth_bytes_per_s: sourced, latency_s: sourced.optional() });
+
+export const systemEntry = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  device: z.string().min(1),
+  devices_per_node: z.number().int().positive(),
+  nodes: z.number().int().positive(),
+  aliases: z.array(z.string()).default([]),
+  intra_node_link: link.optional(),
+  inter_node_link: link.optional(),
+  source_note: z.string().optional(),
+});
+export type SystemEntry = z.infer<typeof systemEntry>;
