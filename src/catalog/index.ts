@@ -99,7 +99,10 @@ class Index<T> {
 
 /** Case, spaces and underscores do not distinguish names ("H100 SXM 80GB" = "h100-sxm-80gb"). */
 function normKey(s: string): string {
-  return s.trim().toLowerCase().replace(/[\s_]+/g, '-');
+  return s
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, '-');
 }
 
 function modelKeys(m: ModelEntry): string[] {

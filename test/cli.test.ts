@@ -1,0 +1,128 @@
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/index.js';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe('infersim CLI contract', () => {
+  it('params --json gives total, active and breakdown', async () => {
+    const r = await run('params', 'mistralai/Mixtral-8x7B-v0.1', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.total_parameters).toBe(46702792704);
+    // 2 of 8 experts active: total - 6 x 3 x 4096 x 14336 x 32
+    expect(j.active_parameters).toBe(46702792704 - 6 * 3 * 4096 * 14336 * 32);
+    expect(j.breakdown.expert).toBe(8 * 3 * 4096 * 14336 * 32);
+  });
+
+  it('params reads a config.json path', async () => {
+    const r = await run('params', '../shared/reference/models/openai-community__gpt2.json', '--json');
+    expect(JSON.parse(r.out).total_parameters).toBe(124439808);
+  });
+
+  it('memory --json gives the per-device keys; KV of Llama-3.1-8B at 8K is 1 GiB', async () => {
+    const r = await run(
+      'memory',
+      'meta-llama/Llama-3.1-8B',
+      '--precision',
+      'bf16',
+      '--seq',
+      '8192',
+      '--json',
+    );
+    const j = JSON.parse(r.out);
+    for (const k of [
+      'weights_bytes',
+      'kv_cache_bytes',
+      'kv_cache_bytes_per_token',
+      'activation_bytes',
+      'state_bytes',
+      'overhead_bytes',
+      'total_bytes',
+    ]) {
+      expect(typeof j[k]).toBe('number');
+    }
+    expect(j.weights_bytes).toBe(2 * 8030261248);
+    expect(j.kv_cache_bytes).toBe(2 ** 30);
+    expect(j.total_bytes).toBe(
+      j.weights_bytes +
+        j.kv_cache_bytes +
+        j.activation_bytes +
+        j.state_bytes +
+        j.image_bytes +
+        j.overhead_bytes,
+    );
+  });
+
+  it('memory with --tp 2 halves the KV cache per device and --explain carries a trace', async () => {
+    const one = JSON.parse((await run('memory', 'llama2-7b', '--json')).out);
+    const two = JSON.parse((await run('memory', 'llama2-7b', '--tp', '2', '--json', '--explain')).out);
+    expect(two.kv_cache_bytes * 2).toBe(one.kv_cache_bytes);
+    expect(two.trace.find((t: { figure: string }) => t.figure === 'kv_cache_bytes').formula).toMatch(
+      /window/,
+    );
+  });
+
+  it('capacity --json gives max_kv_tokens and kv_cache_bytes_available', async () => {
+    const r = await run(
+      'capacity',
+      'meta-llama/Llama-3.1-8B',
+      '--gpu',
+      'h100',
+      '--max-model-len',
+      '8192',
+      '--json',
+    );
+    const j = JSON.parse(r.out);
+    expect(j.max_kv_tokens).toBeGreaterThan(0);
+    expect(j.max_kv_tokens % 16).toBe(0);
+    // max KV tokens x 131,072 B per token never exceeds what is available.
+    expect(j.max_kv_tokens * 131072).toBeLessThanOrEqual(j.kv_cache_bytes_available);
+  });
+
+  it('models and hardware list entries with id and name', async () => {
+    const m = JSON.parse((await run('models', '--json')).out);
+    expect(m.length).toBeGreaterThanOrEqual(60);
+    expect(m[0]).toHaveProperty('id');
+    expect(m[0]).toHaveProperty('name');
+    const h = JSON.parse((await run('hardware', '--json')).out);
+    expect(h.length).toBeGreaterThanOrEqual(25);
+    expect(h.find((x: { id: string }) => x.id === 'nvidia_nvl72_rack')).toBeTruthy();
+  });
+
+  it.each([
+    [['memory', 'no-such-model']],
+    [['memory', 'gpt2', '--tp', '5']],
+    [['memory', 'gpt2', '--batch', '-1']],
+    [['memory', 'gpt2', '--batch', 'abc']],
+    [['memory', 'gpt2', '--precision', 'int3']],
+    [['memory', 'gpt2', '--kv-precision', 'nope']],
+    [['capacity', 'gpt2']],
+    [['capacity', 'gpt2', '--gpu', 'h1000']],
+    [['capacity', 'gpt2', '--gpu', 'h100', '--gpu-memory-utilization', '1.5']],
+    [['params', '/no/such/config.json']],
+    [['frobnicate']],
+  ])('bad input %j exits 2 with a one-line message', async (argv) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n').length).toBeLessThanOrEqual(2);
+    expect(r.err.length).toBeGreaterThan(0);
+  });
+
+  it('unknown models get suggestions', async () => {
+    const r = await run('params', 'llama-2-7b-hff');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/did you mean .*'llama-2-7b-hf'/);
+  });
+});
