@@ -17,6 +17,8 @@ export interface HardwareSpec {
   name: string;
   vendor: string;
   kind: string;
+  /** Microarchitecture as the vendor names it (Hopper, Blackwell, CDNA 3, ...). */
+  architecture: string;
   /** Memory the device has, in bytes (an "80 GB" H100 has 80 GiB). */
   memoryBytes: number;
   /** Memory a process can use: the device's bytes less what the driver reserves. */
@@ -52,4 +54,17 @@ export function computeDtypeFor(precision: string, hw: HardwareSpec): ComputeDty
               : ['bf16', 'fp16'];
   for (const c of candidates) if (hw.denseFlops[c]) return c;
   return null;
+}
+
+/** The efficiency class a device is calibrated in: vendor and generation. */
+export function hardwareClass(hw: Pick<HardwareSpec, 'vendor' | 'architecture' | 'kind'>): string {
+  const a = hw.architecture.toLowerCase();
+  if (hw.vendor === 'NVIDIA') {
+    if (a.startsWith('blackwell')) return 'nvidia-blackwell';
+    if (a.startsWith('hopper')) return 'nvidia-hopper';
+    if (a.startsWith('ampere') || a.startsWith('ada')) return 'nvidia-ampere';
+    return 'nvidia-older';
+  }
+  if (hw.vendor === 'AMD' && hw.kind !== 'cpu') return 'amd-cdna';
+  return 'other';
 }

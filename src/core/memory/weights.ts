@@ -3,7 +3,7 @@
  * parallelism splits, the K/V projections (split only down to one KV head), the expert bytes (split by EP and TP)
  * and the replicated bytes (norms, router); globals split by vocabulary (embedding, head) or replicated.
  */
-import type { ModelSpec, Tensor } from '../arch/spec.js';
+import type { ModelSpec, Tensor, TensorRole } from '../arch/spec.js';
 import { numel } from '../arch/tensors.js';
 import { GGUF_MIXES, getFormat, QUANTIZED_ROLES, type StorageFormat } from '../numerics/formats.js';
 
@@ -13,6 +13,8 @@ export interface GroupWeights {
   kvProj: number;
   expert: number;
   replicated: number;
+  /** The TP-split bytes by tensor role (attention without its K/V projections, mlp, shared_expert, ssm, ...). */
+  splitByRole: Partial<Record<TensorRole, number>>;
 }
 
 export interface WeightLayout {
@@ -82,7 +84,7 @@ export function weightLayout(spec: ModelSpec, formatId: string): WeightLayout {
   const bytes = resolve(spec, formatId);
   let total = 0;
   const groups = spec.groups.map((g) => {
-    const w: GroupWeights = { tpSplit: 0, kvProj: 0, expert: 0, replicated: 0 };
+    const w: GroupWeights = { tpSplit: 0, kvProj: 0, expert: 0, replicated: 0, splitByRole: {} };
     const n = g.stack === 'decoder' ? spec.numLayers : g.count;
     // Mixed formats depend on the layer index; average the group's layers so one layer stands for all.
     for (const t of g.tensors) {
@@ -92,7 +94,10 @@ export function weightLayout(spec: ModelSpec, formatId: string): WeightLayout {
       if (t.role === 'expert') w.expert += b;
       else if (t.role === 'norm' || t.role === 'router' || t.shape.length < 2) w.replicated += b;
       else if (/(k_proj|v_proj)\./.test(t.name)) w.kvProj += b;
-      else w.tpSplit += b;
+      else {
+        w.tpSplit += b;
+        w.splitByRole[t.role] = (w.splitByRole[t.role] ?? 0) + b;
+      }
     }
     total += (w.tpSplit + w.kvProj + w.expert + w.replicated) * g.count;
     return w;

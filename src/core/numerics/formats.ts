@@ -112,6 +112,7 @@ const FORMATS: StorageFormat[] = [
     quantizesEmbeddings: false,
   },
   blocked('int4', 128, 64 + 2, 'int4 weights, fp16 scale per group of 128 (symmetric)'),
+  blocked('int4-g32', 32, 16 + 4, 'int4 weights, bf16 scale and zero per group of 32 (gpt-fast int4)'),
   blocked('mxfp4', 32, 16 + 1, 'OCP MXFP4: 32 FP4 E2M1 values + one E8M0 scale'),
   {
     ...blocked('nvfp4', 16, 8 + 1, 'NVFP4: 16 FP4 E2M1 values + one FP8 E4M3 scale, fp32 per-tensor scale'),

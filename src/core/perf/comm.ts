@@ -1,0 +1,40 @@
+/**
+ * Collectives by an α–β model over the link they cross: a ring all-reduce of M bytes over p devices takes
+ * 2(p−1) steps of α plus 2(p−1)/p · M / bandwidth; all-to-all (p−1) α plus (p−1)/p · M / bandwidth; a
+ * point-to-point send α + M / bandwidth. Bandwidth is per device, per direction.
+ */
+export interface Link {
+  name: string;
+  bandwidthBytesPerS: number;
+  latencyS: number;
+}
+
+/**
+ * All-reduce as NCCL runs it: the faster of a ring (2(p−1) latency steps, 2(p−1)/p of the bytes per device) and a
+ * tree (2·log2(p) latency steps, twice the bytes), so small messages pay log-depth latency.
+ * `alpha` scales the per-step latency (0 for the ideal bound).
+ */
+export function allReduceS(bytes: number, p: number, link: Link, eff = 1, alpha = 1): number {
+  if (p <= 1 || bytes <= 0) return 0;
+  const bw = link.bandwidthBytesPerS * eff;
+  const ring = 2 * (p - 1) * link.latencyS * alpha + ((2 * (p - 1)) / p) * (bytes / bw);
+  const tree = 2 * Math.ceil(Math.log2(p)) * link.latencyS * alpha + (2 * bytes) / bw;
+  return Math.min(ring, tree);
+}
+
+export function allGatherS(bytes: number, p: number, link: Link, eff = 1, alpha = 1): number {
+  if (p <= 1 || bytes <= 0) return 0;
+  return (p - 1) * link.latencyS * alpha + ((p - 1) / p) * (bytes / (link.bandwidthBytesPerS * eff));
+}
+
+export const reduceScatterS = allGatherS;
+
+export function allToAllS(bytes: number, p: number, link: Link, eff = 1, alpha = 1): number {
+  if (p <= 1 || bytes <= 0) return 0;
+  return (p - 1) * link.latencyS * alpha + ((p - 1) / p) * (bytes / (link.bandwidthBytesPerS * eff));
+}
+
+export function p2pS(bytes: number, link: Link, eff = 1, alpha = 1): number {
+  if (bytes <= 0) return 0;
+  return link.latencyS * alpha + bytes / (link.bandwidthBytesPerS * eff);
+}

@@ -1,0 +1,180 @@
+/**
+ * Latency of a request batch: TTFT (prefill of the prompts), TPOT (one decode step at the mean context of the
+ * generation), tokens/s, FLOPs by category, MFU and bandwidth use — as an ideal bound and a calibrated estimate.
+ */
+import type { ModelSpec } from '../arch/spec.js';
+import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
+import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
+import { inferenceMemory, InputError, modelDtype } from '../memory/inference.js';
+import { weightLayout } from '../memory/weights.js';
+import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
+import { validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
+import { defaultLinks } from './links.js';
+import type { StepShape } from './ops.js';
+import { stepTime, type Bound, type Links, type StepContext, type StepTime } from './step.js';
+
+export interface PerfOptions {
+  precision: string;
+  kvPrecision?: string;
+  batch: number;
+  inputLen: number;
+  outputLen: number;
+  plan: ParallelPlan;
+  links?: Links;
+  /** Override the calibrated efficiencies (the spec's efficiency_factor, say). */
+  efficiency?: Efficiency;
+  explain?: boolean;
+}
+
+export interface PerfFigures {
+  ttft_s: number;
+  tpot_s: number;
+  /** Generated tokens per second of the whole batch during decode. */
+  tokens_per_s: number;
+  /** Whole request: TTFT + (output_len − 1) · TPOT. */
+  e2e_s: number;
+  bound: { prefill: Bound; decode: Bound };
+  communication_s: { prefill: number; decode: number };
+  mfu: { prefill: number; decode: number };
+  bandwidth_utilization: { prefill: number; decode: number };
+}
+
+export interface PerfResult extends PerfFigures {
+  flops: { prefill: StepTime['flops_by_category']; decode_step: StepTime['flops_by_category'] };
+  memory_per_device_bytes: number;
+  devices: number;
+  efficiency: Efficiency & { class: string };
+  ideal: PerfFigures;
+  trace: TraceEntry[];
+}
+
+export function stepContext(
+  spec: ModelSpec,
+  hw: HardwareSpec,
+  precision: string,
+  plan: ParallelPlan,
+  links?: Links,
+): StepContext {
+  const p = precision === 'auto' ? 'auto' : normaliseFormatId(precision);
+  return {
+    spec,
+    hw,
+    layout: weightLayout(spec, p),
+    plan,
+    precision: p === 'auto' ? (spec.checkpointQuant?.format ?? modelDtype(spec)) : p,
+    links: links ?? defaultLinks(hw),
+  };
+}
+
+function figures(ctx: StepContext, o: PerfOptions, eff: Efficiency, kvBytes: number, actBytes: number) {
+  const base = { tp: o.plan.tp, ep: o.plan.ep, layerShare: 1, kvBytes, actBytes };
+  const prefillShape: StepShape = {
+    ...base,
+    segments: [{ batch: o.batch, tokens: o.inputLen, context: 0 }],
+    logitsRows: o.batch,
+  };
+  const decodeShape: StepShape = {
+    ...base,
+    segments: [{ batch: o.batch, tokens: 1, context: o.inputLen + Math.floor(o.outputLen / 2) }],
+    logitsRows: o.batch,
+  };
+  const pre = stepTime(ctx, prefillShape, eff);
+  const dec = stepTime(ctx, decodeShape, eff);
+  const devices = o.plan.tp * o.plan.pp * o.plan.ep;
+  const peak = (ctx.hw.denseFlops.bf16 ?? ctx.hw.denseFlops.fp16 ?? 1) * devices;
+  const bw = ctx.hw.memoryBandwidthBytesPerS * devices;
+  // Per-device figures cover one TP/EP shard of all layers; the group does devices/pp times that work at once.
+  const shards = o.plan.tp * o.plan.ep;
+  const f: PerfFigures = {
+    ttft_s: pre.time_s,
+    tpot_s: dec.time_s,
+    tokens_per_s: o.batch / dec.time_s,
+    e2e_s: pre.time_s + Math.max(0, o.outputLen - 1) * dec.time_s,
+    bound: { prefill: pre.bound, decode: dec.bound },
+    communication_s: { prefill: pre.communication_s, decode: dec.communication_s },
+    mfu: {
+      prefill: (pre.flops * shards) / pre.time_s / peak,
+      decode: (dec.flops * shards) / dec.time_s / peak,
+    },
+    bandwidth_utilization: {
+      prefill: (pre.bytes * shards) / pre.time_s / bw,
+      decode: (dec.bytes * shards) / dec.time_s / bw,
+    },
+  };
+  return { f, pre, dec };
+}
+
+export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfResult {
+  for (const [k, v] of [
+    ['batch', o.batch],
+    ['input_len', o.inputLen],
+    ['output_len', o.outputLen],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new InputError(`${k} must be a positive integer (got ${v})`);
+  }
+  validatePlan(spec, o.plan);
+  const ctx = stepContext(spec, hw, o.precision, o.plan, o.links);
+  const kvPrecision = o.kvPrecision ?? modelDtype(spec);
+  const kvBytes = kvElementBytes(kvPrecision);
+  if (kvBytes === null) throw new InputError(`unknown kv precision '${kvPrecision}'`);
+  const actBytes = ctx.precision === 'fp32' ? 4 : 2;
+  const cls = hardwareClass(hw);
+  const eff = o.efficiency ?? efficiencyFor(cls);
+  const est = figures(ctx, o, eff, kvBytes, actBytes);
+  const ideal = figures(ctx, o, IDEAL, kvBytes, actBytes);
+  const mem = inferenceMemory(spec, {
+    precision: o.precision,
+    kvPrecision,
+    batch: o.batch,
+    seq: o.inputLen + o.outputLen,
+    plan: o.plan,
+  });
+  const t = o.explain ? new Trace(true) : NO_TRACE;
+  t.add(
+    'prefill_flops',
+    est.pre.flops,
+    'FLOP',
+    'per device: 2·tokens·params (GEMMs) + 2·pairs·heads·(d_qk+d_v) (causal pairs: Σ min(c+j, window))',
+    { batch: o.batch, input_len: o.inputLen, tp: o.plan.tp },
+  );
+  t.add(
+    'ttft_s (estimate)',
+    est.f.ttft_s,
+    's',
+    'Σ ops max(FLOPs/(peak·eff), bytes/(bandwidth·eff)) + kernels·kernel_s + step_s + collectives',
+    { ...eff, class: cls },
+  );
+  t.add(
+    'ttft_s (ideal)',
+    ideal.f.ttft_s,
+    's',
+    'Σ ops max(FLOPs/peak, bytes/bandwidth) + collectives at full link bandwidth',
+    { peak_bf16: hw.denseFlops.bf16 ?? null, bandwidth: hw.memoryBandwidthBytesPerS },
+  );
+  t.add(
+    'decode_bytes',
+    est.dec.bytes,
+    'bytes',
+    'per step: weights read once (MoE: experts touched E·(1−(1−k/E)^T)) + KV read + activations',
+    { context: o.inputLen + Math.floor(o.outputLen / 2) },
+  );
+  t.add(
+    'tpot_s (estimate)',
+    est.f.tpot_s,
+    's',
+    'one decode step at the mean context input_len + output_len/2',
+    {},
+  );
+  t.add('tpot_s (ideal)', ideal.f.tpot_s, 's', 'the same step at datasheet peak and bandwidth', {});
+  t.add('tokens_per_s', est.f.tokens_per_s, 'tokens/s', 'batch / tpot_s', { batch: o.batch });
+  return {
+    ...est.f,
+    flops: { prefill: est.pre.flops_by_category, decode_step: est.dec.flops_by_category },
+    memory_per_device_bytes: mem.total_bytes,
+    devices: o.plan.tp * o.plan.pp * o.plan.ep,
+    efficiency: { ...eff, class: o.efficiency ? 'given' : cls },
+    ideal: ideal.f,
+    trace: t.entries,
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The operator graph of one forward step, per device: GEMMs, attention, MoE router and experts, norms, embedding
+ * and head, each with its FLOPs and the bytes it moves. A step is `tokens` new tokens per sequence over `context`
+ * cached tokens (prefill: tokens = prompt, context = 0; decode: tokens = 1, context = length so far).
+ */
+import type { AttentionSpec, LayerGroup, ModelSpec } from '../arch/spec.js';
+import type { WeightLayout } from '../memory/weights.js';
+import { kvBytesPerTokenLayer, kvHeadsPerDevice } from '../memory/kv.js';
+
+export type OpCategory =
+  | 'attention_proj'
+  | 'attention_core'
+  | 'mlp'
+  | 'experts'
+  | 'router'
+  | 'ssm'
+  | 'norm'
+  | 'embedding'
+  | 'lm_head';
+
+export interface Op {
+  category: OpCategory;
+  /** Which kind of peak bounds its math: GEMMs run on tensor cores, the rest is bandwidth work. */
+  kind: 'gemm' | 'attention' | 'elementwise';
+  flops: number;
+  bytes: number;
+  /** Kernel launches the op takes. */
+  kernels: number;
+}
+
+/** Sequences that take `tokens` new tokens each over `context` cached ones (prefill: context 0; decode: tokens 1). */
+export interface Segment {
+  batch: number;
+  tokens: number;
+  context: number;
+}
+
+/** One forward step: one or more segments batched together (continuous batching mixes prefill and decode). */
+export interface StepShape {
+  segments: readonly Segment[];
+  tp: number;
+  ep: number;
+  /** Layers of the decoder this device runs (a pipeline stage), as a fraction of the decoder (1 without PP). */
+  layerShare: number;
+  kvBytes: number;
+  actBytes: number;
+  /** Rows whose logits are computed (the last token of each sequence). */
+  logitsRows: number;
+}
+
+/** Keys attended in total by `q` new queries after `c` cached tokens, causal, with an optional window. */
+export function attendedPairs(q: number, c: number, window: number | null): number {
+  // Query j (1..q) sees c + j keys, capped by the window: sum of min(c + j, w).
+  const w = window ?? Infinity;
+  if (c + q <= w) return q * c + (q * (q + 1)) / 2;
+  if (c >= w) return q * w;
+  const free = w - c; // queries before the cap
+  return free * c + (free * (free + 1)) / 2 + (q - free) * w;
+}
+
+export function stepTokens(s: StepShape): number {
+  let t = 0;
+  for (const g of s.segments) t += g.batch * g.tokens;
+  return t;
+}
+
+function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, params: number): Op[] {
+  const T = stepTokens(s);
+  const heads = a.numHeads / s.tp;
+  const window = a.window ?? a.chunk;
+  const perToken = kvBytesPerTokenLayer(a, s.kvBytes, s.tp);
+  let pairs = 0;
+  let ctxRead = 0;
+  for (const g of s.segments) {
+    pairs += g.batch * attendedPairs(g.tokens, g.context, window);
+    ctxRead += g.batch * Math.min(g.context + g.tokens, window ?? Infinity) * perToken;
+  }
+  // MLA attends in the latent space (absorbed weights): scores over kv_lora_rank + rope dims, values over the latent.
+  const qkDim = a.mla ? a.mla.kvLoraRank + a.mla.qkRopeHeadDim : a.headDim;
+  const vDim = a.mla ? a.mla.kvLoraRank : a.vHeadDim;
+  const projOut = a.mla
+    ? heads * (a.headDim + a.vHeadDim)
+    : heads * a.headDim + 2 * kvHeadsPerDevice(a, s.tp) * a.headDim;
+  return [
+    {
+      category: 'attention_proj',
+      kind: 'gemm',
+      flops: 2 * T * params,
+      bytes: weightBytes + T * projOut * s.actBytes,
+      kernels: 4,
+    },
+    {
+      category: 'attention_core',
+      kind: 'attention',
+      flops: 2 * pairs * heads * (qkDim + vDim),
+      bytes: ctxRead + T * heads * (qkDim + vDim) * s.actBytes,
+      kernels: 2,
+    },
+  ];
+}
+
+/** Parameters per device of a group's tensors by role, for GEMM FLOPs (2 per multiply-accumulate). */
+function matrixParams(g: LayerGroup, tp: number, roles: readonly string[]): number {
+  let n = 0;
+  for (const t of g.tensors) {
+    if (t.shape.length < 2 || !roles.includes(t.role) || t.name.endsWith('.bias')) continue;
+    const size = t.shape.reduce((x, y) => x * y, 1);
+    n +=
+      /(k_proj|v_proj)\./.test(t.name) && g.attention
+        ? size / Math.min(tp, g.attention.numKvHeads)
+        : size / tp;
+  }
+  return n;
+}
+
+/** Distinct experts that T routed tokens touch: E · (1 − (1 − k/E)^T). */
+export function expertsTouched(experts: number, topK: number, tokens: number): number {
+  return experts * (1 - Math.pow(1 - topK / experts, tokens));
+}
+
+export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op[] {
+  const ops: Op[] = [];
+  const T = stepTokens(s);
+  spec.groups.forEach((g, gi) => {
+    if (g.stack === 'vision') return; // vision towers run once per image, not per step
+    const layers = g.count * s.layerShare;
+    const w = layout.groups[gi]!;
+    const add = (o: Op) =>
+      ops.push({ ...o, flops: o.flops * layers, bytes: o.bytes * layers, kernels: o.kernels * layers });
+    const split = (role: 'attention' | 'mlp' | 'shared_expert' | 'ssm') => (w.splitByRole[role] ?? 0) / s.tp;
+    for (const a of [g.attention, g.crossAttention]) {
+      if (!a) continue;
+      const kvShard = a.kind !== 'mla' ? Math.min(s.tp, a.numKvHeads) : s.tp;
+      const share = g.crossAttention ? 0.5 : 1;
+      for (const o of attentionOps(
+        a,
+        s,
+        (split('attention') + w.kvProj / kvShard) * share,
+        matrixParams(g, s.tp, ['attention']) * share,
+      ))
+        add(o);
+    }
+    const m = g.mlp;
+    if (m?.kind === 'dense') {
+      add({
+        category: 'mlp',
+        kind: 'gemm',
+        flops: 2 * T * matrixParams(g, s.tp, ['mlp']),
+        bytes: split('mlp') + T * (m.intermediateSize / s.tp) * (m.gated ? 3 : 2) * s.actBytes,
+        kernels: m.gated ? 3 : 2,
+      });
+    } else if (m?.kind === 'moe') {
+      const perExpert = w.expert / m.numExperts / s.tp;
+      // Bytes: every expert the step's tokens touch is read once; FLOPs: each token runs top-k experts.
+      const touched = Math.min(m.numExperts / s.ep, expertsTouched(m.numExperts, m.topK, T) / s.ep);
+      const expertParams = matrixParams(g, s.tp, ['expert']) / m.numExperts;
+      add({
+        category: 'router',
+        kind: 'elementwise',
+        flops: 2 * T * m.numExperts * spec.hiddenSize,
+        bytes: w.replicated + T * m.numExperts * 4,
+        kernels: 2,
+      });
+      add({
+        category: 'experts',
+        kind: 'gemm',
+        flops: (2 * T * m.topK * expertParams) / s.ep + 2 * T * matrixParams(g, s.tp, ['shared_expert']),
+        bytes:
+          touched * perExpert +
+          split('shared_expert') +
+          ((T * m.topK * (m.expertIntermediateSize / s.tp) * 3) / s.ep) * s.actBytes,
+        kernels: 4,
+      });
+    }
+    if (g.ssm) {
+      add({
+        category: 'ssm',
+        kind: 'gemm',
+        flops: 2 * T * matrixParams(g, s.tp, ['ssm']) + 10 * T * (g.ssm.dInner / s.tp) * g.ssm.dState,
+        bytes: split('ssm') + w.replicated,
+        kernels: 6,
+      });
+    }
+    add({
+      category: 'norm',
+      kind: 'elementwise',
+      flops: 10 * T * spec.hiddenSize,
+      bytes: 4 * T * spec.hiddenSize * s.actBytes,
+      kernels: 2,
+    });
+  });
+  ops.push({
+    category: 'embedding',
+    kind: 'elementwise',
+    flops: 0,
+    bytes: 2 * T * spec.hiddenSize * s.actBytes,
+    kernels: 1,
+  });
+  const rows = s.logitsRows;
+  ops.push({
+    category: 'lm_head',
+    kind: 'gemm',
+    flops: (2 * rows * spec.vocabSize * spec.hiddenSize) / s.tp,
+    bytes: (layout.headBytes || layout.embeddingBytes) / s.tp + (rows * spec.vocabSize * 4) / s.tp,
+    kernels: 2,
+  });
+  return ops;
+}

@@ -1,0 +1,119 @@
+/**
+ * Time of one forward step on one device: each operator takes max(FLOPs / compute, bytes / bandwidth) plus its
+ * kernels' fixed cost, then the step's collectives and fixed cost. With IDEAL efficiency this is the roofline bound.
+ */
+import type { ModelSpec } from '../arch/spec.js';
+import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
+import type { WeightLayout } from '../memory/weights.js';
+import type { ParallelPlan } from '../parallel/plan.js';
+import { allReduceS, allToAllS, p2pS, type Link } from './comm.js';
+import type { Efficiency } from './efficiency.js';
+import { stepOps, stepTokens, type Op, type OpCategory, type StepShape } from './ops.js';
+
+export type Bound = 'compute' | 'memory' | 'communication';
+
+export interface Links {
+  intra: Link;
+  inter: Link | null;
+  devicesPerNode: number;
+}
+
+export interface StepContext {
+  spec: ModelSpec;
+  hw: HardwareSpec;
+  layout: WeightLayout;
+  plan: ParallelPlan;
+  /** Weight format, to pick the tensor-core dtype. */
+  precision: string;
+  links: Links;
+}
+
+export interface StepTime {
+  time_s: number;
+  compute_s: number;
+  memory_s: number;
+  communication_s: number;
+  overhead_s: number;
+  flops: number;
+  bytes: number;
+  bound: Bound;
+  flops_by_category: Partial<Record<OpCategory, number>>;
+}
+
+/** Peak FLOP/s an operator kind runs at on this device and format. */
+export function peakFlops(ctx: StepContext, kind: Op['kind']): number {
+  const hw = ctx.hw;
+  const bf16 = hw.denseFlops.bf16 ?? hw.denseFlops.fp16 ?? hw.denseFlops.fp32 ?? 0;
+  if (kind !== 'gemm') return bf16;
+  const dt = computeDtypeFor(ctx.precision, hw);
+  return (dt && hw.denseFlops[dt]) || bf16;
+}
+
+function linkFor(ctx: StepContext, group: number): Link {
+  return group <= ctx.links.devicesPerNode || !ctx.links.inter ? ctx.links.intra : ctx.links.inter;
+}
+
+/** Collectives of one step for T tokens: TP all-reduce twice per layer, EP all-to-all twice per MoE layer, PP sends. */
+export function communicationS(
+  ctx: StepContext,
+  T: number,
+  actBytes: number,
+  layerShare: number,
+  eff: Efficiency,
+): number {
+  const { tp, pp, ep } = ctx.plan;
+  const msg = T * ctx.spec.hiddenSize * actBytes;
+  let t = 0;
+  for (const g of ctx.spec.groups) {
+    if (g.stack === 'vision') continue;
+    const layers = g.count * layerShare;
+    if (tp > 1) t += layers * 2 * allReduceS(msg, tp, linkFor(ctx, tp), eff.link, eff.alpha);
+    if (ep > 1 && g.mlp?.kind === 'moe') {
+      t += layers * 2 * allToAllS(msg * g.mlp.topK, ep, linkFor(ctx, tp * ep), eff.link, eff.alpha);
+    }
+  }
+  if (pp > 1) t += (pp - 1) * layerShare * p2pS(msg, linkFor(ctx, tp * pp * ep), eff.link, eff.alpha);
+  return t;
+}
+
+export function stepTime(ctx: StepContext, shape: StepShape, eff: Efficiency, extra: Op[] = []): StepTime {
+  const ops = [...stepOps(ctx.spec, ctx.layout, shape), ...extra];
+  const bw = ctx.hw.memoryBandwidthBytesPerS * eff.memory;
+  let compute = 0;
+  let memory = 0;
+  let kernels = 0;
+  let flops = 0;
+  let bytes = 0;
+  const byCat: StepTime['flops_by_category'] = {};
+  for (const op of ops) {
+    const peak =
+      peakFlops(ctx, op.kind) *
+      (op.kind !== 'gemm' ? eff.attention : op.category === 'experts' ? eff.expertGemm : eff.gemm);
+    const c = peak > 0 ? op.flops / peak : 0;
+    const m = op.bytes / bw;
+    if (c >= m) compute += c;
+    else memory += m;
+    kernels += op.kernels;
+    flops += op.flops;
+    bytes += op.bytes;
+    byCat[op.category] = (byCat[op.category] ?? 0) + op.flops;
+  }
+  const comm = communicationS(ctx, stepTokens(shape), shape.actBytes, shape.layerShare, eff);
+  let sequences = 0;
+  for (const g of shape.segments) sequences += g.batch;
+  const overhead = kernels * eff.kernelS + eff.stepS + sequences * eff.sequenceS;
+  const time = compute + memory + comm + overhead;
+  const bound: Bound =
+    comm > compute && comm > memory ? 'communication' : compute >= memory ? 'compute' : 'memory';
+  return {
+    time_s: time,
+    compute_s: compute,
+    memory_s: memory,
+    communication_s: comm,
+    overhead_s: overhead,
+    flops,
+    bytes,
+    bound,
+    flops_by_category: byCat,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Offline throughput as trtllm-bench and vLLM's throughput benchmark measure it: fixed input/output lengths, all
+ * requests queued at once, concurrency bounded by KV capacity, max batch and max tokens per step; steady-state
+ * continuous batching, where each step decodes every running sequence and prefills the chunk of prompt tokens that
+ * refills the slots finishing at that rate (input_len / output_len prompt tokens per generated token).
+ */
+import type { ModelSpec } from '../arch/spec.js';
+import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
+import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
+import { engineCapacity } from '../memory/capacity.js';
+import { InputError, modelDtype } from '../memory/inference.js';
+import type { RuntimeId } from '../memory/runtime.js';
+import { kvElementBytes } from '../numerics/formats.js';
+import { validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
+import { stepContext } from './latency.js';
+import { stepTime, type Bound, type Links } from './step.js';
+
+export interface ThroughputOptions {
+  precision: string;
+  kvPrecision?: string;
+  plan: ParallelPlan;
+  inputLen: number;
+  outputLen: number;
+  maxBatch?: number;
+  maxNumTokens?: number;
+  gpuMemoryUtilization?: number;
+  runtime?: RuntimeId;
+  links?: Links;
+  efficiency?: Efficiency;
+  explain?: boolean;
+}
+
+export interface ThroughputFigures {
+  /** Generated tokens per second of the whole TP/PP/EP group. */
+  output_tokens_per_s: number;
+  step_s: number;
+  bound: Bound;
+}
+
+export interface ThroughputResult extends ThroughputFigures {
+  max_concurrency: number;
+  /** Sequences running at once in the steady state. */
+  batch: number;
+  /** What limits the batch: KV capacity, max batch or max tokens per step. */
+  batch_limit: 'kv_capacity' | 'max_batch' | 'max_num_tokens';
+  output_tokens_per_s_per_device: number;
+  devices: number;
+  ideal: ThroughputFigures;
+  trace: TraceEntry[];
+}
+
+export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: ThroughputOptions): ThroughputResult {
+  if (!(Number.isInteger(o.inputLen) && o.inputLen >= 1))
+    throw new InputError(`input_len must be a positive integer`);
+  if (!(Number.isInteger(o.outputLen) && o.outputLen >= 1))
+    throw new InputError(`output_len must be a positive integer`);
+  validatePlan(spec, o.plan);
+  const kvPrecision = o.kvPrecision ?? modelDtype(spec);
+  const kvBytes = kvElementBytes(kvPrecision);
+  if (kvBytes === null) throw new InputError(`unknown kv precision '${kvPrecision}'`);
+  const maxBatch = o.maxBatch ?? 2048;
+  const maxNumTokens = o.maxNumTokens ?? 8192;
+  const seqLen = o.inputLen + o.outputLen;
+  const cap = engineCapacity(spec, {
+    deviceBytes: hw.visibleMemoryBytes,
+    gpuMemoryUtilization: o.gpuMemoryUtilization ?? 0.9,
+    precision: o.precision,
+    kvPrecision,
+    plan: o.plan,
+    maxModelLen: seqLen,
+    maxNumBatchedTokens: maxNumTokens,
+    maxNumSeqs: Math.min(maxBatch, 256),
+    blockSize: 32,
+    runtime: o.runtime ?? 'vllm-v1',
+  });
+  const concurrency = cap.max_concurrency;
+  const perStepLimit = Math.max(1, Math.floor(maxNumTokens / (1 + o.inputLen / o.outputLen)));
+  const batch = Math.min(concurrency, maxBatch, perStepLimit);
+  const limit = batch === concurrency ? 'kv_capacity' : batch === maxBatch ? 'max_batch' : 'max_num_tokens';
+  const ctx = stepContext(spec, hw, o.precision, o.plan, o.links);
+  const actBytes = ctx.precision === 'fp32' ? 4 : 2;
+  const pp = o.plan.pp;
+  const run = (eff: Efficiency): ThroughputFigures => {
+    if (batch < 1) return { output_tokens_per_s: 0, step_s: Infinity, bound: 'memory' };
+    // PP keeps pp micro-batches in flight, each stage running 1/pp of the layers on batch/pp sequences.
+    const micro = batch / pp;
+    const st = stepTime(
+      ctx,
+      {
+        segments: [
+          { batch: micro, tokens: 1, context: o.inputLen + Math.floor(o.outputLen / 2) },
+          { batch: micro / o.outputLen, tokens: o.inputLen, context: 0 },
+        ],
+        tp: o.plan.tp,
+        ep: o.plan.ep,
+        layerShare: 1 / pp,
+        kvBytes,
+        actBytes,
+        logitsRows: micro,
+      },
+      eff,
+    );
+    return { output_tokens_per_s: micro / st.time_s, step_s: st.time_s, bound: st.bound };
+  };
+  const eff = o.efficiency ?? efficiencyFor(hardwareClass(hw));
+  const est = run(eff);
+  const ideal = run(IDEAL);
+  const devices = o.plan.tp * o.plan.pp * o.plan.ep;
+  const t = o.explain ? new Trace(true) : NO_TRACE;
+  t.add(
+    'max_concurrency',
+    concurrency,
+    'sequences',
+    'floor(KV bytes available / KV bytes of one input_len + output_len sequence)',
+    { kv_cache_bytes_available: cap.kv_cache_bytes_available, seq_len: seqLen },
+  );
+  t.add(
+    'batch',
+    batch,
+    'sequences',
+    'min(max_concurrency, max_batch, floor(max_num_tokens / (1 + input_len/output_len)))',
+    { max_batch: maxBatch, max_num_tokens: maxNumTokens },
+  );
+  t.add(
+    'step_s',
+    est.step_s,
+    's',
+    'one step: decode of every running sequence at mean context + the prompt chunk input_len/output_len per sequence',
+    {},
+  );
+  t.add('output_tokens_per_s', est.output_tokens_per_s, 'tokens/s', '(batch / pp) / step_s', { pp });
+  return {
+    ...est,
+    max_concurrency: concurrency,
+    batch,
+    batch_limit: limit,
+    output_tokens_per_s_per_device: est.output_tokens_per_s / devices,
+    devices,
+    ideal,
+    trace: t.entries,
+  };
+}
