@@ -170,6 +170,7 @@ export function hardwareSpec(d: DeviceEntry): HardwareSpec {
     name: d.name,
     vendor: d.vendor,
     kind: d.kind,
+    architecture: d.architecture ?? '',
     memoryBytes: memory,
     visibleMemoryBytes: d.visible_memory_bytes?.value ?? memory * (1 - DRIVER_RESERVED_FRACTION),
     memoryBandwidthBytesPerS: d.memory_bandwidth_bytes_per_s.value,
