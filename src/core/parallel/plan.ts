@@ -44,3 +44,15 @@ export function stageOf(i: number, numLayers: number, pp: number): number {
 export function devices(p: ParallelPlan): number {
   return p.tp * p.pp * p.ep;
 }
+
+/**
+ * A batch split into m micro-batches through pp stages takes (m + pp − 1) stage steps (GPipe): the pipeline is busy
+ * m / (m + pp − 1) of the time; the rest is the bubble.
+ */
+export function pipelineSteps(pp: number, microbatches: number): number {
+  return microbatches + pp - 1;
+}
+
+export function pipelineBubbleFraction(pp: number, microbatches: number): number {
+  return (pp - 1) / pipelineSteps(pp, microbatches);
+}

@@ -8,7 +8,7 @@ import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
 import { inferenceMemory, InputError, modelDtype } from '../memory/inference.js';
 import { weightLayout } from '../memory/weights.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
-import { validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { pipelineSteps, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
 import { defaultLinks } from './links.js';
 import type { StepShape } from './ops.js';
@@ -79,7 +79,26 @@ function figures(ctx: StepContext, o: PerfOptions, eff: Efficiency, kvBytes: num
     segments: [{ batch: o.batch, tokens: 1, context: o.inputLen + Math.floor(o.outputLen / 2) }],
     logitsRows: o.batch,
   };
-  const pre = stepTime(ctx, prefillShape, eff);
+  // With PP the prompts go through in m = min(batch, pp) micro-batches: (m + pp − 1) stage steps of 1/pp layers.
+  const pp = o.plan.pp;
+  const m = Math.min(o.batch, pp);
+  const pre =
+    pp === 1
+      ? stepTime(ctx, prefillShape, eff)
+      : scaleStep(
+          stepTime(
+            ctx,
+            {
+              ...prefillShape,
+              layerShare: 1 / pp,
+              segments: [{ batch: o.batch / m, tokens: o.inputLen, context: 0 }],
+              logitsRows: o.batch / m,
+            },
+            eff,
+          ),
+          pipelineSteps(pp, m),
+          m,
+        );
   const dec = stepTime(ctx, decodeShape, eff);
   const devices = o.plan.tp * o.plan.pp * o.plan.ep;
   const peak = (ctx.hw.denseFlops.bf16 ?? ctx.hw.denseFlops.fp16 ?? 1) * devices;
@@ -176,5 +195,22 @@ export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfRes
     efficiency: { ...eff, class: o.efficiency ? 'given' : cls },
     ideal: ideal.f,
     trace: t.entries,
+  };
+}
+
+/** A stage step in a pipeline schedule of n steps, of which the device works `work` (the rest is bubble). */
+function scaleStep(s: StepTime, n: number, work: number): StepTime {
+  const by: StepTime['flops_by_category'] = {};
+  for (const [k, v] of Object.entries(s.flops_by_category)) by[k as keyof typeof by] = v * work;
+  return {
+    ...s,
+    time_s: s.time_s * n,
+    compute_s: s.compute_s * n,
+    memory_s: s.memory_s * n,
+    communication_s: s.communication_s * n,
+    overhead_s: s.overhead_s * n,
+    flops: s.flops * work,
+    bytes: s.bytes * work,
+    flops_by_category: by,
   };
 }

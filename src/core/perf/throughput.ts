@@ -83,8 +83,10 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
   const pp = o.plan.pp;
   const run = (eff: Efficiency): ThroughputFigures => {
     if (batch < 1) return { output_tokens_per_s: 0, step_s: Infinity, bound: 'memory' };
-    // PP keeps pp micro-batches in flight, each stage running 1/pp of the layers on batch/pp sequences.
-    const micro = batch / pp;
+    // PP keeps up to pp micro-batches in flight, each stage running 1/pp of the layers on batch/m sequences;
+    // fewer sequences than stages leave stages idle.
+    const m = Math.min(pp, batch);
+    const micro = batch / m;
     const st = stepTime(
       ctx,
       {
@@ -101,7 +103,8 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
       },
       eff,
     );
-    return { output_tokens_per_s: micro / st.time_s, step_s: st.time_s, bound: st.bound };
+    // A micro-batch needs pp stage-steps per token; m of them are in flight, so batch / (pp · stage step).
+    return { output_tokens_per_s: (micro * m) / (pp * st.time_s), step_s: st.time_s, bound: st.bound };
   };
   const eff = o.efficiency ?? efficiencyFor(hardwareClass(hw));
   const est = run(eff);
