@@ -126,3 +126,72 @@ describe('infersim CLI contract', () => {
     expect(r.err).toMatch(/did you mean .*'llama-2-7b-hf'/);
   });
 });
+
+describe('infersim perf, throughput and plan', () => {
+  it('perf --json has the contract keys, with ideal never slower than the estimate', async () => {
+    const r = await run(
+      'perf',
+      'meta-llama/Llama-3.1-8B',
+      '--gpu',
+      'h100',
+      '--batch',
+      '4',
+      '--input-len',
+      '512',
+      '--output-len',
+      '128',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    for (const k of [
+      'ttft_s',
+      'tpot_s',
+      'tokens_per_s',
+      'bound',
+      'ideal',
+      'communication_s',
+      'memory_per_device_bytes',
+    ])
+      expect(j).toHaveProperty(k);
+    expect(j.ideal.ttft_s).toBeLessThanOrEqual(j.ttft_s);
+    expect(j.tokens_per_s).toBeCloseTo(4 / j.tpot_s, 6);
+  });
+  it('throughput --json gives output_tokens_per_s, max_concurrency and ideal', async () => {
+    const r = await run(
+      'throughput',
+      'meta-llama/Llama-3.1-8B',
+      '--gpu',
+      'h100',
+      '--input-len',
+      '128',
+      '--output-len',
+      '128',
+      '--json',
+    );
+    const j = JSON.parse(r.out);
+    expect(j.output_tokens_per_s).toBeGreaterThan(0);
+    expect(j.max_concurrency).toBeGreaterThan(0);
+    expect(j.ideal.output_tokens_per_s).toBeGreaterThanOrEqual(j.output_tokens_per_s);
+  });
+  it('plan --json recommends a plan and lists alternatives', async () => {
+    const r = await run(
+      'plan',
+      'meta-llama/Llama-3.1-8B',
+      '--gpu',
+      'l4',
+      '--seq',
+      '4096',
+      '--max-gpus',
+      '4',
+      '--json',
+    );
+    const j = JSON.parse(r.out);
+    // 16.06 GB of bf16 weights fit one 24 GiB L4 with room for a 4096-token sequence.
+    expect(j.recommended.devices).toBe(1);
+    expect(Array.isArray(j.alternatives)).toBe(true);
+  });
+  it('throughput without --input-len exits 2', async () => {
+    expect((await run('throughput', 'gpt2', '--gpu', 'h100', '--output-len', '5')).code).toBe(2);
+  });
+});

@@ -7,6 +7,7 @@ import { registerCapacity } from './commands/capacity.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerMemory } from './commands/memory.js';
 import { registerParams } from './commands/params.js';
+import { registerPerf } from './commands/perf.js';
 
 export function buildProgram(): Command {
   const program = new Command('infersim')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerParams(program);
   registerMemory(program);
   registerCapacity(program);
+  registerPerf(program);
   registerCatalog(program);
   for (const c of program.commands) c.exitOverride();
   return program;

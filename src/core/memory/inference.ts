@@ -50,6 +50,10 @@ export interface InferenceMemory {
 
 export class InputError extends Error {}
 
+export function positiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer (got ${v})`);
+}
+
 /** Activation element size: the compute dtype (fp32 models compute in fp32, everything else in 16 bit). */
 function activationBytesPerElement(precision: string): number {
   return normaliseFormatId(precision) === 'fp32' ? 4 : 2;
@@ -90,12 +94,8 @@ function layerPeak(
 
 export function inferenceMemory(spec: ModelSpec, o: InferenceOptions): InferenceMemory {
   const trace = o.explain ? new Trace(true) : NO_TRACE;
-  for (const [k, v] of [
-    ['batch', o.batch],
-    ['seq', o.seq],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new InputError(`${k} must be a positive integer (got ${v})`);
-  }
+  positiveInt('batch', o.batch);
+  positiveInt('seq', o.seq);
   validatePlan(spec, o.plan);
   const kvBytes = kvElementBytes(o.kvPrecision);
   if (kvBytes === null) throw new FormatError(`unknown kv precision '${o.kvPrecision}'`);

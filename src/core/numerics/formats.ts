@@ -183,7 +183,19 @@ const ALIASES: Record<string, string> = {
 
 export const FORMAT_IDS: readonly string[] = [...BY_ID.keys(), ...Object.keys(GGUF_MIXES)].sort();
 
+const normalised = new Map<string, string>();
+
+/** The canonical id of a format name (case, dashes and aliases folded); memoised, it sits on hot paths. */
 export function normaliseFormatId(id: string): string {
+  let n = normalised.get(id);
+  if (n === undefined) {
+    n = normalise(id);
+    if (normalised.size < 10000) normalised.set(id, n);
+  }
+  return n;
+}
+
+function normalise(id: string): string {
   const k = id.trim().toLowerCase().replace(/-/g, '_');
   const dashed = id.trim().toLowerCase();
   if (BY_ID.has(dashed)) return dashed;

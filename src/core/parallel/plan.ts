@@ -13,9 +13,9 @@ export const SINGLE: ParallelPlan = { tp: 1, pp: 1, ep: 1 };
 
 /** Throws a PlanError naming the rule a plan breaks. */
 export function validatePlan(spec: ModelSpec, p: ParallelPlan): void {
-  for (const [k, v] of Object.entries(p)) {
-    if (!Number.isInteger(v) || v < 1) throw new PlanError(`${k} must be a positive integer (got ${v})`);
-  }
+  if (!Number.isInteger(p.tp) || p.tp < 1) throw new PlanError(`tp must be a positive integer (got ${p.tp})`);
+  if (!Number.isInteger(p.pp) || p.pp < 1) throw new PlanError(`pp must be a positive integer (got ${p.pp})`);
+  if (!Number.isInteger(p.ep) || p.ep < 1) throw new PlanError(`ep must be a positive integer (got ${p.ep})`);
   for (const g of spec.groups) {
     const a = g.attention;
     if (a && a.numHeads % p.tp !== 0) {

@@ -5,14 +5,16 @@
 import type { ModelSpec } from '../arch/spec.js';
 import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
 import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
-import { inferenceMemory, InputError, modelDtype } from '../memory/inference.js';
+import { inferenceMemory, InputError, modelDtype, positiveInt } from '../memory/inference.js';
 import { weightLayout } from '../memory/weights.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
 import { pipelineSteps, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
 import { defaultLinks } from './links.js';
 import type { StepShape } from './ops.js';
-import { stepTime, type Bound, type Links, type StepContext, type StepTime } from './step.js';
+import { stepTimes, type Bound, type Links, type StepContext, type StepTime } from './step.js';
+
+type Fig = { f: PerfFigures; pre: StepTime; dec: StepTime };
 
 export interface PerfOptions {
   precision: string;
@@ -67,71 +69,71 @@ export function stepContext(
   };
 }
 
-function figures(ctx: StepContext, o: PerfOptions, eff: Efficiency, kvBytes: number, actBytes: number) {
-  const base = { tp: o.plan.tp, ep: o.plan.ep, layerShare: 1, kvBytes, actBytes };
-  const prefillShape: StepShape = {
-    ...base,
-    segments: [{ batch: o.batch, tokens: o.inputLen, context: 0 }],
-    logitsRows: o.batch,
-  };
+/** Prefill and decode steps, timed under each efficiency table (estimate first, then ideal). */
+function figures(
+  ctx: StepContext,
+  o: PerfOptions,
+  effs: readonly Efficiency[],
+  kvBytes: number,
+  actBytes: number,
+) {
+  // Shapes are written out field by field: one hidden class keeps the hot loops monomorphic.
   const decodeShape: StepShape = {
-    ...base,
     segments: [{ batch: o.batch, tokens: 1, context: o.inputLen + Math.floor(o.outputLen / 2) }],
+    tp: o.plan.tp,
+    ep: o.plan.ep,
+    layerShare: 1,
+    kvBytes,
+    actBytes,
     logitsRows: o.batch,
   };
   // With PP the prompts go through in m = min(batch, pp) micro-batches: (m + pp − 1) stage steps of 1/pp layers.
   const pp = o.plan.pp;
   const m = Math.min(o.batch, pp);
-  const pre =
-    pp === 1
-      ? stepTime(ctx, prefillShape, eff)
-      : scaleStep(
-          stepTime(
-            ctx,
-            {
-              ...prefillShape,
-              layerShare: 1 / pp,
-              segments: [{ batch: o.batch / m, tokens: o.inputLen, context: 0 }],
-              logitsRows: o.batch / m,
-            },
-            eff,
-          ),
-          pipelineSteps(pp, m),
-          m,
-        );
-  const dec = stepTime(ctx, decodeShape, eff);
+  const prefillShape: StepShape = {
+    segments: [{ batch: o.batch / m, tokens: o.inputLen, context: 0 }],
+    tp: o.plan.tp,
+    ep: o.plan.ep,
+    layerShare: 1 / pp,
+    kvBytes,
+    actBytes,
+    logitsRows: o.batch / m,
+  };
+  const pres = stepTimes(ctx, prefillShape, effs).map((s) =>
+    pp === 1 ? s : scaleStep(s, pipelineSteps(pp, m), m),
+  );
+  const decs = stepTimes(ctx, decodeShape, effs);
   const devices = o.plan.tp * o.plan.pp * o.plan.ep;
   const peak = (ctx.hw.denseFlops.bf16 ?? ctx.hw.denseFlops.fp16 ?? 1) * devices;
   const bw = ctx.hw.memoryBandwidthBytesPerS * devices;
-  // Per-device figures cover one TP/EP shard of all layers; the group does devices/pp times that work at once.
+  // Per-device figures cover one TP/EP shard; the group runs tp·ep shards at once.
   const shards = o.plan.tp * o.plan.ep;
-  const f: PerfFigures = {
-    ttft_s: pre.time_s,
-    tpot_s: dec.time_s,
-    tokens_per_s: o.batch / dec.time_s,
-    e2e_s: pre.time_s + Math.max(0, o.outputLen - 1) * dec.time_s,
-    bound: { prefill: pre.bound, decode: dec.bound },
-    communication_s: { prefill: pre.communication_s, decode: dec.communication_s },
-    mfu: {
-      prefill: (pre.flops * shards) / pre.time_s / peak,
-      decode: (dec.flops * shards) / dec.time_s / peak,
-    },
-    bandwidth_utilization: {
-      prefill: (pre.bytes * shards) / pre.time_s / bw,
-      decode: (dec.bytes * shards) / dec.time_s / bw,
-    },
-  };
-  return { f, pre, dec };
+  return pres.map((pre, i) => {
+    const dec = decs[i]!;
+    const f: PerfFigures = {
+      ttft_s: pre.time_s,
+      tpot_s: dec.time_s,
+      tokens_per_s: o.batch / dec.time_s,
+      e2e_s: pre.time_s + Math.max(0, o.outputLen - 1) * dec.time_s,
+      bound: { prefill: pre.bound, decode: dec.bound },
+      communication_s: { prefill: pre.communication_s, decode: dec.communication_s },
+      mfu: {
+        prefill: (pre.flops * shards) / pre.time_s / peak,
+        decode: (dec.flops * shards) / dec.time_s / peak,
+      },
+      bandwidth_utilization: {
+        prefill: (pre.bytes * shards) / pre.time_s / bw,
+        decode: (dec.bytes * shards) / dec.time_s / bw,
+      },
+    };
+    return { f, pre, dec };
+  });
 }
 
 export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfResult {
-  for (const [k, v] of [
-    ['batch', o.batch],
-    ['input_len', o.inputLen],
-    ['output_len', o.outputLen],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new InputError(`${k} must be a positive integer (got ${v})`);
-  }
+  positiveInt('batch', o.batch);
+  positiveInt('input_len', o.inputLen);
+  positiveInt('output_len', o.outputLen);
   validatePlan(spec, o.plan);
   const ctx = stepContext(spec, hw, o.precision, o.plan, o.links);
   const kvPrecision = o.kvPrecision ?? modelDtype(spec);
@@ -140,8 +142,7 @@ export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfRes
   const actBytes = ctx.precision === 'fp32' ? 4 : 2;
   const cls = hardwareClass(hw);
   const eff = o.efficiency ?? efficiencyFor(cls);
-  const est = figures(ctx, o, eff, kvBytes, actBytes);
-  const ideal = figures(ctx, o, IDEAL, kvBytes, actBytes);
+  const [est, ideal] = figures(ctx, o, [eff, IDEAL], kvBytes, actBytes) as [Fig, Fig];
   const mem = inferenceMemory(spec, {
     precision: o.precision,
     kvPrecision,
@@ -150,6 +151,35 @@ export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfRes
     plan: o.plan,
   });
   const t = o.explain ? new Trace(true) : NO_TRACE;
+  if (t.enabled) explainPerf(t, o, est, ideal, eff, cls, hw);
+  const f = est.f;
+  return {
+    ttft_s: f.ttft_s,
+    tpot_s: f.tpot_s,
+    tokens_per_s: f.tokens_per_s,
+    e2e_s: f.e2e_s,
+    bound: f.bound,
+    communication_s: f.communication_s,
+    mfu: f.mfu,
+    bandwidth_utilization: f.bandwidth_utilization,
+    flops: { prefill: est.pre.flops_by_category, decode_step: est.dec.flops_by_category },
+    memory_per_device_bytes: mem.total_bytes,
+    devices: o.plan.tp * o.plan.pp * o.plan.ep,
+    efficiency: Object.assign({ class: o.efficiency ? 'given' : cls }, eff),
+    ideal: ideal.f,
+    trace: t.entries,
+  };
+}
+
+function explainPerf(
+  t: Trace,
+  o: PerfOptions,
+  est: Fig,
+  ideal: Fig,
+  eff: Efficiency,
+  cls: string,
+  hw: HardwareSpec,
+): void {
   t.add(
     'prefill_flops',
     est.pre.flops,
@@ -187,15 +217,6 @@ export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfRes
   );
   t.add('tpot_s (ideal)', ideal.f.tpot_s, 's', 'the same step at datasheet peak and bandwidth', {});
   t.add('tokens_per_s', est.f.tokens_per_s, 'tokens/s', 'batch / tpot_s', { batch: o.batch });
-  return {
-    ...est.f,
-    flops: { prefill: est.pre.flops_by_category, decode_step: est.dec.flops_by_category },
-    memory_per_device_bytes: mem.total_bytes,
-    devices: o.plan.tp * o.plan.pp * o.plan.ep,
-    efficiency: { ...eff, class: o.efficiency ? 'given' : cls },
-    ideal: ideal.f,
-    trace: t.entries,
-  };
 }
 
 /** A stage step in a pipeline schedule of n steps, of which the device works `work` (the rest is bubble). */

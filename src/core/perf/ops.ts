@@ -99,18 +99,37 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
   ];
 }
 
-/** Parameters per device of a group's tensors by role, for GEMM FLOPs (2 per multiply-accumulate). */
-function matrixParams(g: LayerGroup, tp: number, roles: readonly string[]): number {
-  let n = 0;
+interface GroupParams {
+  /** Per layer: K/V projection weights (split only down to one KV head) and the other weights by role. */
+  kv: number;
+  byRole: Partial<Record<string, number>>;
+}
+
+const paramCache = new WeakMap<LayerGroup, GroupParams>();
+
+function groupParams(g: LayerGroup): GroupParams {
+  let p = paramCache.get(g);
+  if (p) return p;
+  p = { kv: 0, byRole: {} };
   for (const t of g.tensors) {
-    if (t.shape.length < 2 || !roles.includes(t.role) || t.name.endsWith('.bias')) continue;
+    if (t.shape.length < 2 || t.name.endsWith('.bias')) continue;
     const size = t.shape.reduce((x, y) => x * y, 1);
-    n +=
-      /(k_proj|v_proj)\./.test(t.name) && g.attention
-        ? size / Math.min(tp, g.attention.numKvHeads)
-        : size / tp;
+    if (t.role === 'attention' && /(k_proj|v_proj)\./.test(t.name)) p.kv += size;
+    else p.byRole[t.role] = (p.byRole[t.role] ?? 0) + size;
   }
-  return n;
+  paramCache.set(g, p);
+  return p;
+}
+
+/** Weights per device of a group's matrices of one role, for GEMM FLOPs (2 per multiply-accumulate). */
+function matrixParams(
+  g: LayerGroup,
+  tp: number,
+  role: 'attention' | 'mlp' | 'expert' | 'shared_expert' | 'ssm',
+): number {
+  const p = groupParams(g);
+  const own = (p.byRole[role] ?? 0) / tp;
+  return role === 'attention' && g.attention ? own + p.kv / Math.min(tp, g.attention.numKvHeads) : own;
 }
 
 /** Distinct experts that T routed tokens touch: E · (1 − (1 − k/E)^T). */
@@ -118,16 +137,22 @@ export function expertsTouched(experts: number, topK: number, tokens: number): n
   return experts * (1 - Math.pow(1 - topK / experts, tokens));
 }
 
+function pushScaled(ops: Op[], layers: number, o: Op): void {
+  o.flops *= layers;
+  o.bytes *= layers;
+  o.kernels *= layers;
+  ops.push(o);
+}
+
 export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op[] {
   const ops: Op[] = [];
   const T = stepTokens(s);
-  spec.groups.forEach((g, gi) => {
-    if (g.stack === 'vision') return; // vision towers run once per image, not per step
+  for (let gi = 0; gi < spec.groups.length; gi++) {
+    const g = spec.groups[gi]!;
+    if (g.stack === 'vision') continue; // vision towers run once per image, not per step
     const layers = g.count * s.layerShare;
     const w = layout.groups[gi]!;
-    const add = (o: Op) =>
-      ops.push({ ...o, flops: o.flops * layers, bytes: o.bytes * layers, kernels: o.kernels * layers });
-    const split = (role: 'attention' | 'mlp' | 'shared_expert' | 'ssm') => (w.splitByRole[role] ?? 0) / s.tp;
+    const sr = w.splitByRole;
     for (const a of [g.attention, g.crossAttention]) {
       if (!a) continue;
       const kvShard = a.kind !== 'mla' ? Math.min(s.tp, a.numKvHeads) : s.tp;
@@ -135,60 +160,60 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
       for (const o of attentionOps(
         a,
         s,
-        (split('attention') + w.kvProj / kvShard) * share,
-        matrixParams(g, s.tp, ['attention']) * share,
+        ((sr.attention ?? 0) / s.tp + w.kvProj / kvShard) * share,
+        matrixParams(g, s.tp, 'attention') * share,
       ))
-        add(o);
+        pushScaled(ops, layers, o);
     }
     const m = g.mlp;
     if (m?.kind === 'dense') {
-      add({
+      pushScaled(ops, layers, {
         category: 'mlp',
         kind: 'gemm',
-        flops: 2 * T * matrixParams(g, s.tp, ['mlp']),
-        bytes: split('mlp') + T * (m.intermediateSize / s.tp) * (m.gated ? 3 : 2) * s.actBytes,
+        flops: 2 * T * matrixParams(g, s.tp, 'mlp'),
+        bytes: (sr.mlp ?? 0) / s.tp + T * (m.intermediateSize / s.tp) * (m.gated ? 3 : 2) * s.actBytes,
         kernels: m.gated ? 3 : 2,
       });
     } else if (m?.kind === 'moe') {
       const perExpert = w.expert / m.numExperts / s.tp;
       // Bytes: every expert the step's tokens touch is read once; FLOPs: each token runs top-k experts.
       const touched = Math.min(m.numExperts / s.ep, expertsTouched(m.numExperts, m.topK, T) / s.ep);
-      const expertParams = matrixParams(g, s.tp, ['expert']) / m.numExperts;
-      add({
+      const expertParams = matrixParams(g, s.tp, 'expert') / m.numExperts;
+      pushScaled(ops, layers, {
         category: 'router',
         kind: 'elementwise',
         flops: 2 * T * m.numExperts * spec.hiddenSize,
         bytes: w.replicated + T * m.numExperts * 4,
         kernels: 2,
       });
-      add({
+      pushScaled(ops, layers, {
         category: 'experts',
         kind: 'gemm',
-        flops: (2 * T * m.topK * expertParams) / s.ep + 2 * T * matrixParams(g, s.tp, ['shared_expert']),
+        flops: (2 * T * m.topK * expertParams) / s.ep + 2 * T * matrixParams(g, s.tp, 'shared_expert'),
         bytes:
           touched * perExpert +
-          split('shared_expert') +
+          (sr.shared_expert ?? 0) / s.tp +
           ((T * m.topK * (m.expertIntermediateSize / s.tp) * 3) / s.ep) * s.actBytes,
         kernels: 4,
       });
     }
     if (g.ssm) {
-      add({
+      pushScaled(ops, layers, {
         category: 'ssm',
         kind: 'gemm',
-        flops: 2 * T * matrixParams(g, s.tp, ['ssm']) + 10 * T * (g.ssm.dInner / s.tp) * g.ssm.dState,
-        bytes: split('ssm') + w.replicated,
+        flops: 2 * T * matrixParams(g, s.tp, 'ssm') + 10 * T * (g.ssm.dInner / s.tp) * g.ssm.dState,
+        bytes: (sr.ssm ?? 0) / s.tp + w.replicated,
         kernels: 6,
       });
     }
-    add({
+    pushScaled(ops, layers, {
       category: 'norm',
       kind: 'elementwise',
       flops: 10 * T * spec.hiddenSize,
       bytes: 4 * T * spec.hiddenSize * s.actBytes,
       kernels: 2,
     });
-  });
+  }
   ops.push({
     category: 'embedding',
     kind: 'elementwise',

@@ -77,43 +77,63 @@ export function communicationS(
 }
 
 export function stepTime(ctx: StepContext, shape: StepShape, eff: Efficiency, extra: Op[] = []): StepTime {
-  const ops = [...stepOps(ctx.spec, ctx.layout, shape), ...extra];
-  const bw = ctx.hw.memoryBandwidthBytesPerS * eff.memory;
-  let compute = 0;
-  let memory = 0;
-  let kernels = 0;
-  let flops = 0;
-  let bytes = 0;
-  const byCat: StepTime['flops_by_category'] = {};
-  for (const op of ops) {
-    const peak =
-      peakFlops(ctx, op.kind) *
-      (op.kind !== 'gemm' ? eff.attention : op.category === 'experts' ? eff.expertGemm : eff.gemm);
-    const c = peak > 0 ? op.flops / peak : 0;
-    const m = op.bytes / bw;
-    if (c >= m) compute += c;
-    else memory += m;
-    kernels += op.kernels;
-    flops += op.flops;
-    bytes += op.bytes;
-    byCat[op.category] = (byCat[op.category] ?? 0) + op.flops;
-  }
-  const comm = communicationS(ctx, stepTokens(shape), shape.actBytes, shape.layerShare, eff);
+  return stepTimes(ctx, shape, [eff], extra)[0]!;
+}
+
+/** The same step timed under several efficiency tables (the estimate and the ideal), its operators built once. */
+export function stepTimes(
+  ctx: StepContext,
+  shape: StepShape,
+  effs: readonly Efficiency[],
+  extra: Op[] = [],
+): StepTime[] {
+  const ops = stepOps(ctx.spec, ctx.layout, shape);
+  for (const o of extra) ops.push(o);
   let sequences = 0;
   for (const g of shape.segments) sequences += g.batch;
-  const overhead = kernels * eff.kernelS + eff.stepS + sequences * eff.sequenceS;
-  const time = compute + memory + comm + overhead;
-  const bound: Bound =
-    comm > compute && comm > memory ? 'communication' : compute >= memory ? 'compute' : 'memory';
-  return {
-    time_s: time,
-    compute_s: compute,
-    memory_s: memory,
-    communication_s: comm,
-    overhead_s: overhead,
-    flops,
-    bytes,
-    bound,
-    flops_by_category: byCat,
-  };
+  const tokens = stepTokens(shape);
+  const gemmPeak = peakFlops(ctx, 'gemm');
+  const otherPeak = peakFlops(ctx, 'attention');
+  let flops = 0;
+  let bytes = 0;
+  let kernels = 0;
+  const byCat: StepTime['flops_by_category'] = {};
+  for (const op of ops) {
+    flops += op.flops;
+    bytes += op.bytes;
+    kernels += op.kernels;
+    byCat[op.category] = (byCat[op.category] ?? 0) + op.flops;
+  }
+  const out: StepTime[] = [];
+  for (const eff of effs) {
+    const bw = ctx.hw.memoryBandwidthBytesPerS * eff.memory;
+    let compute = 0;
+    let memory = 0;
+    for (const op of ops) {
+      const peak =
+        op.kind !== 'gemm'
+          ? otherPeak * eff.attention
+          : gemmPeak * (op.category === 'experts' ? eff.expertGemm : eff.gemm);
+      const c = peak > 0 ? op.flops / peak : 0;
+      const m = op.bytes / bw;
+      if (c >= m) compute += c;
+      else memory += m;
+    }
+    const comm = communicationS(ctx, tokens, shape.actBytes, shape.layerShare, eff);
+    const overhead = kernels * eff.kernelS + eff.stepS + sequences * eff.sequenceS;
+    const bound: Bound =
+      comm > compute && comm > memory ? 'communication' : compute >= memory ? 'compute' : 'memory';
+    out.push({
+      time_s: compute + memory + comm + overhead,
+      compute_s: compute,
+      memory_s: memory,
+      communication_s: comm,
+      overhead_s: overhead,
+      flops,
+      bytes,
+      bound,
+      flops_by_category: byCat,
+    });
+  }
+  return out;
 }

@@ -1,0 +1,196 @@
+import type { Command } from 'commander';
+import { modelDtype } from '../../core/memory/inference.js';
+import { perf } from '../../core/perf/latency.js';
+import { offlineThroughput } from '../../core/perf/throughput.js';
+import { recommendPlans } from '../../core/parallel/recommend.js';
+import { int, LIMITS } from '../options.js';
+import { gb, printJson, printTable, printTrace } from '../output.js';
+import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
+
+interface Common {
+  gpu?: string;
+  tp: number;
+  pp: number;
+  ep: number;
+  numGpus?: number;
+  precision: string;
+  kvPrecision?: string;
+  json?: boolean;
+  explain?: boolean;
+}
+
+const ms = (s: number) => `${(s * 1e3).toPrecision(4)} ms`;
+
+function parallelOptions(c: Command): Command {
+  return c
+    .option('--gpu <id>', 'device or system id from `infersim hardware`')
+    .option(
+      '--num-gpus <n>',
+      'devices (default tp·pp·ep; must equal it)',
+      int('--num-gpus', 1, LIMITS.parallel),
+    )
+    .option('--tp <n>', 'tensor-parallel degree', int('--tp', 1, LIMITS.parallel), 1)
+    .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
+    .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1)
+    .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
+    .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
+    .option('--json', 'print JSON')
+    .option('--explain', 'show the formula and inputs of every figure');
+}
+
+function resolve(model: string, o: Common) {
+  if (!o.gpu) throw new UsageError('this command needs --gpu <id> (see `infersim hardware`)');
+  const m = resolveModel(model);
+  const hw = resolveHardware(o.gpu);
+  const plan = { tp: o.tp, pp: o.pp, ep: o.ep };
+  if (o.numGpus !== undefined && o.numGpus !== o.tp * o.pp * o.ep) {
+    throw new UsageError(`--num-gpus ${o.numGpus} must equal tp·pp·ep = ${o.tp * o.pp * o.ep}`);
+  }
+  return { m, hw, plan, kv: o.kvPrecision ?? modelDtype(m.spec) };
+}
+
+export function registerPerf(program: Command): void {
+  parallelOptions(program.command('perf'))
+    .description('TTFT, TPOT and tokens/s of a batch on a device: ideal bound and calibrated estimate')
+    .argument('<model>', 'catalog id or alias, or a path to a config.json')
+    .option('--batch <n>', 'sequences', int('--batch', 1, LIMITS.batch), 1)
+    .option('--input-len <n>', 'prompt tokens', int('--input-len', 1, LIMITS.seq), 1024)
+    .option('--output-len <n>', 'generated tokens', int('--output-len', 1, LIMITS.seq), 256)
+    .action((model: string, o: Common & { batch: number; inputLen: number; outputLen: number }) => {
+      const { m, hw, plan, kv } = resolve(model, o);
+      const r = perf(m.spec, hw, {
+        precision: o.precision,
+        kvPrecision: kv,
+        batch: o.batch,
+        inputLen: o.inputLen,
+        outputLen: o.outputLen,
+        plan,
+        explain: o.explain,
+      });
+      const { trace, ...rest } = r;
+      if (o.json)
+        return printJson({ model: m.id, gpu: hw.id, plan, ...rest, ...(o.explain ? { trace } : {}) });
+      printTable(
+        ['', 'estimate', 'ideal bound', 'bound'],
+        [
+          ['TTFT', ms(r.ttft_s), ms(r.ideal.ttft_s), r.bound.prefill],
+          ['TPOT', ms(r.tpot_s), ms(r.ideal.tpot_s), r.bound.decode],
+          ['tokens/s (batch)', r.tokens_per_s.toFixed(1), r.ideal.tokens_per_s.toFixed(1), ''],
+          [
+            'communication (decode step)',
+            ms(r.communication_s.decode),
+            ms(r.ideal.communication_s.decode),
+            '',
+          ],
+          ['memory per device', gb(r.memory_per_device_bytes), '', ''],
+        ],
+      );
+      if (o.explain) printTrace(trace);
+    });
+
+  parallelOptions(program.command('throughput'))
+    .description('offline throughput (trtllm-bench style): all requests at once, fixed input/output lengths')
+    .argument('<model>', 'catalog id or alias, or a path to a config.json')
+    .requiredOption('--input-len <n>', 'prompt tokens', int('--input-len', 1, LIMITS.seq))
+    .requiredOption('--output-len <n>', 'generated tokens', int('--output-len', 1, LIMITS.seq))
+    .option('--max-batch <n>', 'engine max batch size', int('--max-batch', 1, LIMITS.batch), 2048)
+    .option(
+      '--max-num-tokens <n>',
+      'engine max tokens per step',
+      int('--max-num-tokens', 1, LIMITS.seq),
+      8192,
+    )
+    .action(
+      (
+        model: string,
+        o: Common & { inputLen: number; outputLen: number; maxBatch: number; maxNumTokens: number },
+      ) => {
+        const { m, hw, plan, kv } = resolve(model, o);
+        const r = offlineThroughput(m.spec, hw, {
+          precision: o.precision,
+          kvPrecision: kv,
+          plan,
+          inputLen: o.inputLen,
+          outputLen: o.outputLen,
+          maxBatch: o.maxBatch,
+          maxNumTokens: o.maxNumTokens,
+          explain: o.explain,
+        });
+        const { trace, ...rest } = r;
+        if (o.json)
+          return printJson({ model: m.id, gpu: hw.id, plan, ...rest, ...(o.explain ? { trace } : {}) });
+        printTable(
+          ['', 'estimate', 'ideal bound'],
+          [
+            [
+              'output tokens/s (group)',
+              r.output_tokens_per_s.toFixed(0),
+              r.ideal.output_tokens_per_s.toFixed(0),
+            ],
+            ['step', ms(r.step_s), ms(r.ideal.step_s)],
+            ['running sequences', `${r.batch} (${r.batch_limit})`, ''],
+            ['max concurrency by KV', String(r.max_concurrency), ''],
+          ],
+        );
+        if (o.explain) printTrace(trace);
+      },
+    );
+
+  program
+    .command('plan')
+    .description('recommended parallel plan: fewest devices that fit, then fastest')
+    .argument('<model>', 'catalog id or alias, or a path to a config.json')
+    .option('--gpu <id>', 'device or system id')
+    .option('--seq <n>', 'longest sequence to hold', int('--seq', 2, LIMITS.seq), 4096)
+    .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
+    .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
+    .option('--max-gpus <n>', 'largest group to consider', int('--max-gpus', 1, 512), 64)
+    .option('--json', 'print JSON')
+    .action(
+      (
+        model: string,
+        o: {
+          gpu?: string;
+          seq: number;
+          precision: string;
+          kvPrecision?: string;
+          maxGpus: number;
+          json?: boolean;
+        },
+      ) => {
+        if (!o.gpu) throw new UsageError('plan needs --gpu <id> (see `infersim hardware`)');
+        const m = resolveModel(model);
+        const hw = resolveHardware(o.gpu);
+        const plans = recommendPlans(m.spec, hw, {
+          precision: o.precision,
+          kvPrecision: o.kvPrecision ?? modelDtype(m.spec),
+          seq: o.seq,
+          maxDevices: o.maxGpus,
+        });
+        const best = plans.find((p) => p.fits && p.output_tokens_per_s > 0) ?? null;
+        if (o.json)
+          return printJson({
+            model: m.id,
+            gpu: hw.id,
+            seq: o.seq,
+            recommended: best,
+            alternatives: plans.filter((p) => p !== best),
+          });
+        if (!best) process.stdout.write(`no plan of up to ${o.maxGpus} devices fits\n`);
+        printTable(
+          ['tp', 'pp', 'ep', 'devices', 'memory/device', 'fits', 'output tokens/s'],
+          plans
+            .slice(0, 15)
+            .map((p) => [
+              p.plan.tp,
+              p.plan.pp,
+              p.plan.ep,
+              p.devices,
+              gb(p.memory_per_device_bytes),
+              p.fits ? 'yes' : 'no',
+              p.output_tokens_per_s.toFixed(0),
+            ]),
+        );
+      },
+    );
+}
