@@ -31,6 +31,7 @@ describe('FLOPs by hand', () => {
       {
         segments: [{ batch: 1, tokens: 1024, context: 0 }],
         tp: 1,
+        cp: 1,
         ep: 1,
         layerShare: 1,
         kvBytes: 2,
@@ -200,5 +201,104 @@ describe('ideal is a bound: never slower than the estimate', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('CP, SP, DP and training steps', () => {
+  const spec = referenceSpec('meta-llama__Llama-3.1-8B.json');
+  it('CP splits the prompt and the KV cache, and exchanges K/V in prefill only', () => {
+    const one = perf(spec, h100, { precision: 'bf16', batch: 1, inputLen: 8192, outputLen: 2, plan: plan() });
+    const two = perf(spec, h100, {
+      precision: 'bf16',
+      batch: 1,
+      inputLen: 8192,
+      outputLen: 2,
+      plan: { tp: 1, pp: 1, ep: 1, cp: 2 },
+    });
+    expect(two.flops.prefill.mlp! * 2).toBe(one.flops.prefill.mlp);
+    expect(two.flops.prefill.attention_core! * 2).toBe(one.flops.prefill.attention_core);
+    // Each of 32 layers sends its 4096-token chunk of K/V once: 4096 · 2·8·128·2 B = 16 MiB at 450 GB/s.
+    expect(two.ideal.communication_s.prefill).toBeCloseTo((32 * 4096 * 4096) / 4.5e11, 12);
+    expect(two.ideal.communication_s.decode).toBe(0);
+  });
+  it('SP moves the same bytes as the all-reduce, as reduce-scatter + all-gather', () => {
+    const link = { name: 'nvlink', bandwidthBytesPerS: 4.5e11, latencyS: 3e-6 };
+    const r = perf(spec, h100, {
+      precision: 'bf16',
+      batch: 1,
+      inputLen: 4096,
+      outputLen: 2,
+      plan: { tp: 2, pp: 1, ep: 1, sp: true },
+    });
+    // 4096 tokens · 4096 hidden · 2 B per message, 2 per layer, each RS + AG of (p−1)/p of it: 2 · 0.5 · M / B.
+    const M = 4096 * 4096 * 2;
+    expect(r.ideal.communication_s.prefill).toBeCloseTo(
+      (32 * 2 * 2 * (0.5 * M)) / link.bandwidthBytesPerS,
+      12,
+    );
+  });
+  it('DP replicas add throughput', () => {
+    const a = offlineThroughput(spec, h100, {
+      precision: 'bf16',
+      plan: plan(),
+      inputLen: 512,
+      outputLen: 512,
+    });
+    const b = offlineThroughput(spec, h100, {
+      precision: 'bf16',
+      plan: { tp: 1, pp: 1, ep: 1, dp: 2 },
+      inputLen: 512,
+      outputLen: 512,
+    });
+    expect(b.output_tokens_per_s).toBeCloseTo(2 * a.output_tokens_per_s, 6);
+    expect(b.devices).toBe(2);
+  });
+  it('training: DP gradient all-reduce of 2 B per parameter, ring over 8 GPUs', async () => {
+    const { trainingStep } = await import('../src/core/perf/training.js');
+    const r = trainingStep(llama7b, h100, {
+      precision: 'bf16',
+      microBatch: 1,
+      seq: 4096,
+      microbatches: 1,
+      plan: { tp: 1, pp: 1, ep: 1, dp: 8 },
+      recompute: 'none',
+      zero: 0,
+    });
+    // ring: 2 · 7/8 · (2 · 6,738,415,616 B) / 450 GB/s (the tree's 2·M/B is slower for this size)
+    expect(r.ideal.dp_communication_s).toBeCloseTo((2 * (7 / 8) * 2 * 6738415616) / 4.5e11, 9);
+    expect(r.ideal.mfu).toBeLessThanOrEqual(1);
+    expect(r.mfu).toBeLessThan(r.ideal.mfu);
+    const zero3 = trainingStep(llama7b, h100, {
+      precision: 'bf16',
+      microBatch: 1,
+      seq: 4096,
+      microbatches: 1,
+      plan: { tp: 1, pp: 1, ep: 1, dp: 8 },
+      recompute: 'none',
+      zero: 3,
+    });
+    // ZeRO-3: reduce-scatter + two all-gathers = 1.5x the all-reduce volume.
+    expect(zero3.ideal.dp_communication_s / r.ideal.dp_communication_s).toBeCloseTo(1.5, 9);
+    const pp4 = trainingStep(llama7b, h100, {
+      precision: 'bf16',
+      microBatch: 1,
+      seq: 4096,
+      microbatches: 8,
+      plan: { tp: 1, pp: 4, ep: 1 },
+      recompute: 'full',
+      zero: 0,
+    });
+    expect(pp4.bubble_fraction).toBeCloseTo(3 / 11, 12);
+  });
+  it('sp needs tp >= 2', () => {
+    expect(() =>
+      perf(spec, h100, {
+        precision: 'bf16',
+        batch: 1,
+        inputLen: 8,
+        outputLen: 2,
+        plan: { tp: 1, pp: 1, ep: 1, sp: true },
+      }),
+    ).toThrow(/needs tp >= 2/);
   });
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { modelDtype } from '../../core/memory/inference.js';
 import { perf } from '../../core/perf/latency.js';
 import { offlineThroughput } from '../../core/perf/throughput.js';
+import { devices } from '../../core/parallel/plan.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
 import { int, LIMITS } from '../options.js';
 import { gb, printJson, printTable, printTrace } from '../output.js';
@@ -12,6 +13,9 @@ interface Common {
   tp: number;
   pp: number;
   ep: number;
+  cp: number;
+  sp?: boolean;
+  dp: number;
   numGpus?: number;
   precision: string;
   kvPrecision?: string;
@@ -32,6 +36,14 @@ function parallelOptions(c: Command): Command {
     .option('--tp <n>', 'tensor-parallel degree', int('--tp', 1, LIMITS.parallel), 1)
     .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
     .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1)
+    .option(
+      '--cp <n>',
+      'context-parallel degree (sequence split, ring attention)',
+      int('--cp', 1, LIMITS.parallel),
+      1,
+    )
+    .option('--sp', 'sequence parallel inside the TP group')
+    .option('--dp <n>', 'data-parallel replicas', int('--dp', 1, LIMITS.parallel), 1)
     .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
     .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
     .option('--json', 'print JSON')
@@ -42,9 +54,9 @@ function resolve(model: string, o: Common) {
   if (!o.gpu) throw new UsageError('this command needs --gpu <id> (see `infersim hardware`)');
   const m = resolveModel(model);
   const hw = resolveHardware(o.gpu);
-  const plan = { tp: o.tp, pp: o.pp, ep: o.ep };
-  if (o.numGpus !== undefined && o.numGpus !== o.tp * o.pp * o.ep) {
-    throw new UsageError(`--num-gpus ${o.numGpus} must equal tp·pp·ep = ${o.tp * o.pp * o.ep}`);
+  const plan = { tp: o.tp, pp: o.pp, ep: o.ep, cp: o.cp, sp: Boolean(o.sp), dp: o.dp };
+  if (o.numGpus !== undefined && o.numGpus !== devices(plan)) {
+    throw new UsageError(`--num-gpus ${o.numGpus} must equal tp·pp·ep·cp·dp = ${devices(plan)}`);
   }
   return { m, hw, plan, kv: o.kvPrecision ?? modelDtype(m.spec) };
 }

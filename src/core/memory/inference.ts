@@ -5,7 +5,7 @@
 import type { LayerGroup, ModelSpec } from '../arch/spec.js';
 import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
-import { stageOf, validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { devices, stageOf, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { kvCache, kvHeadsPerDevice } from './kv.js';
 import { FormatError, weightLayout } from './weights.js';
 import { runtimeOverhead, type RuntimeId } from './runtime.js';
@@ -106,7 +106,9 @@ export function inferenceMemory(spec: ModelSpec, o: InferenceOptions): Inference
   const images = o.images ?? 0;
   const imageTokens = spec.vision ? images * spec.vision.tokensPerImage : 0;
   const seq = o.seq + imageTokens;
-  const T = o.stepTokens ?? o.batch * seq;
+  // Context parallelism splits the sequence (tokens of a step and the KV cache) over cp devices.
+  const cp = o.plan.cp ?? 1;
+  const T = Math.ceil((o.stepTokens ?? o.batch * seq) / cp);
   const rows = o.logitsRows ?? o.batch;
   const fused = o.fusedAttention ?? true;
 
@@ -141,18 +143,19 @@ export function inferenceMemory(spec: ModelSpec, o: InferenceOptions): Inference
       layerFilter: onStage,
       stateBytes: b,
     });
-    const residual = 2 * T * spec.hiddenSize * b;
+    // Sequence parallelism shards the residual stream over the TP group.
+    const residual = (2 * T * spec.hiddenSize * b) / (o.plan.sp ? tp : 1);
     // Logits in the compute dtype, their fp32 copy and the fp32 probabilities of the sampler.
     const logits = last && spec.structure !== 'encoder' ? rows * spec.vocabSize * (b + 4 + 4) : 0;
     const activation = residual + Math.max(actPeak, logits);
     const image = spec.vision ? o.batch * imageTokens * spec.hiddenSize * b : 0;
     const rt = runtimeOverhead(o.runtime ?? 'pytorch', { tp, pp, ep, rotaryTokens: seq, spec, b });
-    const total = weights + kv.kvCacheBytes + kv.stateBytes + activation + image + rt.total;
+    const total = weights + kv.kvCacheBytes / cp + kv.stateBytes + activation + image + rt.total;
     if (!best || total > best.total_bytes) {
       best = {
         weights_bytes: weights,
-        kv_cache_bytes: kv.kvCacheBytes,
-        kv_cache_bytes_per_token: kv.kvBytesPerToken,
+        kv_cache_bytes: kv.kvCacheBytes / cp,
+        kv_cache_bytes_per_token: kv.kvBytesPerToken / cp,
         activation_bytes: activation,
         state_bytes: kv.stateBytes,
         image_bytes: image,
@@ -160,7 +163,7 @@ export function inferenceMemory(spec: ModelSpec, o: InferenceOptions): Inference
         overhead: rt.lines,
         total_bytes: total,
         stage,
-        devices: tp * pp * ep,
+        devices: devices(o.plan),
         trace: [],
       };
     }

@@ -1,10 +1,19 @@
-/** A parallel plan (TP, PP, EP) checked against the model: heads by TP, layers by PP, experts by EP. */
+/**
+ * A parallel plan checked against the model: heads by TP, layers by PP, experts by EP; CP splits the sequence,
+ * SP shards the norm/residual activations over the TP group, DP replicates the whole group.
+ */
 import type { ModelSpec } from '../arch/spec.js';
 
 export interface ParallelPlan {
   tp: number;
   pp: number;
   ep: number;
+  /** Context parallel: the sequence split over cp devices (ring attention). */
+  cp?: number;
+  /** Sequence parallel inside the TP group: reduce-scatter + all-gather instead of all-reduce. */
+  sp?: boolean;
+  /** Data parallel: independent replicas (inference) or gradient all-reduce (training). */
+  dp?: number;
 }
 
 export class PlanError extends Error {}
@@ -16,6 +25,12 @@ export function validatePlan(spec: ModelSpec, p: ParallelPlan): void {
   if (!Number.isInteger(p.tp) || p.tp < 1) throw new PlanError(`tp must be a positive integer (got ${p.tp})`);
   if (!Number.isInteger(p.pp) || p.pp < 1) throw new PlanError(`pp must be a positive integer (got ${p.pp})`);
   if (!Number.isInteger(p.ep) || p.ep < 1) throw new PlanError(`ep must be a positive integer (got ${p.ep})`);
+  if (p.cp !== undefined && (!Number.isInteger(p.cp) || p.cp < 1))
+    throw new PlanError(`cp must be a positive integer (got ${p.cp})`);
+  if (p.dp !== undefined && (!Number.isInteger(p.dp) || p.dp < 1))
+    throw new PlanError(`dp must be a positive integer (got ${p.dp})`);
+  if (p.sp && p.tp < 2)
+    throw new PlanError('sp (sequence parallel) shards over the TP group and needs tp >= 2');
   for (const g of spec.groups) {
     const a = g.attention;
     if (a && a.numHeads % p.tp !== 0) {
@@ -41,8 +56,13 @@ export function stageOf(i: number, numLayers: number, pp: number): number {
   return Math.floor((i * pp) / numLayers);
 }
 
+/** Devices of one model replica (tp · pp · ep · cp) and of the whole plan (times dp). */
+export function replicaDevices(p: ParallelPlan): number {
+  return p.tp * p.pp * p.ep * (p.cp ?? 1);
+}
+
 export function devices(p: ParallelPlan): number {
-  return p.tp * p.pp * p.ep;
+  return replicaDevices(p) * (p.dp ?? 1);
 }
 
 /**

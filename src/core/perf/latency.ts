@@ -8,7 +8,7 @@ import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
 import { inferenceMemory, InputError, modelDtype, positiveInt } from '../memory/inference.js';
 import { weightLayout } from '../memory/weights.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
-import { pipelineSteps, validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { devices, pipelineSteps, replicaDevices, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
 import { defaultLinks } from './links.js';
 import type { StepShape } from './ops.js';
@@ -81,6 +81,7 @@ function figures(
   const decodeShape: StepShape = {
     segments: [{ batch: o.batch, tokens: 1, context: o.inputLen + Math.floor(o.outputLen / 2) }],
     tp: o.plan.tp,
+    cp: o.plan.cp ?? 1,
     ep: o.plan.ep,
     layerShare: 1,
     kvBytes,
@@ -93,6 +94,7 @@ function figures(
   const prefillShape: StepShape = {
     segments: [{ batch: o.batch / m, tokens: o.inputLen, context: 0 }],
     tp: o.plan.tp,
+    cp: o.plan.cp ?? 1,
     ep: o.plan.ep,
     layerShare: 1 / pp,
     kvBytes,
@@ -103,11 +105,11 @@ function figures(
     pp === 1 ? s : scaleStep(s, pipelineSteps(pp, m), m),
   );
   const decs = stepTimes(ctx, decodeShape, effs);
-  const devices = o.plan.tp * o.plan.pp * o.plan.ep;
+  const devices = replicaDevices(o.plan);
   const peak = (ctx.hw.denseFlops.bf16 ?? ctx.hw.denseFlops.fp16 ?? 1) * devices;
   const bw = ctx.hw.memoryBandwidthBytesPerS * devices;
-  // Per-device figures cover one TP/EP shard; the group runs tp·ep shards at once.
-  const shards = o.plan.tp * o.plan.ep;
+  // Per-device figures cover one TP/EP/CP shard; the replica runs tp·ep·cp shards at once.
+  const shards = o.plan.tp * o.plan.ep * (o.plan.cp ?? 1);
   return pres.map((pre, i) => {
     const dec = decs[i]!;
     const f: PerfFigures = {
@@ -164,7 +166,7 @@ export function perf(spec: ModelSpec, hw: HardwareSpec, o: PerfOptions): PerfRes
     bandwidth_utilization: f.bandwidth_utilization,
     flops: { prefill: est.pre.flops_by_category, decode_step: est.dec.flops_by_category },
     memory_per_device_bytes: mem.total_bytes,
-    devices: o.plan.tp * o.plan.pp * o.plan.ep,
+    devices: devices(o.plan),
     efficiency: Object.assign({ class: o.efficiency ? 'given' : cls }, eff),
     ideal: ideal.f,
     trace: t.entries,

@@ -39,6 +39,8 @@ export interface Segment {
 export interface StepShape {
   segments: readonly Segment[];
   tp: number;
+  /** Context parallel degree: prompt tokens and the KV cache are split over cp devices (1 without CP). */
+  cp: number;
   ep: number;
   /** Layers of the decoder this device runs (a pipeline stage), as a fraction of the decoder (1 without PP). */
   layerShare: number;
@@ -58,9 +60,10 @@ export function attendedPairs(q: number, c: number, window: number | null): numb
   return free * c + (free * (free + 1)) / 2 + (q - free) * w;
 }
 
+/** New tokens this device processes: prompt chunks are split over the CP group, decode tokens are not. */
 export function stepTokens(s: StepShape): number {
   let t = 0;
-  for (const g of s.segments) t += g.batch * g.tokens;
+  for (const g of s.segments) t += (g.batch * g.tokens) / (g.tokens > 1 ? s.cp : 1);
   return t;
 }
 
@@ -71,9 +74,10 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
   const perToken = kvBytesPerTokenLayer(a, s.kvBytes, s.tp);
   let pairs = 0;
   let ctxRead = 0;
+  // Under CP each device attends its share of the query–key pairs and holds 1/cp of the cache.
   for (const g of s.segments) {
-    pairs += g.batch * attendedPairs(g.tokens, g.context, window);
-    ctxRead += g.batch * Math.min(g.context + g.tokens, window ?? Infinity) * perToken;
+    pairs += (g.batch * attendedPairs(g.tokens, g.context, window)) / s.cp;
+    ctxRead += (g.batch * Math.min(g.context + g.tokens, window ?? Infinity) * perToken) / s.cp;
   }
   // MLA attends in the latent space (absorbed weights): scores over kv_lora_rank + rope dims, values over the latent.
   const qkDim = a.mla ? a.mla.kvLoraRank + a.mla.qkRopeHeadDim : a.headDim;

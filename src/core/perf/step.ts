@@ -6,7 +6,8 @@ import type { ModelSpec } from '../arch/spec.js';
 import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
 import type { WeightLayout } from '../memory/weights.js';
 import type { ParallelPlan } from '../parallel/plan.js';
-import { allReduceS, allToAllS, p2pS, type Link } from './comm.js';
+import { allGatherS, allReduceS, allToAllS, p2pS, reduceScatterS, type Link } from './comm.js';
+import { kvBytesPerTokenLayer } from '../memory/kv.js';
 import type { Efficiency } from './efficiency.js';
 import { stepOps, stepTokens, type Op, type OpCategory, type StepShape } from './ops.js';
 
@@ -53,26 +54,40 @@ function linkFor(ctx: StepContext, group: number): Link {
   return group <= ctx.links.devicesPerNode || !ctx.links.inter ? ctx.links.intra : ctx.links.inter;
 }
 
-/** Collectives of one step for T tokens: TP all-reduce twice per layer, EP all-to-all twice per MoE layer, PP sends. */
-export function communicationS(
-  ctx: StepContext,
-  T: number,
-  actBytes: number,
-  layerShare: number,
-  eff: Efficiency,
-): number {
+/**
+ * Collectives of one step: TP all-reduce twice per layer (with SP: reduce-scatter + all-gather), EP all-to-all
+ * twice per MoE layer, CP ring exchange of each prompt chunk's K/V (cp − 1 sends per layer), PP sends.
+ */
+export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficiency): number {
   const { tp, pp, ep } = ctx.plan;
-  const msg = T * ctx.spec.hiddenSize * actBytes;
+  const cp = shape.cp;
+  const layerShare = shape.layerShare;
+  const msg = stepTokens(shape) * ctx.spec.hiddenSize * shape.actBytes;
+  let promptTokens = 0;
+  for (const s of shape.segments) if (s.tokens > 1) promptTokens += (s.batch * s.tokens) / cp;
   let t = 0;
   for (const g of ctx.spec.groups) {
     if (g.stack === 'vision') continue;
     const layers = g.count * layerShare;
-    if (tp > 1) t += layers * 2 * allReduceS(msg, tp, linkFor(ctx, tp), eff.link, eff.alpha);
+    if (tp > 1) {
+      const link = linkFor(ctx, tp);
+      t +=
+        layers *
+        2 *
+        (ctx.plan.sp
+          ? reduceScatterS(msg, tp, link, eff.link, eff.alpha) +
+            allGatherS(msg, tp, link, eff.link, eff.alpha)
+          : allReduceS(msg, tp, link, eff.link, eff.alpha));
+    }
     if (ep > 1 && g.mlp?.kind === 'moe') {
       t += layers * 2 * allToAllS(msg * g.mlp.topK, ep, linkFor(ctx, tp * ep), eff.link, eff.alpha);
     }
+    if (cp > 1 && g.attention && promptTokens > 0) {
+      const kv = promptTokens * kvBytesPerTokenLayer(g.attention, shape.kvBytes, tp);
+      t += layers * (cp - 1) * p2pS(kv, linkFor(ctx, tp * cp), eff.link, eff.alpha);
+    }
   }
-  if (pp > 1) t += (pp - 1) * layerShare * p2pS(msg, linkFor(ctx, tp * pp * ep), eff.link, eff.alpha);
+  if (pp > 1) t += (pp - 1) * layerShare * p2pS(msg, linkFor(ctx, tp * pp * ep * cp), eff.link, eff.alpha);
   return t;
 }
 
@@ -119,7 +134,7 @@ export function stepTimes(
       if (c >= m) compute += c;
       else memory += m;
     }
-    const comm = communicationS(ctx, tokens, shape.actBytes, shape.layerShare, eff);
+    const comm = communicationS(ctx, shape, eff);
     const overhead = kernels * eff.kernelS + eff.stepS + sequences * eff.sequenceS;
     const bound: Bound =
       comm > compute && comm > memory ? 'communication' : compute >= memory ? 'compute' : 'memory';

@@ -11,7 +11,7 @@ import { engineCapacity } from '../memory/capacity.js';
 import { InputError, modelDtype } from '../memory/inference.js';
 import type { RuntimeId } from '../memory/runtime.js';
 import { kvElementBytes } from '../numerics/formats.js';
-import { validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { devices as planDevices, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
 import { stepContext } from './latency.js';
 import { stepTime, type Bound, type Links } from './step.js';
@@ -95,6 +95,7 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
           { batch: micro / o.outputLen, tokens: o.inputLen, context: 0 },
         ],
         tp: o.plan.tp,
+        cp: o.plan.cp ?? 1,
         ep: o.plan.ep,
         layerShare: 1 / pp,
         kvBytes,
@@ -104,12 +105,17 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
       eff,
     );
     // A micro-batch needs pp stage-steps per token; m of them are in flight, so batch / (pp · stage step).
-    return { output_tokens_per_s: (micro * m) / (pp * st.time_s), step_s: st.time_s, bound: st.bound };
+    // DP replicas run independently and add up.
+    return {
+      output_tokens_per_s: ((micro * m) / (pp * st.time_s)) * (o.plan.dp ?? 1),
+      step_s: st.time_s,
+      bound: st.bound,
+    };
   };
   const eff = o.efficiency ?? efficiencyFor(hardwareClass(hw));
   const est = run(eff);
   const ideal = run(IDEAL);
-  const devices = o.plan.tp * o.plan.pp * o.plan.ep;
+  const devices = planDevices(o.plan);
   const t = o.explain ? new Trace(true) : NO_TRACE;
   t.add(
     'max_concurrency',
