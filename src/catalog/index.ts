@@ -9,6 +9,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 import { specFromConfig, type ModelSpec } from '../core/arch/index.js';
 import { DRIVER_RESERVED_FRACTION, type HardwareSpec } from '../core/hardware/spec.js';
+import type { Links } from '../core/perf/step.js';
 import {
   deviceEntry,
   modelEntry,
@@ -181,3 +182,19 @@ export function hardwareSpec(d: DeviceEntry): HardwareSpec {
 }
 
 export type { ModelEntry, DeviceEntry, SystemEntry };
+
+/** The links of a named system (NVLink domain size, intra- and inter-node bandwidth and latency); null for a device. */
+export function systemLinks(name: string): Links | null {
+  const s = catalog().systems.find(name);
+  if (!s || !s.intra_node_link) return null;
+  const link = (l: NonNullable<SystemEntry['intra_node_link']>) => ({
+    name: l.name,
+    bandwidthBytesPerS: l.bandwidth_bytes_per_s.value,
+    latencyS: l.latency_s?.value ?? 3e-6,
+  });
+  return {
+    intra: link(s.intra_node_link),
+    inter: s.inter_node_link ? link(s.inter_node_link) : null,
+    devicesPerNode: s.devices_per_node,
+  };
+}

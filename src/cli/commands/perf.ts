@@ -4,6 +4,7 @@ import { perf } from '../../core/perf/latency.js';
 import { offlineThroughput } from '../../core/perf/throughput.js';
 import { devices } from '../../core/parallel/plan.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
+import { systemLinks } from '../../catalog/index.js';
 import { int, LIMITS } from '../options.js';
 import { gb, printJson, printTable, printTrace } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
@@ -58,7 +59,7 @@ function resolve(model: string, o: Common) {
   if (o.numGpus !== undefined && o.numGpus !== devices(plan)) {
     throw new UsageError(`--num-gpus ${o.numGpus} must equal tp·pp·ep·cp·dp = ${devices(plan)}`);
   }
-  return { m, hw, plan, kv: o.kvPrecision ?? modelDtype(m.spec) };
+  return { m, hw, plan, kv: o.kvPrecision ?? modelDtype(m.spec), links: systemLinks(o.gpu) ?? undefined };
 }
 
 export function registerPerf(program: Command): void {
@@ -69,7 +70,7 @@ export function registerPerf(program: Command): void {
     .option('--input-len <n>', 'prompt tokens', int('--input-len', 1, LIMITS.seq), 1024)
     .option('--output-len <n>', 'generated tokens', int('--output-len', 1, LIMITS.seq), 256)
     .action((model: string, o: Common & { batch: number; inputLen: number; outputLen: number }) => {
-      const { m, hw, plan, kv } = resolve(model, o);
+      const { m, hw, plan, kv, links } = resolve(model, o);
       const r = perf(m.spec, hw, {
         precision: o.precision,
         kvPrecision: kv,
@@ -77,6 +78,7 @@ export function registerPerf(program: Command): void {
         inputLen: o.inputLen,
         outputLen: o.outputLen,
         plan,
+        links,
         explain: o.explain,
       });
       const { trace, ...rest } = r;
@@ -117,7 +119,7 @@ export function registerPerf(program: Command): void {
         model: string,
         o: Common & { inputLen: number; outputLen: number; maxBatch: number; maxNumTokens: number },
       ) => {
-        const { m, hw, plan, kv } = resolve(model, o);
+        const { m, hw, plan, kv, links } = resolve(model, o);
         const r = offlineThroughput(m.spec, hw, {
           precision: o.precision,
           kvPrecision: kv,
@@ -126,6 +128,7 @@ export function registerPerf(program: Command): void {
           outputLen: o.outputLen,
           maxBatch: o.maxBatch,
           maxNumTokens: o.maxNumTokens,
+          links,
           explain: o.explain,
         });
         const { trace, ...rest } = r;
