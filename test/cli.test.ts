@@ -195,3 +195,41 @@ describe('infersim perf, throughput and plan', () => {
     expect((await run('throughput', 'gpt2', '--gpu', 'h100', '--output-len', '5')).code).toBe(2);
   });
 });
+
+describe('infersim train', () => {
+  it('--json gives total_bytes and per-component bytes; AdamW mixed precision by hand', async () => {
+    const r = await run(
+      'train',
+      'llama2-7b',
+      '--optimizer',
+      'AdamW',
+      '--precision',
+      'bf16',
+      '--batch',
+      '1',
+      '--seq',
+      '512',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    const P = 6738415616;
+    expect(j.weights_bytes).toBe(2 * P);
+    expect(j.master_weights_bytes).toBe(4 * P);
+    expect(j.gradients_bytes).toBe(2 * P);
+    expect(j.optimizer_states_bytes).toBe(8 * P);
+    expect(j.total_bytes).toBe(j.peak_bytes);
+    expect(j.total_bytes).toBeGreaterThan(16 * P);
+  });
+  it('LoRA rank 8 on q and v trains 32 · 2 · 8 · (4096 + 4096) parameters', async () => {
+    const j = JSON.parse(
+      (await run('train', 'llama2-7b', '--lora-rank', '8', '--lora-targets', 'q_proj,v_proj', '--json')).out,
+    );
+    expect(j.trainable_parameters).toBe(32 * 2 * 8 * (4096 + 4096));
+  });
+  it('an unknown optimizer exits 2 naming the accepted ones', async () => {
+    const r = await run('train', 'gpt2', '--optimizer', 'adamq');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/adamw/);
+  });
+});

@@ -8,6 +8,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerMemory } from './commands/memory.js';
 import { registerParams } from './commands/params.js';
 import { registerPerf } from './commands/perf.js';
+import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
   const program = new Command('infersim')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerParams(program);
   registerMemory(program);
   registerCapacity(program);
+  registerTrain(program);
   registerPerf(program);
   registerCatalog(program);
   for (const c of program.commands) c.exitOverride();
