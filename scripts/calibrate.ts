@@ -62,22 +62,31 @@ const round = (e: Efficiency): Efficiency =>
     Object.entries(e).map(([k, v]) => [k, Number(v.toPrecision(3))]),
   ) as unknown as Efficiency;
 
-const cases = loadRows().map(toCase);
-const all: Key[] = ['gemm', 'expertGemm', 'attention', 'memory', 'kernelS', 'stepS', 'sequenceS'];
-const pooled = round(fit(cases, START, all));
-const classes: Record<string, Efficiency & { rows: number }> = { default: { ...pooled, rows: cases.length } };
-const byClass = new Map<string, Case[]>();
-for (const c of cases) byClass.set(hardwareClass(c.hw), [...(byClass.get(hardwareClass(c.hw)) ?? []), c]);
-for (const [cls, cs] of byClass) {
-  const keys: Key[] = cs.length >= 20 ? all : ['memory'];
-  classes[cls] = { ...round(fit(cs, pooled, keys)), rows: cs.length };
+/** The efficiency table fitted to these cases: a pooled default, then each hardware class. */
+export function fitTable(cases: Case[]): Record<string, Efficiency & { rows: number }> {
+  const all: Key[] = ['gemm', 'expertGemm', 'attention', 'memory', 'kernelS', 'stepS', 'sequenceS'];
+  const pooled = round(fit(cases, START, all));
+  const classes: Record<string, Efficiency & { rows: number }> = {
+    default: { ...pooled, rows: cases.length },
+  };
+  const byClass = new Map<string, Case[]>();
+  for (const c of cases) byClass.set(hardwareClass(c.hw), [...(byClass.get(hardwareClass(c.hw)) ?? []), c]);
+  for (const [cls, cs] of byClass) {
+    const keys: Key[] = cs.length >= 20 ? all : ['memory'];
+    classes[cls] = { ...round(fit(cs, pooled, keys)), rows: cs.length };
+  }
+  return classes;
 }
-const out = {
-  provenance: `fitted by scripts/calibrate.ts to ${cases.length} measured rows of shared/reference/calibration/throughput.json (TensorRT-LLM perf overview v1.0 and blogs, gpt-fast README); classes with fewer than 20 rows fit memory efficiency only`,
-  classes,
-};
-writeFileSync(
-  fileURLToPath(new URL('../src/core/perf/calibration.json', import.meta.url)),
-  JSON.stringify(out, null, 2) + '\n',
-);
-console.log(JSON.stringify(out, null, 1));
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const cases = loadRows().map(toCase);
+  const out = {
+    provenance: `fitted by scripts/calibrate.ts to ${cases.length} measured rows of shared/reference/calibration/throughput.json (TensorRT-LLM perf overview v1.0 and blogs, gpt-fast README); classes with fewer than 20 rows fit memory efficiency only`,
+    classes: fitTable(cases),
+  };
+  writeFileSync(
+    fileURLToPath(new URL('../src/core/perf/calibration.json', import.meta.url)),
+    JSON.stringify(out, null, 2) + '\n',
+  );
+  console.log(JSON.stringify(out, null, 1));
+}
