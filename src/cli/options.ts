@@ -1,5 +1,5 @@
 /** Option parsers shared by the commands: each rejects bad input with a message naming the option. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 export function int(name: string, min = 1, max = 1e9) {
   return (v: string): number => {
@@ -30,3 +30,11 @@ export function choice<T extends string>(name: string, values: readonly T[]) {
 
 /** Upper bounds that keep every computation finite and fast. */
 export const LIMITS = { batch: 1_000_000, seq: 100_000_000, parallel: 4096 } as const;
+
+/** --tp, --pp and --ep, shared by every command that takes a parallel plan. */
+export function planOptions(c: Command): Command {
+  return c
+    .option('--tp <n>', 'tensor-parallel degree', int('--tp', 1, LIMITS.parallel), 1)
+    .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
+    .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1);
+}

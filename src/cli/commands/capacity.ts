@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { engineCapacity } from '../../core/memory/capacity.js';
 import { modelDtype } from '../../core/memory/inference.js';
 import { RUNTIME_IDS, type RuntimeId } from '../../core/memory/runtime.js';
-import { choice, fraction, int, LIMITS } from '../options.js';
+import { choice, fraction, int, LIMITS, planOptions } from '../options.js';
 import { gb, printJson, printTable, printTrace } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 
@@ -24,14 +24,13 @@ interface CapacityOpts {
 }
 
 export function registerCapacity(program: Command): void {
-  program
-    .command('capacity')
-    .description('what an engine like vLLM does with a device: KV-cache bytes, max KV tokens, concurrency')
-    .argument('<model>', 'catalog id or alias, or a path to a config.json')
+  planOptions(
+    program
+      .command('capacity')
+      .description('what an engine like vLLM does with a device: KV-cache bytes, max KV tokens, concurrency')
+      .argument('<model>', 'catalog id or alias, or a path to a config.json'),
+  )
     .option('--gpu <id>', 'device or system id from `infersim hardware`')
-    .option('--tp <n>', 'tensor-parallel degree', int('--tp', 1, LIMITS.parallel), 1)
-    .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
-    .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1)
     .option(
       '--gpu-memory-utilization <f>',
       'fraction of device memory the engine may use',

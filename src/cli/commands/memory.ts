@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { inferenceMemory, modelDtype } from '../../core/memory/inference.js';
 import { RUNTIME_IDS, type RuntimeId } from '../../core/memory/runtime.js';
-import { choice, int, LIMITS } from '../options.js';
+import { choice, int, LIMITS, planOptions } from '../options.js';
 import { gb, printJson, printTable, printTrace } from '../output.js';
 import { resolveModel } from '../resolve.js';
 
@@ -20,10 +20,12 @@ interface MemoryOpts {
 }
 
 export function registerMemory(program: Command): void {
-  program
-    .command('memory')
-    .description('inference memory per device: weights, KV cache, activations, state, overhead (bytes)')
-    .argument('<model>', 'catalog id or alias, or a path to a config.json')
+  planOptions(
+    program
+      .command('memory')
+      .description('inference memory per device: weights, KV cache, activations, state, overhead (bytes)')
+      .argument('<model>', 'catalog id or alias, or a path to a config.json'),
+  )
     .option(
       '--precision <p>',
       "weight storage format (bf16, fp8, int4, awq, nf4, mxfp4, q4_k_m, ...; 'auto' = as the checkpoint ships)",
@@ -32,9 +34,6 @@ export function registerMemory(program: Command): void {
     .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
     .option('--batch <n>', 'sequences', int('--batch', 1, LIMITS.batch), 1)
     .option('--seq <n>', 'tokens per sequence (prompt + output)', int('--seq', 1, LIMITS.seq), 2048)
-    .option('--tp <n>', 'tensor-parallel degree', int('--tp', 1, LIMITS.parallel), 1)
-    .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
-    .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1)
     .option('--images <n>', 'images per sequence (vision-language models)', int('--images', 0, 1000), 0)
     .option(
       '--runtime <r>',

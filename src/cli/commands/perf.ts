@@ -5,7 +5,7 @@ import { offlineThroughput } from '../../core/perf/throughput.js';
 import { devices } from '../../core/parallel/plan.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
 import { systemLinks } from '../../catalog/index.js';
-import { int, LIMITS } from '../options.js';
+import { int, LIMITS, planOptions } from '../options.js';
 import { gb, printJson, printTable, printTrace } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 
@@ -27,16 +27,13 @@ interface Common {
 const ms = (s: number) => `${(s * 1e3).toPrecision(4)} ms`;
 
 function parallelOptions(c: Command): Command {
-  return c
+  return planOptions(c)
     .option('--gpu <id>', 'device or system id from `infersim hardware`')
     .option(
       '--num-gpus <n>',
       'devices (default tp·pp·ep; must equal it)',
       int('--num-gpus', 1, LIMITS.parallel),
     )
-    .option('--tp <n>', 'tensor-parallel degree', int('--tp', 1, LIMITS.parallel), 1)
-    .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
-    .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1)
     .option(
       '--cp <n>',
       'context-parallel degree (sequence split, ring attention)',
