@@ -106,7 +106,6 @@ export function stepTimes(
   for (const o of extra) ops.push(o);
   let sequences = 0;
   for (const g of shape.segments) sequences += g.batch;
-  const tokens = stepTokens(shape);
   const gemmPeak = peakFlops(ctx, 'gemm');
   const otherPeak = peakFlops(ctx, 'attention');
   let flops = 0;
