@@ -167,3 +167,13 @@ describe('properties', () => {
     expect(() => mem(0, 1)).toThrow(/batch must be a positive integer/);
   });
 });
+
+describe('format names', () => {
+  it('object-prototype names are not formats', async () => {
+    const f = await import('../src/core/numerics/formats.js');
+    for (const n of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(f.isFormat(n)).toBe(false);
+      expect(f.kvElementBytes(n)).toBeNull();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerMemory } from './commands/memory.js';
 import { registerParams } from './commands/params.js';
 import { registerPerf } from './commands/perf.js';
+import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerPerf(program);
   registerCatalog(program);
+  registerServe(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -494,6 +494,7 @@ export function trainingMemory(spec: ModelSpec, o: TrainingOptions): TrainingMem
   const repDiv = sp ? tp : 1;
   const sbh = seq * batch * spec.hiddenSize;
   const groupActs = spec.groups.map((g, gi) => {
+    // Vision towers run on images, not on the text sequence: their activations are not modelled.
     if (g.stack === 'vision') return { full: 0, stored: 0 };
     const t = layerActivations(g, prof.groups[gi]!, ctx, lp?.bufferRanks[gi] ?? 0);
     const full = t.rep / repDiv + t.split + t.core;

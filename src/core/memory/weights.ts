@@ -54,7 +54,7 @@ function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, 
     return (t) =>
       qf && isMatrix(t) && !q!.excludedRoles.includes(t.role) ? qf.matrixBytes(t.shape) : keptBytes(t, base);
   }
-  const mix = GGUF_MIXES[formatId];
+  const mix = Object.hasOwn(GGUF_MIXES, formatId) ? GGUF_MIXES[formatId] : undefined;
   if (mix) {
     const base = getFormat(mix.base)!;
     const more = getFormat(mix.more)!;

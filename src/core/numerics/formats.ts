@@ -199,8 +199,11 @@ function normalise(id: string): string {
   const k = id.trim().toLowerCase().replace(/-/g, '_');
   const dashed = id.trim().toLowerCase();
   if (BY_ID.has(dashed)) return dashed;
-  if (GGUF_MIXES[k]) return k;
-  return ALIASES[k] ?? ALIASES[dashed] ?? k;
+  if (Object.hasOwn(GGUF_MIXES, k)) return k;
+  // Own keys only: 'constructor' and friends are not formats.
+  if (Object.hasOwn(ALIASES, k)) return ALIASES[k]!;
+  if (Object.hasOwn(ALIASES, dashed)) return ALIASES[dashed]!;
+  return k;
 }
 
 export function getFormat(id: string): StorageFormat | null {
@@ -209,7 +212,7 @@ export function getFormat(id: string): StorageFormat | null {
 
 export function isFormat(id: string): boolean {
   const k = normaliseFormatId(id);
-  return BY_ID.has(k) || k in GGUF_MIXES;
+  return BY_ID.has(k) || Object.hasOwn(GGUF_MIXES, k);
 }
 
 const KV_BYTES: Record<string, number> = {
@@ -226,7 +229,8 @@ const KV_BYTES: Record<string, number> = {
 
 /** Bytes per KV-cache element for a KV dtype (fp8 caches hold one scale per layer, negligible). */
 export function kvElementBytes(id: string): number | null {
-  return KV_BYTES[normaliseFormatId(id)] ?? null;
+  const k = normaliseFormatId(id);
+  return Object.hasOwn(KV_BYTES, k) ? KV_BYTES[k]! : null;
 }
 
 export const KV_DTYPES: readonly string[] = Object.keys(KV_BYTES);

@@ -46,7 +46,7 @@ interface Table {
 const T = table as Table;
 
 export function efficiencyFor(hwClass: string): Efficiency {
-  return T.classes[hwClass] ?? T.classes['default']!;
+  return Object.hasOwn(T.classes, hwClass) ? T.classes[hwClass]! : T.classes['default']!;
 }
 
 export const CALIBRATION_PROVENANCE = T.provenance;

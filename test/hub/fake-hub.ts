@@ -1,0 +1,121 @@
+/**
+ * A local fake of the Hugging Face Hub on 127.0.0.1: the real configs of ../shared/reference/models/ under their
+ * repo ids, model info in the Hub API's shape, and fault modes under the org `fault`:
+ * slow (answers after 3 s), error500 (always 500), flaky (503 once, then fine), gated (401 GatedRepo),
+ * missing (404 RepoNotFound), truncated (config.json cut in half), notobject (config.json is an array),
+ * badconfig (a config without its sizes), hugelayers (10^9 layers). `distilgpt2` (a legacy id) serves GPT-2's
+ * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { REFERENCE } from '../helpers.js';
+
+export interface FakeHub {
+  url: string;
+  /** Requests seen: path and authorization header. */
+  requests: { path: string; authorization: string | undefined }[];
+  /** Repo ids it serves (real configs). */
+  ids: string[];
+  close: () => Promise<void>;
+}
+
+export const FAKE_SAFETENSORS_TOTAL = 123_456_789;
+
+function loadConfigs(): Map<string, Record<string, unknown>> {
+  const dir = join(REFERENCE, 'models');
+  const sources = JSON.parse(readFileSync(join(dir, '_sources.json'), 'utf8')) as Record<
+    string,
+    { hf_repo?: string }
+  >;
+  const out = new Map<string, Record<string, unknown>>();
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json') || f.startsWith('_')) continue;
+    const base = f.slice(0, -5);
+    const id = sources[base]?.hf_repo ?? base.replace('__', '/');
+    out.set(id.toLowerCase(), { id, ...JSON.parse(readFileSync(join(dir, f), 'utf8')) });
+  }
+  const gpt2 = out.get('openai-community/gpt2');
+  if (gpt2) out.set('distilgpt2', { ...gpt2, id: 'distilgpt2', n_layer: 6 });
+  // A repo only the Hub has (not in infersim's catalog).
+  const llama = out.get('meta-llama/llama-2-7b-hf');
+  if (llama) out.set('test-org/llama-copy', { ...llama, id: 'test-org/llama-copy' });
+  return out;
+}
+
+export async function startFakeHub(): Promise<FakeHub> {
+  const configs = loadConfigs();
+  const requests: FakeHub['requests'] = [];
+  const seen = new Map<string, number>();
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    requests.push({ path, authorization: req.headers.authorization });
+    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+    };
+    const info = /^\/api\/models\/(.+)$/.exec(path);
+    const cfg = /^\/(.+)\/resolve\/main\/config\.json$/.exec(path);
+    const repo = (info?.[1] ?? cfg?.[1] ?? '').toLowerCase();
+    const n = (seen.get(path) ?? 0) + 1;
+    seen.set(path, n);
+    if (!repo) return send(404, '{"error":"not found"}');
+    if (repo.startsWith('fault/')) {
+      const mode = repo.slice('fault/'.length);
+      if (mode === 'slow') {
+        setTimeout(() => send(200, '{}'), 3000).unref();
+        return;
+      }
+      if (mode === 'error500') return send(500, '{"error":"internal"}');
+      if (mode === 'flaky' && n === 1) return send(503, '{"error":"unavailable"}');
+      if (mode === 'gated')
+        return send(401, '{"error":"Access to model fault/gated is restricted."}', {
+          'x-error-code': 'GatedRepo',
+        });
+      if (mode === 'missing')
+        return send(404, '{"error":"Repository not found"}', { 'x-error-code': 'RepoNotFound' });
+      if (info) return send(200, JSON.stringify({ id: `fault/${mode}`, downloads: 1, likes: 0, tags: [] }));
+      const llama = configs.get('meta-llama/llama-2-7b-hf')!;
+      if (mode === 'truncated') return send(200, JSON.stringify(llama).slice(0, 200));
+      if (mode === 'notobject') return send(200, '[1, 2, 3]');
+      if (mode === 'badconfig') return send(200, JSON.stringify({ model_type: 'llama' }));
+      if (mode === 'hugelayers') return send(200, JSON.stringify({ ...llama, num_hidden_layers: 1e9 }));
+      if (mode === 'flaky') return send(200, JSON.stringify(llama));
+      return send(404, '{"error":"Repository not found"}', { 'x-error-code': 'RepoNotFound' });
+    }
+    const config = configs.get(repo);
+    if (!config) return send(404, '{"error":"Repository not found"}', { 'x-error-code': 'RepoNotFound' });
+    const { id, ...body } = config;
+    if (info) {
+      return send(
+        200,
+        JSON.stringify({
+          id,
+          author: String(id).includes('/') ? String(id).split('/')[0] : undefined,
+          downloads: 1000 + String(id).length,
+          likes: 10 + String(id).length,
+          tags: ['transformers', 'safetensors', 'text-generation', String(body['model_type'] ?? '')],
+          pipeline_tag: 'text-generation',
+          library_name: 'transformers',
+          gated: false,
+          safetensors: { parameters: { BF16: FAKE_SAFETENSORS_TOTAL }, total: FAKE_SAFETENSORS_TOTAL },
+          lastModified: '2024-01-01T00:00:00.000Z',
+        }),
+      );
+    }
+    return send(200, JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    ids: [...configs.values()].map((c) => String(c['id'])),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}

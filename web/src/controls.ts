@@ -1,0 +1,285 @@
+/** The settings sidebar: model (search, paste a config.json, import from the Hub), hardware, precision, sizes, plan. */
+import { HttpError, postJson } from './api';
+import { catalogs, findModel, modelName, reloadModels } from './catalog';
+import { el, gb, params } from './fmt';
+import { savePasted, type State } from './state';
+
+export type Update = (patch: Partial<State>) => void;
+
+const DEGREES = [1, 2, 4, 8, 16, 32, 64];
+const RUNTIMES = ['vllm-v1', 'vllm-v0', 'pytorch', 'none'];
+
+function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
+  return el(
+    'label',
+    { class: 'field' },
+    el('span', { text: label }),
+    control,
+    hint ? el('small', { text: hint }) : null,
+  );
+}
+
+function select(id: string, options: [string, string][], value: string, onChange: (v: string) => void) {
+  const s = el('select', { id });
+  for (const [v, label] of options) s.append(el('option', { value: v, text: label }));
+  s.value = value;
+  s.addEventListener('change', () => onChange(s.value));
+  return s;
+}
+
+function number(
+  id: string,
+  value: number,
+  min: number,
+  max: number,
+  step: number,
+  onChange: (v: number) => void,
+) {
+  const i = el('input', { id, type: 'number', min, max, step, value, inputmode: 'numeric' });
+  i.addEventListener('change', () => {
+    const v = Number(i.value);
+    if (Number.isFinite(v) && v >= min && v <= max) onChange(v);
+    else i.value = String(value);
+  });
+  return i;
+}
+
+function status(box: HTMLElement, text: string, kind: 'ok' | 'error' | 'busy'): void {
+  box.className = `status ${kind}`;
+  box.textContent = text;
+}
+
+function modelPicker(s: State, update: Update): HTMLElement {
+  const list = el('datalist', { id: 'model-options' });
+  for (const m of catalogs.models)
+    list.append(
+      el('option', {
+        value: m.id,
+        label: `${m.name} · ${params(m.total_parameters)}${m.source === 'database' ? ' · imported' : ''}`,
+      }),
+    );
+  const search = el('input', {
+    id: 'model-search',
+    type: 'search',
+    list: 'model-options',
+    placeholder: `Search ${catalogs.models.length} models…`,
+    autocomplete: 'off',
+    value: s.model.startsWith('pasted:') ? '' : s.model,
+  });
+  const current = el('div', { class: 'current-model', id: 'current-model', text: modelName(s.model) });
+  const msg = el('div', { class: 'status' });
+  const choose = () => {
+    const m = findModel(search.value);
+    if (m) {
+      msg.textContent = '';
+      if (m.id !== s.model) update({ model: m.id, tp: 1, pp: 1, ep: 1 });
+    } else if (search.value.trim())
+      status(msg, `No model '${search.value.trim()}' — import it below?`, 'error');
+  };
+  search.addEventListener('change', choose);
+  search.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') choose();
+  });
+
+  // Paste a config.json: imported into the database when the server has one, else kept in this tab.
+  const text = el('textarea', {
+    id: 'config-text',
+    rows: 6,
+    placeholder: '{ "model_type": "llama", "hidden_size": … }',
+  });
+  const name = el('input', { id: 'config-name', type: 'text', placeholder: 'name, e.g. my-org/my-model' });
+  const pasteMsg = el('div', { class: 'status' });
+  const use = el('button', { type: 'button', id: 'config-use', text: 'Use this config' });
+  use.addEventListener('click', async () => {
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse(text.value) as Record<string, unknown>;
+      if (!config || typeof config !== 'object' || Array.isArray(config))
+        throw new Error('not a JSON object');
+    } catch (e) {
+      return status(pasteMsg, `Not valid JSON: ${(e as Error).message}`, 'error');
+    }
+    const id = (name.value.trim() || String(config['_name_or_path'] ?? 'pasted-model')).replace(
+      /[^\w./-]/g,
+      '-',
+    );
+    status(pasteMsg, 'Reading the config…', 'busy');
+    try {
+      const r = await postJson<{ model_id: string }>('/api/models/add/config', { model_id: id, config });
+      await reloadModels();
+      status(pasteMsg, `Imported as ${r.model_id}`, 'ok');
+      update({ model: r.model_id, tp: 1, pp: 1, ep: 1 });
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 503) {
+        // No database: keep the config in this tab and send it inline.
+        savePasted(`pasted:${id}`, config);
+        status(pasteMsg, 'Using the config in this tab (the server has no database to import into).', 'ok');
+        update({ model: `pasted:${id}`, tp: 1, pp: 1, ep: 1 });
+      } else status(pasteMsg, (e as Error).message, 'error');
+    }
+  });
+
+  const hf = el('input', { id: 'hf-id', type: 'text', placeholder: 'org/name', autocomplete: 'off' });
+  const hfMsg = el('div', { class: 'status' });
+  const hfGo = el('button', { type: 'button', id: 'hf-import', text: 'Import' });
+  hfGo.addEventListener('click', async () => {
+    const id = hf.value.trim();
+    if (!/^[\w.-]+\/[\w.-]+$/.test(id)) return status(hfMsg, "Give a repo id 'org/name'", 'error');
+    status(hfMsg, `Importing ${id}…`, 'busy');
+    try {
+      const r = await postJson<{ model_id: string; message: string }>('/api/models/add/huggingface', {
+        model_uri: id,
+      });
+      await reloadModels();
+      status(hfMsg, r.message, 'ok');
+      update({ model: r.model_id, tp: 1, pp: 1, ep: 1 });
+    } catch (e) {
+      status(hfMsg, (e as Error).message, 'error');
+    }
+  });
+
+  return el(
+    'fieldset',
+    { class: 'group' },
+    el('legend', { text: 'Model' }),
+    search,
+    list,
+    current,
+    msg,
+    el(
+      'details',
+      { class: 'more' },
+      el('summary', { text: 'Paste a config.json' }),
+      name,
+      text,
+      use,
+      pasteMsg,
+    ),
+    el('details', { class: 'more' }, el('summary', { text: 'Import from Hugging Face' }), hf, hfGo, hfMsg),
+  );
+}
+
+function hardwarePicker(s: State, update: Update): HTMLElement {
+  const sel = el('select', { id: 'hardware' });
+  const kinds: [string, (k: string) => boolean][] = [
+    ['GPUs', (k) => k === 'gpu'],
+    ['Accelerators', (k) => k === 'accelerator' || k === 'tpu'],
+    ['Apple and CPUs', (k) => k === 'apple-soc' || k === 'cpu'],
+  ];
+  const systems = el('optgroup', { label: 'Systems' });
+  for (const x of catalogs.systems) {
+    const d = catalogs.devices.find((d) => d.id === x.device);
+    systems.append(
+      el('option', { value: x.id, text: `${x.name} (${x.num_chips} × ${d ? gb(d.memory_bytes) : '?'})` }),
+    );
+  }
+  for (const [label, test] of kinds) {
+    const g = el('optgroup', { label });
+    for (const d of catalogs.devices.filter((d) => test(d.kind)))
+      g.append(el('option', { value: d.id, text: `${d.name} · ${gb(d.memory_bytes)}` }));
+    if (g.children.length) sel.append(g);
+  }
+  sel.append(systems);
+  sel.value = s.hw;
+  sel.addEventListener('change', () => update({ hw: sel.value }));
+  return el(
+    'fieldset',
+    { class: 'group' },
+    el('legend', { text: 'Hardware' }),
+    field('Device or system', sel),
+  );
+}
+
+export function renderControls(root: HTMLElement, s: State, update: Update): void {
+  const precisions: [string, string][] = [
+    ['auto', 'auto (checkpoint)'],
+    ...catalogs.precisions.map((p): [string, string] => [p, p]),
+  ];
+  const kvs: [string, string][] = [
+    ['auto', 'auto (model dtype)'],
+    ...catalogs.kvDtypes.map((p): [string, string] => [p, p]),
+  ];
+  const deg = (id: string, v: number, key: 'tp' | 'pp' | 'ep') =>
+    select(
+      id,
+      DEGREES.map((d) => [String(d), String(d)]),
+      String(v),
+      (x) => update({ [key]: Number(x) }),
+    );
+  root.replaceChildren(
+    modelPicker(s, update),
+    hardwarePicker(s, update),
+    el(
+      'fieldset',
+      { class: 'group' },
+      el('legend', { text: 'Precision' }),
+      el(
+        'div',
+        { class: 'row' },
+        field(
+          'Weights',
+          select('precision', precisions, s.precision, (v) => update({ precision: v })),
+        ),
+        field(
+          'KV cache',
+          select('kv-precision', kvs, s.kv, (v) => update({ kv: v })),
+        ),
+      ),
+    ),
+    el(
+      'fieldset',
+      { class: 'group' },
+      el('legend', { text: 'Workload' }),
+      el(
+        'div',
+        { class: 'row three' },
+        field(
+          'Batch',
+          number('batch', s.batch, 1, 4096, 1, (v) => update({ batch: v })),
+        ),
+        field(
+          'Input',
+          number('input-len', s.input, 1, 1_048_576, 1, (v) => update({ input: v })),
+        ),
+        field(
+          'Output',
+          number('output-len', s.output, 1, 1_048_576, 1, (v) => update({ output: v })),
+        ),
+      ),
+    ),
+    el(
+      'fieldset',
+      { class: 'group' },
+      el('legend', { text: 'Parallelism' }),
+      el(
+        'div',
+        { class: 'row three' },
+        field('TP', deg('tp', s.tp, 'tp')),
+        field('PP', deg('pp', s.pp, 'pp')),
+        field('EP', deg('ep', s.ep, 'ep')),
+      ),
+    ),
+    el(
+      'details',
+      { class: 'group more' },
+      el('summary', { text: 'Engine settings' }),
+      el(
+        'div',
+        { class: 'row' },
+        field(
+          'Runtime',
+          select(
+            'runtime',
+            RUNTIMES.map((r) => [r, r]),
+            s.runtime,
+            (v) => update({ runtime: v }),
+          ),
+        ),
+        field(
+          'GPU mem. util.',
+          number('util', s.util, 0.05, 1, 0.05, (v) => update({ util: v })),
+        ),
+      ),
+    ),
+  );
+}

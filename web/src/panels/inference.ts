@@ -1,0 +1,456 @@
+/** Inference: memory per device against capacity, where it fits, engine capacity, speed, and the two sweeps. */
+import type { AnalyzeResult, PlanResult, TraceEntry } from '../api';
+import { COMPONENT_COLORS, draw, PALETTE } from '../charts';
+import { how, resetHow } from '../explain';
+import { count, el, gb, params, pct, rate, time, tokens } from '../fmt';
+
+const SCOPE = 'inf';
+type MemKey =
+  'weights_bytes' | 'kv_cache_bytes' | 'activation_bytes' | 'state_bytes' | 'image_bytes' | 'overhead_bytes';
+const COMPONENTS: [MemKey, string, string, RegExp][] = [
+  ['weights_bytes', 'weights', 'Weights', /^weights_bytes/],
+  ['kv_cache_bytes', 'kv_cache', 'KV cache', /^kv/],
+  ['activation_bytes', 'activations', 'Activations', /^activation/],
+  ['state_bytes', 'state', 'SSM state', /^state/],
+  ['image_bytes', 'image', 'Image', /^image/],
+  ['overhead_bytes', 'overhead', 'Runtime overhead', /^overhead/],
+];
+const MAX_BARS = 16;
+
+function card(title: string, id: string, ...body: (Node | null)[]): HTMLElement {
+  return el('article', { class: 'card', id }, el('h2', { text: title }), ...body);
+}
+
+/** A number with its data-* hooks (tests compare them with the API) and its "how?". */
+function figure(testid: string, text: string, raw: number, howButton: HTMLElement): HTMLElement {
+  return el(
+    'span',
+    { class: 'num' },
+    el('span', { 'data-testid': testid, 'data-value': raw, text }),
+    ' ',
+    howButton,
+  );
+}
+
+export function renderInference(
+  root: HTMLElement,
+  r: PlanResult,
+  analyze: AnalyzeResult | null,
+  analyzeError: string | null,
+  request: unknown,
+): void {
+  resetHow(SCOPE);
+  const t = r.trace;
+  const src = `POST /api/web/plan?explain=true ${JSON.stringify(request)}`;
+  const mem = r.memory_per_device;
+  const memTrace = t?.memory ?? [];
+  const h = (title: string, trace: TraceEntry[] | undefined, pick: RegExp | null, source = src) =>
+    how(SCOPE, title, trace, pick, source);
+
+  // Summary
+  const badge = mem.fits
+    ? el('span', { class: 'badge ok', 'data-testid': 'fits', text: 'fits' })
+    : el('span', { class: 'badge bad', 'data-testid': 'fits', text: 'does not fit' });
+  const planText = `TP ${r.plan.tp} · PP ${r.plan.pp} · EP ${r.plan.ep} = ${r.devices} device${r.devices > 1 ? 's' : ''}`;
+  const summary = el(
+    'div',
+    { class: 'summary' },
+    el('div', {}, el('strong', { 'data-testid': 'model-name', text: r.model.name })),
+    el(
+      'div',
+      { class: 'muted' },
+      `${params(r.model.total_parameters)} parameters`,
+      r.model.active_parameters !== r.model.total_parameters
+        ? ` (${params(r.model.active_parameters)} active)`
+        : '',
+      ` · ${r.precision} weights · ${r.kv_precision} KV`,
+    ),
+    el(
+      'div',
+      {},
+      `${r.hardware.system?.name ?? r.hardware.name} · `,
+      el('span', { 'data-testid': 'plan', text: planText }),
+      ' ',
+      badge,
+    ),
+    ...r.warnings.map((w) => el('div', { class: 'warning', text: w })),
+  );
+
+  // Memory per device: one stacked bar per device against its capacity.
+  const n = Math.min(r.devices, MAX_BARS);
+  const labels = Array.from({ length: n }, (_, i) =>
+    r.plan.pp > 1 ? `GPU ${i} (stage ${Math.floor(i / (r.devices / r.plan.pp))})` : `GPU ${i}`,
+  );
+  const canvas = el('canvas', {
+    id: 'mem-chart',
+    'aria-label': 'Memory per device against capacity',
+    role: 'img',
+  });
+  const rows = COMPONENTS.filter(([k]) => mem[k] > 0 || k === 'kv_cache_bytes').map(([k, , label, pick]) =>
+    el(
+      'tr',
+      {},
+      el('th', { text: label }),
+      el('td', {}, figure(`mem-${k}`, gb(mem[k]), mem[k], h(`${label} per device`, memTrace, pick))),
+    ),
+  );
+  const memTable = el(
+    'table',
+    { class: 'figures' },
+    el(
+      'tbody',
+      {},
+      ...rows,
+      el(
+        'tr',
+        { class: 'total' },
+        el('th', { text: 'Total per device' }),
+        el(
+          'td',
+          {},
+          figure(
+            'mem-total_bytes',
+            gb(mem.total_bytes),
+            mem.total_bytes,
+            h('total memory per device', memTrace, null),
+          ),
+        ),
+      ),
+      el(
+        'tr',
+        {},
+        el('th', { text: `Capacity (usable at ${pct(mem.usable_bytes / mem.capacity_bytes)})` }),
+        el('td', {
+          'data-testid': 'capacity',
+          'data-value': mem.capacity_bytes,
+          text: `${gb(mem.capacity_bytes)} (${gb(mem.usable_bytes)})`,
+        }),
+      ),
+      el(
+        'tr',
+        {},
+        el('th', { text: `Max KV tokens (engine, ${tokens(r.capacity.max_model_len)} max len)` }),
+        el(
+          'td',
+          {},
+          figure(
+            'max-kv-tokens',
+            count(r.capacity.max_kv_tokens),
+            r.capacity.max_kv_tokens,
+            h('max KV tokens', t?.capacity, /usable|kv_cache|blocks/),
+          ),
+        ),
+      ),
+      el(
+        'tr',
+        {},
+        el('th', { text: `Max concurrent sequences of ${tokens(r.capacity.max_model_len)}` }),
+        el(
+          'td',
+          {},
+          figure(
+            'max-concurrency',
+            count(r.capacity.max_concurrency),
+            r.capacity.max_concurrency,
+            h('max concurrency', t?.capacity, /concurrency|available/),
+          ),
+        ),
+      ),
+    ),
+  );
+  const memCard = card(
+    'Memory per device',
+    'card-memory',
+    el('div', { class: 'chart', style: `height:${Math.max(220, 40 + 28 * n)}px` }, canvas),
+    r.devices > MAX_BARS
+      ? el('p', { class: 'muted', text: `Showing ${MAX_BARS} of ${r.devices} devices (all alike).` })
+      : null,
+    memTable,
+  );
+
+  // Where it fits.
+  const fitRows = r.fits_on.map((f) =>
+    el(
+      'tr',
+      { class: f.devices_needed === 1 ? 'fit-one' : f.devices_needed ? '' : 'fit-none', 'data-gpu': f.id },
+      el('td', { text: f.name }),
+      el('td', { class: 'r', text: gb(f.memory_bytes) }),
+      el('td', {
+        class: 'r',
+        'data-testid': `need-${f.id}`,
+        text: f.devices_needed ? String(f.devices_needed) : '> 64',
+      }),
+      el('td', { text: f.plan ? `TP${f.plan.tp}${f.plan.pp > 1 ? ` PP${f.plan.pp}` : ''}` : '—' }),
+      el('td', { class: 'r', text: f.memory_per_device_bytes ? gb(f.memory_per_device_bytes) : '—' }),
+      el('td', { class: 'r', text: f.tokens_per_s ? rate(f.tokens_per_s) : '—' }),
+    ),
+  );
+  const fitCard = card(
+    'Which GPUs it fits on',
+    'card-fit',
+    el('p', {
+      class: 'muted',
+      text: `At the chosen batch, ${tokens(r.capacity.max_model_len)} tokens per sequence, ${r.precision} weights: the fewest devices (TP ≤ 8, then PP) that hold it.`,
+    }),
+    el(
+      'div',
+      { class: 'scroll' },
+      el(
+        'table',
+        { class: 'list', id: 'fit-table' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            ...['GPU', 'memory', 'GPUs needed', 'plan', 'per GPU', 'tokens/s'].map((x, i) =>
+              el('th', { text: x, class: i === 0 || i === 3 ? undefined : 'r' }),
+            ),
+          ),
+        ),
+        el('tbody', {}, ...fitRows),
+      ),
+    ),
+  );
+
+  // Speed: estimate and ideal side by side, the bound of each phase.
+  const e = r.performance.estimate;
+  const i = r.performance.ideal;
+  const perf = t?.performance;
+  const speedRow = (
+    label: string,
+    key: string,
+    est: string,
+    estRaw: number,
+    ideal: string,
+    pick: RegExp,
+    bound?: string,
+  ) =>
+    el(
+      'tr',
+      {},
+      el('th', { text: label }),
+      el('td', { class: 'r' }, figure(`speed-${key}`, est, estRaw, h(`${label} (estimate)`, perf, pick))),
+      el('td', { class: 'r', 'data-testid': `ideal-${key}`, text: ideal }),
+      el('td', { text: bound ?? '' }),
+    );
+  const speedCard = card(
+    'Setup and speed',
+    'card-speed',
+    el(
+      'table',
+      { class: 'figures speed' },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          el('th'),
+          el('th', { class: 'r', text: 'estimate' }),
+          el('th', { class: 'r', text: 'ideal' }),
+          el('th', { text: 'bound' }),
+        ),
+      ),
+      el(
+        'tbody',
+        {},
+        speedRow(
+          'TTFT (prefill)',
+          'ttft',
+          time(e.ttft_s),
+          e.ttft_s,
+          time(i.ttft_s),
+          /^prefill|^ttft/,
+          e.bound.prefill,
+        ),
+        speedRow(
+          'TPOT (per token)',
+          'tpot',
+          time(e.tpot_s),
+          e.tpot_s,
+          time(i.tpot_s),
+          /^decode|^tpot/,
+          e.bound.decode,
+        ),
+        speedRow(
+          'Output tokens/s',
+          'tps',
+          rate(e.tokens_per_s),
+          e.tokens_per_s,
+          rate(i.tokens_per_s),
+          /tpot|tokens_per_s/,
+        ),
+        speedRow('Request latency', 'e2e', time(e.e2e_s), e.e2e_s, time(i.e2e_s), /ttft|tpot/),
+      ),
+    ),
+    el(
+      'p',
+      { class: 'muted' },
+      `MFU prefill ${pct(e.mfu.prefill)}, memory bandwidth decode ${pct(e.bandwidth_utilization.decode)}` +
+        (e.communication_s.decode > 0
+          ? `, communication per decode step ${time(e.communication_s.decode)}`
+          : '') +
+        '. Ideal: datasheet peak at full efficiency; estimate: calibrated efficiencies.',
+    ),
+  );
+
+  // Throughput and latency against batch.
+  const batchCanvas = el('canvas', {
+    id: 'batch-chart',
+    role: 'img',
+    'aria-label': 'Throughput and latency against batch size',
+  });
+  const seqCanvas = el('canvas', {
+    id: 'seq-chart',
+    role: 'img',
+    'aria-label': 'Memory against sequence length',
+  });
+  const chartsCard = card(
+    'Throughput and latency vs batch',
+    'card-batch',
+    el('div', { class: 'chart' }, batchCanvas),
+  );
+  const seqCard = card(
+    'Memory vs sequence length (one device)',
+    'card-seq',
+    analyzeError ? el('p', { class: 'muted', text: analyzeError }) : el('div', { class: 'chart' }, seqCanvas),
+  );
+
+  speedCard.insertBefore(summary, speedCard.children[1] ?? null);
+  fitCard.classList.add('wide');
+  root.replaceChildren(el('div', { class: 'cards' }, memCard, speedCard, chartsCard, seqCard, fitCard));
+
+  const gbv = (b: number) => Math.round((b / 1e9) * 100) / 100;
+  const present = COMPONENTS.filter(([k]) => mem[k] > 0);
+  draw(canvas, {
+    type: 'bar',
+    data: {
+      labels,
+      datasets: present.map(([k, color, label]) => ({
+        label,
+        data: labels.map(() => gbv(mem[k])),
+        backgroundColor: COMPONENT_COLORS[color],
+        stack: 'mem',
+      })),
+    },
+    options: {
+      indexAxis: 'y',
+      scales: {
+        x: {
+          stacked: true,
+          title: { display: true, text: 'GB (10^9 bytes)' },
+          min: 0,
+          suggestedMax: gbv(mem.capacity_bytes) * 1.05,
+        },
+        y: { stacked: true },
+      },
+      plugins: {
+        legend: { position: 'bottom' },
+        refLines: {
+          axis: 'x',
+          lines: [
+            { value: gbv(mem.capacity_bytes), label: `capacity ${gb(mem.capacity_bytes)}` },
+            { value: gbv(mem.usable_bytes), label: 'usable', color: '#f97316', bottom: true },
+          ],
+        },
+      },
+    },
+  });
+
+  const sweep = r.batch_sweep;
+  draw(batchCanvas, {
+    type: 'line',
+    data: {
+      labels: sweep.map((s) => String(s.batch_size)),
+      datasets: [
+        {
+          label: 'tokens/s (estimate)',
+          data: sweep.map((s) => s.tokens_per_s),
+          borderColor: PALETTE[0],
+          backgroundColor: PALETTE[0],
+          yAxisID: 'y',
+          pointStyle: sweep.map((s) => (s.fits ? 'circle' : 'crossRot')),
+          pointRadius: sweep.map((s) => (s.fits ? 3 : 7)),
+        },
+        {
+          label: 'tokens/s (ideal)',
+          data: sweep.map((s) => s.ideal_tokens_per_s),
+          borderColor: PALETTE[0],
+          borderDash: [5, 4],
+          backgroundColor: PALETTE[0],
+          yAxisID: 'y',
+          pointRadius: 0,
+        },
+        {
+          label: 'TPOT ms',
+          data: sweep.map((s) => s.tpot_s * 1e3),
+          borderColor: PALETTE[1],
+          backgroundColor: PALETTE[1],
+          yAxisID: 'y1',
+        },
+        {
+          label: 'TTFT ms',
+          data: sweep.map((s) => s.ttft_s * 1e3),
+          borderColor: PALETTE[3],
+          backgroundColor: PALETTE[3],
+          yAxisID: 'y1',
+        },
+      ],
+    },
+    options: {
+      interaction: { mode: 'index', intersect: false },
+      scales: {
+        x: { title: { display: true, text: 'batch size (× = does not fit)' } },
+        y: { type: 'logarithmic', position: 'left', title: { display: true, text: 'output tokens/s' } },
+        y1: {
+          type: 'logarithmic',
+          position: 'right',
+          title: { display: true, text: 'latency ms' },
+          grid: { drawOnChartArea: false },
+        },
+      },
+      plugins: { legend: { position: 'bottom' } },
+    },
+  });
+
+  if (analyze && !analyzeError) {
+    const lens = Object.keys(analyze.analysis)
+      .map(Number)
+      .sort((a, b) => a - b);
+    draw(seqCanvas, {
+      type: 'line',
+      data: {
+        labels: lens.map(tokens),
+        datasets: [
+          {
+            label: 'total',
+            data: lens.map((l) => gbv(analyze.analysis[String(l)]!.total_memory_bytes)),
+            borderColor: PALETTE[0],
+            backgroundColor: PALETTE[0],
+          },
+          {
+            label: 'KV cache',
+            data: lens.map((l) => gbv(analyze.analysis[String(l)]!.kv_cache_bytes)),
+            borderColor: COMPONENT_COLORS['kv_cache'],
+            backgroundColor: COMPONENT_COLORS['kv_cache'],
+          },
+        ],
+      },
+      options: {
+        scales: {
+          x: { title: { display: true, text: 'tokens per sequence (the chosen batch)' } },
+          y: { type: 'logarithmic', title: { display: true, text: 'GB' } },
+        },
+        plugins: {
+          legend: { position: 'bottom' },
+          refLines: {
+            axis: 'y',
+            lines: [{ value: gbv(mem.capacity_bytes), label: `one ${r.hardware.name}` }],
+          },
+        },
+      },
+    });
+  }
+}
