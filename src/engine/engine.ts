@@ -1,0 +1,283 @@
+/**
+ * The engine: loads a checkpoint directory, owns the model, the KV cache and its block manager, the scheduler and
+ * the profiler, and runs the continuous-batching loop. Requests are submitted at any time; each loop step
+ * schedules a batch, runs one forward, samples one token per sequence and retires finished sequences.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { AttentionHooks, SparsityMask } from './attention.js';
+import { BlockManager } from './block_manager.js';
+import { readModelConfig, type ModelConfig } from './config.js';
+import { KvCache } from './kv_cache.js';
+import { Model } from './model.js';
+import { Profiler } from './profiler.js';
+import { Request, type DeltaCallback } from './request.js';
+import { readCheckpoint } from './safetensors.js';
+import { DEFAULT_SAMPLING, sample, type SamplingParams } from './sampler.js';
+import { Scheduler, type ScheduledBatch } from './scheduler.js';
+import { Tokenizer } from './tokenizer.js';
+import { bindWeights } from './weights.js';
+
+export interface EngineOptions {
+  /** Tokens per KV block. */
+  blockSize?: number;
+  /** KV-cache budget in bytes (rounded down to whole blocks). Default: room for maxNumSeqs full-length sequences. */
+  kvCacheBytes?: number;
+  maxNumSeqs?: number;
+  maxBatchedTokens?: number;
+  /** Longest sequence (prompt + completion). Default: min(max positions, 2048). */
+  maxModelLen?: number;
+  threads?: number;
+  /** Name reported by /model_info and /v1/models; default: the directory name. */
+  name?: string;
+}
+
+export class EngineError extends Error {}
+
+/** A promise-chain lock: model execution (the loop's steps and research forwards) never interleaves. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class Engine {
+  readonly profiler = new Profiler();
+  readonly cache: KvCache;
+  readonly blocks: BlockManager;
+  readonly scheduler: Scheduler;
+  readonly maxModelLen: number;
+  readonly eos: Set<number>;
+  sparsity: SparsityMask | null = null;
+  readonly hooks: AttentionHooks = { capture: null, sparsity: null, maskedWeights: 0, totalWeights: 0 };
+  peakActivationBytes = 0;
+  private readonly lock = new Mutex();
+  private readonly requests = new Map<number, Request>();
+  private looping = false;
+  steps = 0;
+  generatedTokens = 0;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly rawConfig: Record<string, unknown>,
+    readonly config: ModelConfig,
+    readonly model: Model,
+    readonly tokenizer: Tokenizer,
+    o: EngineOptions,
+  ) {
+    const c = config;
+    this.maxModelLen = Math.min(o.maxModelLen ?? 2048, c.maxPositions);
+    const blockSize = o.blockSize ?? 16;
+    const maxNumSeqs = o.maxNumSeqs ?? 8;
+    const perBlock = blockSize * c.numLayers * 2 * c.numKvHeads * c.headDim * 4;
+    const wanted = o.kvCacheBytes ?? maxNumSeqs * Math.ceil(this.maxModelLen / blockSize) * perBlock;
+    const numBlocks = Math.floor(wanted / perBlock);
+    if (numBlocks < Math.ceil(this.maxModelLen / blockSize))
+      throw new EngineError(
+        `KV cache of ${wanted} bytes cannot hold one sequence of ${this.maxModelLen} tokens`,
+      );
+    this.cache = new KvCache(c, numBlocks, blockSize);
+    this.blocks = new BlockManager(numBlocks, blockSize);
+    this.scheduler = new Scheduler(this.blocks, {
+      maxNumSeqs,
+      maxBatchedTokens: Math.max(o.maxBatchedTokens ?? 4096, this.maxModelLen),
+    });
+    this.eos = new Set(c.eosTokenIds);
+  }
+
+  static async load(dir: string, o: EngineOptions = {}): Promise<Engine> {
+    const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const config = readModelConfig(raw);
+    const weights = bindWeights(config, readCheckpoint(dir));
+    const model = await Model.create(config, weights, { threads: o.threads });
+    const tokenizer = Tokenizer.fromDir(dir, config.eosTokenIds, config.bosTokenId);
+    return new Engine(o.name ?? basename(resolve(dir)), dir, raw, config, model, tokenizer, o);
+  }
+
+  /** Run model work exclusively (research forwards use this too). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(fn);
+  }
+
+  tokenize(text: string): number[] {
+    return this.profiler.time('tokenize', () => this.tokenizer.encode(text));
+  }
+
+  /** Submit a request; resolves when it finishes. `onDelta` receives streamed text. */
+  submit(
+    prompt: string | readonly number[],
+    p: Partial<SamplingParams> = {},
+    onDelta: DeltaCallback | null = null,
+  ) {
+    const params: SamplingParams = { ...DEFAULT_SAMPLING, ...p };
+    const ids = typeof prompt === 'string' ? this.tokenize(prompt) : [...prompt];
+    if (ids.length === 0) throw new EngineError('prompt is empty after tokenization');
+    for (const id of ids)
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
+        throw new EngineError(`token id ${id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    if (ids.length >= this.maxModelLen)
+      throw new EngineError(`prompt has ${ids.length} tokens; the limit is ${this.maxModelLen - 1}`);
+    const blocksNeeded = Math.ceil(
+      Math.min(ids.length + params.maxTokens, this.maxModelLen) / this.cache.blockSize,
+    );
+    if (blocksNeeded > this.blocks.blocks.length)
+      throw new EngineError(
+        `request needs ${blocksNeeded} KV blocks; the cache has ${this.blocks.blocks.length}`,
+      );
+    const req = new Request(ids, params, this.tokenizer, this.eos, this.maxModelLen, onDelta);
+    this.requests.set(req.seq.id, req);
+    this.scheduler.add(req.seq);
+    this.kick();
+    return req;
+  }
+
+  generate(
+    prompt: string | readonly number[],
+    p: Partial<SamplingParams> = {},
+    onDelta: DeltaCallback | null = null,
+  ) {
+    return this.submit(prompt, p, onDelta).done;
+  }
+
+  /** Stop a request early (a client went away); its result resolves with finish reason 'abort'. */
+  abort(req: Request): void {
+    if (!this.requests.has(req.seq.id)) return;
+    this.requests.delete(req.seq.id);
+    this.scheduler.finish(req.seq);
+    req.finish('abort');
+  }
+
+  get pending(): number {
+    return this.requests.size;
+  }
+
+  private kick(): void {
+    if (this.looping) return;
+    this.looping = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.scheduler.isIdle) {
+        await this.exclusive(() => this.step());
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private async step(): Promise<void> {
+    const batch = this.scheduler.schedule();
+    if (!batch) return;
+    const t0 = performance.now();
+    try {
+      await this.runBatch(batch);
+    } catch (e) {
+      for (const seq of batch.seqs) {
+        const req = this.requests.get(seq.id);
+        this.requests.delete(seq.id);
+        this.scheduler.finish(seq);
+        req?.fail(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    this.steps++;
+    this.profiler.add(batch.isPrefill ? 'step_prefill' : 'step_decode', performance.now() - t0);
+  }
+
+  private async runBatch(batch: ScheduledBatch): Promise<void> {
+    const items = batch.seqs.map((s) => ({
+      tokens: s.tokenIds.slice(s.numComputed),
+      start: s.numComputed,
+      blockTable: s.blockTable,
+    }));
+    if (batch.isPrefill)
+      for (const s of batch.seqs) {
+        const r = this.requests.get(s.id);
+        if (r && r.seq.numCompletionTokens === 0) r.cachedPromptTokens = s.numCachedTokens;
+      }
+    this.hooks.sparsity = this.sparsity;
+    const logits = await this.model.forward(items, this.cache, this.hooks, this.profiler);
+    this.noteActivations(
+      items.reduce((a, it) => a + it.tokens.length, 0),
+      items.length,
+    );
+    const V = this.config.vocabSize;
+    batch.seqs.forEach((seq, i) => {
+      seq.numComputed = seq.length;
+      this.blocks.commitFullBlocks(seq);
+      const req = this.requests.get(seq.id);
+      if (!req) return;
+      const row = logits.subarray(i * V, (i + 1) * V);
+      const token = this.profiler.time('sample', () => sample(row, req.params, req.rng));
+      this.generatedTokens++;
+      const reason = this.profiler.time('detokenize', () => req.accept(token));
+      if (reason) {
+        this.requests.delete(seq.id);
+        this.scheduler.finish(seq);
+        req.finish(reason);
+      }
+    });
+  }
+
+  /** Bytes of the buffers one step holds at once, from their shapes (x, q, k, v, attention out, MLP, logits). */
+  activationBytes(tokens: number, rows: number): number {
+    const c = this.config;
+    const qd = c.numHeads * c.headDim;
+    const kvd = c.numKvHeads * c.headDim;
+    const mlp = c.intermediateSize * (c.family === 'llama' ? 3 : 1);
+    return 4 * (tokens * (2 * c.hiddenSize + 2 * qd + 2 * kvd + mlp) + rows * c.vocabSize);
+  }
+
+  private noteActivations(tokens: number, rows: number): void {
+    this.peakActivationBytes = Math.max(this.peakActivationBytes, this.activationBytes(tokens, rows));
+  }
+
+  /**
+   * A forward pass over `tokens` alone, in a scratch cache apart from the serving cache (research endpoints);
+   * returns the last token's logits, or every token's with `allLogits`.
+   */
+  isolatedForward(
+    tokens: readonly number[],
+    hooks: AttentionHooks | null,
+    allLogits = false,
+  ): Promise<Float32Array> {
+    return this.exclusive(() => {
+      const cache = this.scratchCache(tokens.length);
+      const table = Array.from({ length: cache.numBlocks }, (_, i) => i);
+      return this.model.forward(
+        [{ tokens, start: 0, blockTable: table }],
+        cache,
+        hooks,
+        this.profiler,
+        allLogits,
+      );
+    });
+  }
+
+  /** A private cache for `tokens` tokens (research forwards never touch the serving cache). */
+  scratchCache(tokens: number): KvCache {
+    if (tokens > this.maxModelLen)
+      throw new EngineError(`${tokens} tokens exceed the limit of ${this.maxModelLen}`);
+    return new KvCache(
+      this.config,
+      Math.max(1, Math.ceil(tokens / this.cache.blockSize)),
+      this.cache.blockSize,
+    );
+  }
+
+  setSparsity(mask: SparsityMask | null): void {
+    this.sparsity = mask;
+    this.hooks.maskedWeights = 0;
+    this.hooks.totalWeights = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(() => this.model.release());
+  }
+}

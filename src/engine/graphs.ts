@@ -1,0 +1,150 @@
+/**
+ * The ONNX graphs of one model, built from its config and weights. Granularity: per layer, two graphs around the
+ * attention core, so the core itself (paged KV, score capture, sparsity masks) stays in TypeScript:
+ *   attn_in  : x → norm → fused QKV GEMM → [qk-norm] → [RoPE] → q, k, v
+ *   attn_out : x, attention output → O GEMM + residual → norm → MLP → + residual → x'
+ *   head     : x rows → final norm → LM head GEMM → logits
+ */
+import type { ModelConfig } from './config.js';
+import { GraphBuilder } from './onnx/graph.js';
+import type { LayerWeights, Mat, ModelWeights } from './weights.js';
+
+function concatRows(ms: Mat[]): Float32Array {
+  const out = new Float32Array(ms.reduce((a, m) => a + m.data.length, 0));
+  let o = 0;
+  for (const m of ms) {
+    out.set(m.data, o);
+    o += m.data.length;
+  }
+  return out;
+}
+
+/** Per-head RMSNorm (qwen3) over [T, heads, headDim]. */
+function headNorm(g: GraphBuilder, x: string, w: Mat, c: ModelConfig, name: string): string {
+  return g.rmsNorm(x, g.weight(name, w.data, [c.headDim]), c.normEps);
+}
+
+/** Half-split rotation: [x1, x2] → [x1·cos − x2·sin, x2·cos + x1·sin]. */
+function rope(g: GraphBuilder, x: string, cos: string, sin: string, half: number): string {
+  const [x1, x2] = g.split(x, [half, half], -1) as [string, string];
+  const a = g.op('Sub', [g.mul(x1, cos), g.mul(x2, sin)]);
+  const b = g.add(g.mul(x2, cos), g.mul(x1, sin));
+  return g.concat([a, b], -1);
+}
+
+export function attnInGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Array {
+  const g = new GraphBuilder(`layer${i}.attn_in`);
+  const H = c.hiddenSize;
+  const qd = c.numHeads * c.headDim;
+  const kvd = c.numKvHeads * c.headDim;
+  const x = g.input('x', ['T', H]);
+  let h: string;
+  let qkv: string;
+  if (c.family === 'gpt2') {
+    h = g.layerNorm(
+      x,
+      g.weight('ln1.w', l.norm1.data, [H]),
+      g.weight('ln1.b', l.norm1Bias!.data, [H]),
+      c.normEps,
+    );
+    const w = g.weight('c_attn.w', l.qkv[0]!.data, [H, 3 * H]);
+    qkv = g.gemm(h, w, g.weight('c_attn.b', l.qkvBias![0]!.data, [3 * H]), false);
+  } else {
+    h = g.rmsNorm(x, g.weight('ln1.w', l.norm1.data, [H]), c.normEps);
+    const w = g.weight('qkv.w', concatRows(l.qkv), [qd + 2 * kvd, H]);
+    const b = l.qkvBias ? g.weight('qkv.b', concatRows(l.qkvBias), [qd + 2 * kvd]) : null;
+    qkv = g.gemm(h, w, b, true);
+  }
+  const split = g.split(qkv, [qd, kvd, kvd], 1) as [string, string, string];
+  let q = split[0];
+  let k = split[1];
+  const v = split[2];
+  if (c.family === 'llama') {
+    const cos = g.input('cos', ['T', 1, c.headDim / 2]);
+    const sin = g.input('sin', ['T', 1, c.headDim / 2]);
+    q = g.reshape(q, [-1, c.numHeads, c.headDim]);
+    k = g.reshape(k, [-1, c.numKvHeads, c.headDim]);
+    if (l.qNorm && l.kNorm) {
+      q = headNorm(g, q, l.qNorm, c, 'q_norm.w');
+      k = headNorm(g, k, l.kNorm, c, 'k_norm.w');
+    }
+    q = g.reshape(rope(g, q, cos, sin, c.headDim / 2), [-1, qd]);
+    k = g.reshape(rope(g, k, cos, sin, c.headDim / 2), [-1, kvd]);
+  }
+  g.output(q, 'q', ['T', qd]);
+  g.output(k, 'k', ['T', kvd]);
+  g.output(v, 'v', ['T', kvd]);
+  return g.build();
+}
+
+export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Array {
+  const g = new GraphBuilder(`layer${i}.attn_out`);
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const qd = c.numHeads * c.headDim;
+  const x = g.input('x', ['T', H]);
+  const a = g.input('a', ['T', qd]);
+  let out: string;
+  if (c.family === 'gpt2') {
+    const o = g.gemm(
+      a,
+      g.weight('c_proj.w', l.o.data, [H, H]),
+      g.weight('c_proj.b', l.oBias!.data, [H]),
+      false,
+    );
+    const x2 = g.add(x, o);
+    const h = g.layerNorm(
+      x2,
+      g.weight('ln2.w', l.norm2.data, [H]),
+      g.weight('ln2.b', l.norm2Bias!.data, [H]),
+      c.normEps,
+    );
+    const [fc, proj] = l.mlp as [Mat, Mat];
+    const [fcb, projb] = l.mlpBias as [Mat, Mat];
+    const up = g.gemm(h, g.weight('fc.w', fc.data, [H, I]), g.weight('fc.b', fcb.data, [I]), false);
+    const act = g.activation(up, c.activation);
+    out = g.add(
+      x2,
+      g.gemm(act, g.weight('proj.w', proj.data, [I, H]), g.weight('proj.b', projb.data, [H]), false),
+    );
+  } else {
+    const ob = l.oBias ? g.weight('o.b', l.oBias.data, [H]) : null;
+    const x2 = g.add(x, g.gemm(a, g.weight('o.w', l.o.data, [H, qd]), ob, true));
+    const h = g.rmsNorm(x2, g.weight('ln2.w', l.norm2.data, [H]), c.normEps);
+    const [gate, up, down] = l.mlp as [Mat, Mat, Mat];
+    const gu = g.gemm(h, g.weight('gate_up.w', concatRows([gate, up]), [2 * I, H]), null, true);
+    const [gt, u] = g.split(gu, [I, I], 1) as [string, string];
+    const act = g.mul(g.activation(gt, c.activation), u);
+    out = g.add(x2, g.gemm(act, g.weight('down.w', down.data, [H, I]), null, true));
+  }
+  g.output(out, 'y', ['T', H]);
+  return g.build();
+}
+
+export function headGraph(c: ModelConfig, w: ModelWeights): Uint8Array {
+  const g = new GraphBuilder('head');
+  const H = c.hiddenSize;
+  const x = g.input('x', ['N', H]);
+  const nw = g.weight('norm.w', w.finalNorm.data, [H]);
+  const h =
+    c.family === 'gpt2'
+      ? g.layerNorm(x, nw, g.weight('norm.b', w.finalNormBias!.data, [H]), c.normEps)
+      : g.rmsNorm(x, nw, c.normEps);
+  const logits = g.gemm(h, g.weight('head.w', w.head.data, [c.vocabSize, H]), null, true);
+  g.output(logits, 'logits', ['N', c.vocabSize]);
+  return g.build();
+}
+
+/** Final norm only (for the pipeline step API's intermediates). */
+export function finalNormGraph(c: ModelConfig, w: ModelWeights): Uint8Array {
+  const g = new GraphBuilder('final_norm');
+  const H = c.hiddenSize;
+  const x = g.input('x', ['N', H]);
+  const nw = g.weight('norm.w', w.finalNorm.data, [H]);
+  const h =
+    c.family === 'gpt2'
+      ? g.layerNorm(x, nw, g.weight('norm.b', w.finalNormBias!.data, [H]), c.normEps)
+      : g.rmsNorm(x, nw, c.normEps);
+  g.output(h, 'h', ['N', H]);
+  return g.build();
+}

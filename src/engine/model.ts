@@ -1,0 +1,186 @@
+/**
+ * The model: embeddings in TypeScript, per-layer onnxruntime sessions around the TypeScript attention core, and
+ * the LM head. `forward` runs one step over a flattened batch of sequences (prefill chunks and decode tokens
+ * alike), writing each token's K/V into its cache slot before attending.
+ */
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { attend, type AttentionHooks, type AttentionItem } from './attention.js';
+import type { ModelConfig } from './config.js';
+import { attnInGraph, attnOutGraph, headGraph } from './graphs.js';
+import type { KvCache } from './kv_cache.js';
+import type { Profiler } from './profiler.js';
+import { RopeTable } from './rope.js';
+import type { Mat, ModelWeights } from './weights.js';
+
+export interface ForwardItem {
+  tokens: readonly number[];
+  /** Absolute position of tokens[0]. */
+  start: number;
+  blockTable: readonly number[];
+}
+
+export interface ModelOptions {
+  /** onnxruntime intra-op threads; default: all cores. */
+  threads?: number;
+}
+
+interface LayerSessions {
+  attnIn: ort.InferenceSession;
+  attnOut: ort.InferenceSession;
+}
+
+const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+
+export class Model {
+  private constructor(
+    readonly config: ModelConfig,
+    private readonly embedding: Mat,
+    private readonly positions: Mat | null,
+    private readonly layers: LayerSessions[],
+    private readonly headSession: ort.InferenceSession,
+    private readonly rope: RopeTable | null,
+    /** Bytes of the weights the model holds (fp32, tied once). */
+    readonly weightBytes: number,
+  ) {}
+
+  static async create(c: ModelConfig, w: ModelWeights, o: ModelOptions = {}): Promise<Model> {
+    const opts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: o.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    };
+    const layers: LayerSessions[] = [];
+    for (let i = 0; i < c.numLayers; i++) {
+      const l = w.layers[i]!;
+      layers.push({
+        attnIn: await ort.InferenceSession.create(attnInGraph(c, l, i), opts),
+        attnOut: await ort.InferenceSession.create(attnOutGraph(c, l, i), opts),
+      });
+    }
+    const head = await ort.InferenceSession.create(headGraph(c, w), opts);
+    const rope = c.family === 'llama' ? new RopeTable(c) : null;
+    return new Model(c, w.embedding, w.positions, layers, head, rope, w.bytes);
+  }
+
+  /** The token-embedding matrix [vocab, H] (the research split API splits it). */
+  get embeddingMatrix(): Float32Array {
+    return this.embedding.data;
+  }
+
+  get numLayers(): number {
+    return this.layers.length;
+  }
+
+  /** Token (+ learned position) embeddings, [tokens, H]. */
+  embed(tokens: readonly number[], positions: readonly number[]): Float32Array {
+    const H = this.config.hiddenSize;
+    const x = new Float32Array(tokens.length * H);
+    for (let t = 0; t < tokens.length; t++) {
+      const id = tokens[t]!;
+      if (!(id >= 0 && id < this.config.vocabSize))
+        throw new RangeError(`token id ${id} is outside the vocabulary`);
+      x.set(this.embedding.data.subarray(id * H, (id + 1) * H), t * H);
+      if (this.positions) {
+        const p = positions[t]!;
+        if (p >= this.config.maxPositions) throw new RangeError(`position ${p} exceeds n_positions`);
+        for (let e = 0; e < H; e++) x[t * H + e] = x[t * H + e]! + this.positions.data[p * H + e]!;
+      }
+    }
+    return x;
+  }
+
+  /** Norm + QKV projection (+ qk-norm, RoPE) of layer i. */
+  async attnIn(i: number, x: Float32Array, positions: readonly number[]) {
+    const c = this.config;
+    const T = positions.length;
+    const feeds: Record<string, ort.Tensor> = { x: f32(x, [T, c.hiddenSize]) };
+    if (this.rope) {
+      const { cos, sin } = this.rope.tables(positions);
+      feeds['cos'] = f32(cos, [T, 1, this.rope.half]);
+      feeds['sin'] = f32(sin, [T, 1, this.rope.half]);
+    }
+    const r = await this.layers[i]!.attnIn.run(feeds);
+    return {
+      q: r['q']!.data as Float32Array,
+      k: r['k']!.data as Float32Array,
+      v: r['v']!.data as Float32Array,
+    };
+  }
+
+  /** O projection + residual, norm, MLP + residual of layer i. */
+  async attnOut(i: number, x: Float32Array, a: Float32Array): Promise<Float32Array> {
+    const c = this.config;
+    const T = x.length / c.hiddenSize;
+    const r = await this.layers[i]!.attnOut.run({
+      x: f32(x, [T, c.hiddenSize]),
+      a: f32(a, [T, c.numHeads * c.headDim]),
+    });
+    return r['y']!.data as Float32Array;
+  }
+
+  /** Final norm + LM head over rows [N, H] → logits [N, vocab]. */
+  async head(rows: Float32Array): Promise<Float32Array> {
+    const N = rows.length / this.config.hiddenSize;
+    const r = await this.headSession.run({ x: f32(rows, [N, this.config.hiddenSize]) });
+    return r['logits']!.data as Float32Array;
+  }
+
+  /**
+   * One step over a batch. Returns logits of each item's last token ([items, vocab]), or of every token when
+   * `allLogits` (tests compare whole prompts).
+   */
+  async forward(
+    items: readonly ForwardItem[],
+    cache: KvCache,
+    hooks: AttentionHooks | null,
+    prof: Profiler,
+    allLogits = false,
+  ): Promise<Float32Array> {
+    const c = this.config;
+    const H = c.hiddenSize;
+    const tokens: number[] = [];
+    const positions: number[] = [];
+    const slots: number[] = [];
+    const att: AttentionItem[] = [];
+    for (const it of items) {
+      att.push({
+        offset: tokens.length,
+        count: it.tokens.length,
+        start: it.start,
+        blockTable: it.blockTable,
+      });
+      it.tokens.forEach((tok, j) => {
+        tokens.push(tok);
+        positions.push(it.start + j);
+        slots.push(cache.slot(it.blockTable, it.start + j));
+      });
+    }
+    let x = prof.time('embed', () => this.embed(tokens, positions));
+    for (let i = 0; i < this.layers.length; i++) {
+      const { q, k, v } = await prof.timeAsync('qkv_proj', () => this.attnIn(i, x, positions));
+      const a = prof.time('attention', () => {
+        cache.write(i, slots, k, v);
+        return attend(c, cache, i, q, att, hooks);
+      });
+      x = await prof.timeAsync('o_proj_mlp', () => this.attnOut(i, x, a));
+    }
+    let rows = x;
+    if (!allLogits) {
+      rows = new Float32Array(items.length * H);
+      att.forEach((a, j) =>
+        rows.set(x.subarray((a.offset + a.count - 1) * H, (a.offset + a.count) * H), j * H),
+      );
+    }
+    return prof.timeAsync('lm_head', () => this.head(rows));
+  }
+
+  async release(): Promise<void> {
+    for (const l of this.layers) {
+      await l.attnIn.release();
+      await l.attnOut.release();
+    }
+    await this.headSession.release();
+  }
+}

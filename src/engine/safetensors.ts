@@ -1,0 +1,157 @@
+/**
+ * safetensors reader: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
+ * then the raw tensor bytes. fp32 is taken as is; fp16 and bf16 are widened to fp32 (the engine computes in
+ * fp32). Sharded checkpoints are read through model.safetensors.index.json's weight_map.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface TensorData {
+  shape: number[];
+  /** The dtype in the file. */
+  dtype: 'F32' | 'F16' | 'BF16';
+  data: Float32Array;
+}
+
+export class CheckpointError extends Error {}
+
+const SUPPORTED = new Set(['F32', 'F16', 'BF16']);
+
+/** IEEE half → float. */
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+function decode(dtype: string, bytes: Uint8Array, count: number, name: string): Float32Array {
+  const out = new Float32Array(count);
+  if (dtype === 'F32') {
+    if (bytes.byteLength !== count * 4)
+      throw new CheckpointError(`tensor ${name}: byte size does not match shape`);
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+  if (bytes.byteLength !== count * 2)
+    throw new CheckpointError(`tensor ${name}: byte size does not match shape`);
+  const u16 = new Uint16Array(count);
+  new Uint8Array(u16.buffer).set(bytes);
+  if (dtype === 'BF16') {
+    const u32 = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) u32[i] = u16[i]! << 16;
+  } else {
+    for (let i = 0; i < count; i++) out[i] = halfToFloat(u16[i]!);
+  }
+  return out;
+}
+
+/** Parse one .safetensors buffer. */
+export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): Map<string, TensorData> {
+  if (buf.byteLength < 8) throw new CheckpointError(`${file}: too short to be a safetensors file`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen <= 0 || 8 + headerLen > buf.byteLength)
+    throw new CheckpointError(`${file}: bad header length`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
+  } catch {
+    throw new CheckpointError(`${file}: header is not valid JSON`);
+  }
+  const base = 8 + headerLen;
+  const out = new Map<string, TensorData>();
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const { dtype, shape, data_offsets: off } = info;
+    if (!dtype || !SUPPORTED.has(dtype))
+      throw new CheckpointError(
+        `${file}: tensor ${name} has dtype ${dtype}; the engine reads F32, F16 and BF16`,
+      );
+    if (!Array.isArray(shape) || !Array.isArray(off) || off.length !== 2)
+      throw new CheckpointError(`${file}: tensor ${name} lacks shape or data_offsets`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (base + off[1] > buf.byteLength || off[0] > off[1])
+      throw new CheckpointError(`${file}: tensor ${name} lies outside the file`);
+    const data = decode(dtype, buf.subarray(base + off[0], base + off[1]), count, name);
+    out.set(name, { shape, dtype: dtype as TensorData['dtype'], data });
+  }
+  return out;
+}
+
+/** Read every tensor of a checkpoint directory: model.safetensors or the shards named by the index. */
+export function readCheckpoint(dir: string): Map<string, TensorData> {
+  const single = join(dir, 'model.safetensors');
+  const index = join(dir, 'model.safetensors.index.json');
+  if (existsSync(single)) return parseSafetensors(readFileSync(single), 'model.safetensors');
+  if (!existsSync(index))
+    throw new CheckpointError(`${dir}: no model.safetensors or model.safetensors.index.json`);
+  const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
+  if (!map) throw new CheckpointError(`${index}: no weight_map`);
+  const out = new Map<string, TensorData>();
+  for (const shard of [...new Set(Object.values(map))].sort()) {
+    if (shard.includes('/') || shard.includes('..')) throw new CheckpointError(`bad shard name ${shard}`);
+    for (const [k, v] of parseSafetensors(readFileSync(join(dir, shard)), shard)) out.set(k, v);
+  }
+  for (const name of Object.keys(map))
+    if (!out.has(name)) throw new CheckpointError(`${index}: tensor ${name} is not in its shard`);
+  return out;
+}
+
+/** Write tensors as one safetensors buffer (fp32, or fp16/bf16 by rounding); used by tests and scripts. */
+export function writeSafetensors(
+  tensors: Record<string, { shape: number[]; data: Float32Array }>,
+  dtype: 'F32' | 'F16' | 'BF16' = 'F32',
+): Uint8Array {
+  const width = dtype === 'F32' ? 4 : 2;
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  const names = Object.keys(tensors).sort();
+  for (const n of names) {
+    const bytes = tensors[n]!.data.length * width;
+    header[n] = { dtype, shape: tensors[n]!.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8) json += ' ';
+  const hdr = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + hdr.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hdr.length), true);
+  out.set(hdr, 8);
+  let p = 8 + hdr.length;
+  for (const n of names) {
+    const d = tensors[n]!.data;
+    if (dtype === 'F32') out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p);
+    else {
+      const dv = new DataView(out.buffer, p, d.length * 2);
+      for (let i = 0; i < d.length; i++)
+        dv.setUint16(i * 2, dtype === 'BF16' ? toBf16(d[i]!) : toHalf(d[i]!), true);
+    }
+    p += d.length * width;
+  }
+  return out;
+}
+
+function toBf16(x: number): number {
+  const u = new Uint32Array(new Float32Array([x]).buffer)[0]!;
+  return ((u + 0x7fff + ((u >> 16) & 1)) >>> 16) & 0xffff;
+}
+
+function toHalf(x: number): number {
+  const f = new Float32Array([x]);
+  const u = new Uint32Array(f.buffer)[0]!;
+  const sign = (u >>> 16) & 0x8000;
+  const e = ((u >>> 23) & 0xff) - 127 + 15;
+  let m = u & 0x7fffff;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    m = (m | 0x800000) >> (1 - e);
+    return sign | ((m + 0x1000) >> 13);
+  }
+  const h = sign | (e << 10) | (m >> 13);
+  return (m & 0x1000) !== 0 ? h + 1 : h;
+}

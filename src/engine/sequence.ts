@@ -1,0 +1,56 @@
+/** A sequence: prompt and generated tokens, its KV blocks and how far its cache is computed. */
+import type { SamplingParams } from './sampler.js';
+
+export type SequenceStatus = 'waiting' | 'running' | 'finished';
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+let nextId = 0;
+
+export class Sequence {
+  readonly id = nextId++;
+  status: SequenceStatus = 'waiting';
+  readonly tokenIds: number[];
+  readonly numPromptTokens: number;
+  /** Tokens whose K/V are in the cache (prefix-cache hits included). */
+  numComputed = 0;
+  /** Prompt tokens found in the prefix cache at the last allocation. */
+  numCachedTokens = 0;
+  blockTable: number[] = [];
+  finishReason: FinishReason | null = null;
+  readonly arrivalMs = performance.now();
+  firstTokenMs: number | null = null;
+  finishMs: number | null = null;
+
+  constructor(
+    prompt: readonly number[],
+    readonly params: SamplingParams,
+  ) {
+    this.tokenIds = [...prompt];
+    this.numPromptTokens = prompt.length;
+  }
+
+  get length(): number {
+    return this.tokenIds.length;
+  }
+
+  get completionIds(): number[] {
+    return this.tokenIds.slice(this.numPromptTokens);
+  }
+
+  get numCompletionTokens(): number {
+    return this.tokenIds.length - this.numPromptTokens;
+  }
+
+  get lastToken(): number {
+    return this.tokenIds[this.tokenIds.length - 1]!;
+  }
+
+  numBlocks(blockSize: number): number {
+    return Math.ceil(this.tokenIds.length / blockSize);
+  }
+
+  /** Tokens of block i (the last one may be partial). */
+  block(i: number, blockSize: number): number[] {
+    return this.tokenIds.slice(i * blockSize, (i + 1) * blockSize);
+  }
+}
