@@ -4,7 +4,28 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Engine } from '../engine/engine.js';
 import { buildApp } from './app.js';
+import type { RouteModule } from './context.js';
+import { registerEngineRoutes } from './routes/engine.js';
+import { registerOpenAiRoutes } from './routes/openai.js';
+
+/** The shipped model (trained by scripts/engine/train_tiny.py), so generation works offline on a fresh machine. */
+const DEFAULT_MODEL = fileURLToPath(new URL('../../models/kjv-llama-tiny', import.meta.url));
+
+/** The engine over INFERSIM_MODEL (a checkpoint directory; 'none' serves the engine routes as 503). */
+async function loadEngine(): Promise<Engine | null> {
+  const dir = process.env['INFERSIM_MODEL'] ?? DEFAULT_MODEL;
+  if (dir === 'none') return null;
+  try {
+    return await Engine.load(dir, {});
+  } catch (e) {
+    process.stderr.write(
+      `infersim serve: engine not loaded (${e instanceof Error ? e.message : String(e)})\n`,
+    );
+    return null;
+  }
+}
 
 export interface ServeOptions {
   port?: number;
@@ -17,13 +38,25 @@ export async function serve(o: ServeOptions = {}): Promise<{ url: string; close:
   const host = o.host ?? process.env['HOST'] ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be 0-65535 (got ${port})`);
+  const engine = await loadEngine();
+  const engineRoutes: RouteModule = (a) => {
+    registerEngineRoutes(a as unknown as Parameters<typeof registerEngineRoutes>[0], engine);
+    registerOpenAiRoutes(a as unknown as Parameters<typeof registerOpenAiRoutes>[0], engine);
+  };
   const { app, ctx } = await buildApp({
     logger: o.logger === false ? false : { level: process.env['LOG_LEVEL'] ?? 'info' },
+    routes: [engineRoutes],
   });
   const url = await app.listen({ port, host });
   const db = ctx.store ? `${ctx.store.dialect} ${ctx.store.location}` : 'none';
   process.stdout.write(`${JSON.stringify({ listening: url, database: db, docs: `${url}/docs` })}\n`);
-  return { url, close: () => app.close() };
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await engine?.close();
+    },
+  };
 }
 
 const isMain =
