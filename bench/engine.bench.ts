@@ -19,7 +19,14 @@ const DECODE = Number(process.env['ENGINE_BENCH_DECODE'] ?? 16);
 const THREADS = Number(process.env['ENGINE_BENCH_THREADS'] ?? os.availableParallelism());
 const BLOCK = 16;
 
-const raw = { model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024 };
+const raw = {
+  model_type: 'gpt2',
+  n_embd: 768,
+  n_layer: 12,
+  n_head: 12,
+  vocab_size: 50257,
+  n_positions: 1024,
+};
 const config = readModelConfig(raw);
 
 function randomCheckpoint(): Map<string, TensorData> {
@@ -127,7 +134,12 @@ console.log(
     copy_bandwidth_gb_per_s: +(bw / 1e9).toFixed(2),
     decode_bound_ms_per_step: +((1000 * readPerStep) / (bw / 2)).toFixed(2),
     decode_vs_bound_batch1: +(b1.decode_ms_per_step / ((1000 * readPerStep) / (bw / 2))).toFixed(2),
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: process.platform },
+    machine: {
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      node: process.version,
+      platform: process.platform,
+    },
   }),
 );
 await model.release();

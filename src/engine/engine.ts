@@ -167,6 +167,14 @@ export class Engine {
         await this.exclusive(() => this.step());
         await new Promise((r) => setImmediate(r));
       }
+    } catch (e) {
+      // Never an unhandled rejection: fail every request in flight and leave the engine usable.
+      const err = e instanceof Error ? e : new Error(String(e));
+      for (const req of [...this.requests.values()]) {
+        this.requests.delete(req.seq.id);
+        this.scheduler.finish(req.seq);
+        req.fail(err);
+      }
     } finally {
       this.looping = false;
     }

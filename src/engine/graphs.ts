@@ -134,17 +134,3 @@ export function headGraph(c: ModelConfig, w: ModelWeights): Uint8Array {
   g.output(logits, 'logits', ['N', c.vocabSize]);
   return g.build();
 }
-
-/** Final norm only (for the pipeline step API's intermediates). */
-export function finalNormGraph(c: ModelConfig, w: ModelWeights): Uint8Array {
-  const g = new GraphBuilder('final_norm');
-  const H = c.hiddenSize;
-  const x = g.input('x', ['N', H]);
-  const nw = g.weight('norm.w', w.finalNorm.data, [H]);
-  const h =
-    c.family === 'gpt2'
-      ? g.layerNorm(x, nw, g.weight('norm.b', w.finalNormBias!.data, [H]), c.normEps)
-      : g.rmsNorm(x, nw, c.normEps);
-  g.output(h, 'h', ['N', H]);
-  return g.build();
-}

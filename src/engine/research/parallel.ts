@@ -132,8 +132,9 @@ export interface ExecuteResult {
   per_split_ms: number[];
   parallel_ms: number;
   reference_ms: number;
-  max_abs_diff: number;
-  equal: boolean;
+  max_abs_diff: number | null;
+  /** Gathered result equals the unsplit one (null when not gathered: a subset of splits, or gather false). */
+  equal: boolean | null;
   partial_shapes: number[][];
 }
 
@@ -201,7 +202,7 @@ export async function executeSplits(
       const inner = outShape.slice(dim + 1).reduce((a, c) => a * c, 1);
       const len = outShape[dim]!;
       for (const { c, r } of parts) {
-        const size = op === 'matmul' ? c.shape[dim]! : c.shape[dim]!;
+        const size = c.shape[dim]!;
         for (let o = 0; o < outer; o++)
           gathered.set(r.subarray(o * size * inner, (o + 1) * size * inner), (o * len + c.offset) * inner);
       }
@@ -220,8 +221,8 @@ export async function executeSplits(
     per_split_ms: per,
     parallel_ms: parallelMs,
     reference_ms: referenceMs,
-    max_abs_diff: gathered ? diff : NaN,
-    equal: gathered ? diff <= 1e-4 : false,
+    max_abs_diff: gathered ? diff : null,
+    equal: gathered ? diff <= 1e-4 : null,
     partial_shapes: parts.map(({ c }) =>
       op === 'matmul' ? [...c.shape.slice(0, -1), lastDim ? bCols : bCols] : c.shape,
     ),
