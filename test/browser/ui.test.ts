@@ -293,8 +293,11 @@ describe('compare and training views', () => {
     // LoRA: far fewer trainable parameters, far less optimizer state.
     await setNumber('#train-lora', 16);
     await ready();
-    expect(await value('train-optimizer_states')).toBeLessThan(m['optimizer_states']! / 10);
-    expect(await value('train-lora_adapter')).toBeGreaterThan(0);
+    // The panel recomputes after the input settles: poll until the LoRA figures are shown.
+    await expect
+      .poll(() => value('train-optimizer_states'), { timeout: 10000 })
+      .toBeLessThan(m['optimizer_states']! / 10);
+    await expect.poll(() => value('train-lora_adapter'), { timeout: 10000 }).toBeGreaterThan(0);
   });
 });
 
