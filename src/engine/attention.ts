@@ -74,7 +74,8 @@ export function applySparsity(p: Float32Array, n: number, m: SparsityMask): numb
       sum += p[j]!;
     }
   }
-  if (sum > 0) for (let j = 0; j < n; j++) p[j] = p[j]! / sum;
+  // A mask that drops nothing leaves the row exactly as it was.
+  if (zeroed > 0 && sum > 0) for (let j = 0; j < n; j++) p[j] = p[j]! / sum;
   return zeroed;
 }
 

@@ -50,6 +50,9 @@ export class Model {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      // Idle pool threads sleep instead of spinning: on a shared machine spinning threads fight the JavaScript
+      // thread and each other (decode measured 13x slower with spinning on a loaded 2-core box).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
     const layers: LayerSessions[] = [];
     for (let i = 0; i < c.numLayers; i++) {
