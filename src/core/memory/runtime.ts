@@ -6,6 +6,7 @@ import type { ModelSpec } from '../arch/spec.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
+// Profiles are read off logs in GiB with two decimals; bytes are whole, so each constant is rounded.
 
 export type RuntimeId = 'none' | 'pytorch' | 'vllm-v0' | 'vllm-v1';
 
@@ -41,8 +42,8 @@ export const RUNTIME_PROFILES: Record<RuntimeId, Profile> = {
   'vllm-v0': {
     description: 'vLLM V0 worker (memory profiling of Dec 2024)',
     // non_torch_memory 1.79 GiB at TP1 and 3.58 GiB at TP2 for Llama-3-8B on an 80 GB GPU.
-    contextBytes: 1.79 * GiB,
-    collectiveBytes: 1.79 * GiB,
+    contextBytes: Math.round(1.79 * GiB),
+    collectiveBytes: Math.round(1.79 * GiB),
     rotaryCache: true,
     source: 'vllm-project/vllm PR #10511, profile tables by youkaichao, 2024-12-14',
   },
@@ -50,7 +51,7 @@ export const RUNTIME_PROFILES: Record<RuntimeId, Profile> = {
     description:
       'vLLM V1 engine: the baseline CUDA context is outside the budget; only non-torch growth counts',
     // A10G guide: usable 20.07 GiB = weights 14.99 + activation 0.85 + KV 4.17 + 0.06 GiB non-torch.
-    contextBytes: 0.06 * GiB,
+    contextBytes: Math.round(0.06 * GiB),
     collectiveBytes: 0,
     rotaryCache: true,
     source:
