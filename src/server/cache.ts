@@ -29,6 +29,11 @@ let fingerprint: string | null = null;
 
 const WRITE_DELAY_MS = 50;
 
+/** Exponential moving average (weight 1/8 on the newest sample). */
+function ewma(prev: number | undefined, x: number): number {
+  return prev === undefined ? x : prev + (x - prev) / 8;
+}
+
 /** sha256 over the core (as running: src or dist), the catalog data and the server's adapters. */
 export function codeFingerprint(): string {
   if (fingerprint) return fingerprint;
@@ -66,7 +71,12 @@ export class ResultCache {
     return sha256(`${codeFingerprint()}\n${endpoint}\n${canonicalJson(request)}`);
   }
 
-  /** The cached answer to `request`, or `compute()`'s, remembered here and in the store. */
+  /**
+   * The cached answer to `request`, or `compute()`'s, remembered here and, when worth it, in the store.
+   * The store is shared by every instance, but a round trip to it costs time too: an endpoint whose answers are
+   * computed faster than the store answers (most of the core takes microseconds) is neither looked up nor written
+   * there; its repeated questions are answered from this process's LRU. Both costs are measured as they happen.
+   */
   async get<T>(endpoint: string, request: unknown, compute: () => T | Promise<T>): Promise<T> {
     // In process the canonical request itself is the key (the code cannot change under a running process).
     const local = `${endpoint}\n${canonicalJson(request)}`;
@@ -77,10 +87,13 @@ export class ResultCache {
       this.stats.hits++;
       return hit as T;
     }
-    const key = sha256(`${codeFingerprint()}\n${local}`);
-    if (this.store) {
+    const useStore = this.store !== null && this.worthStoring(endpoint);
+    const key = useStore ? sha256(`${codeFingerprint()}\n${local}`) : '';
+    if (useStore) {
       try {
-        const json = await this.store.cacheGet(key);
+        const t0 = performance.now();
+        const json = await this.store!.cacheGet(key);
+        this.storeMs = ewma(this.storeMs, performance.now() - t0);
         if (json !== null) {
           const value = JSON.parse(json) as T;
           this.remember(local, value);
@@ -92,11 +105,23 @@ export class ResultCache {
       }
     }
     this.stats.misses++;
+    const t0 = performance.now();
     const value = await compute();
+    this.computeMs.set(endpoint, ewma(this.computeMs.get(endpoint), performance.now() - t0));
     this.remember(local, value);
-    if (this.store) this.queue(key, endpoint, value as object);
+    if (useStore) this.queue(key, endpoint, value as object);
     return value;
   }
+
+  /** Whether the endpoint's answers take longer to compute than a store lookup (unknown costs: yes). */
+  private worthStoring(endpoint: string): boolean {
+    const c = this.computeMs.get(endpoint);
+    return c === undefined || this.storeMs === undefined || c >= this.storeMs;
+  }
+
+  /** Measured costs (ms, moving averages): store lookups, and computation per endpoint. */
+  private storeMs: number | undefined;
+  private readonly computeMs = new Map<string, number>();
 
   /** Store writes are batched: one multi-row insert per tick of `WRITE_DELAY_MS` (or per 200 entries). */
   private queue(key: string, endpoint: string, value: object): void {
