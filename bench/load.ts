@@ -1,15 +1,16 @@
 /**
- * Load test of POST /api/models/calculate over loopback: the server runs in its own process (as in production,
- * with its SQLite store in a temp dir), autocannon drives it for a bounded time. Two phases: the same request
- * repeated (answered from the results cache) and requests that differ in sequence length (computed, then cached).
- * Prints one JSON line: req/s, p50/p99 latency, errors, and the machine.
+ * Load test of POST /api/models/calculate and POST /config/system-metrics over loopback: the server runs in its own
+ * process (as in production, with its SQLite store in a temp dir), autocannon drives it for a bounded time. Per
+ * endpoint two phases: the same request repeated (calculate: answered from the results cache; system-metrics is
+ * stateless and computes every time) and requests that differ in length (computed each time).
+ * Prints one JSON line: req/s, p50/p99 latency, errors, the goal (>= 5,000 req/s, p99 < 20 ms) and the machine.
  *
  *   npm run bench:load              # 10 s per phase, 32 connections
  *   LOAD_SECONDS=5 LOAD_CONNECTIONS=64 npm run bench:load
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -17,12 +18,51 @@ import autocannon from 'autocannon';
 const SECONDS = Math.min(60, Math.max(1, Number(process.env['LOAD_SECONDS'] ?? 10)));
 const CONNECTIONS = Math.min(1024, Math.max(1, Number(process.env['LOAD_CONNECTIONS'] ?? 32)));
 
-const BODY = {
+const CALCULATE = {
   model_id: 'meta-llama/Llama-3.1-8B',
   precision: 'bf16',
   batch_size: 1,
   seq_length: 8192,
 };
+
+/** The spec's example: Llama-3.3-70B on an NVL72 rack, TP 8 in fp8, prefill and decode. */
+const LAYERS = {
+  attention: { tensor_parallel: 8, context_parallel: 1, dtype: 'fp8' },
+  feedforward: { tensor_parallel: 8, sequence_parallel: 1, dtype: 'fp8' },
+  norm: { tensor_parallel: 1, dtype: 'fp8' },
+  embedding: { tensor_parallel: 1, dtype: 'fp8' },
+};
+const PHASE_REQ = {
+  model_id: 'meta-llama/Llama-3.3-70B-Instruct',
+  hardware_id: 'nvidia_nvl72_rack',
+  batch_size: 128,
+  seq_len: 1024,
+  layers: LAYERS,
+};
+const METRICS = { prefill_req: PHASE_REQ, decode_req: PHASE_REQ };
+
+interface Target {
+  path: string;
+  body: (varied: number | null) => unknown;
+}
+
+const TARGETS: Target[] = [
+  {
+    path: '/api/models/calculate',
+    body: (n) => (n === null ? CALCULATE : { ...CALCULATE, seq_length: 1 + (n % 100_000) }),
+  },
+  {
+    path: '/config/system-metrics',
+    body: (n) =>
+      n === null
+        ? METRICS
+        : {
+            prefill_req: { ...PHASE_REQ, seq_len: 1 + (n % 8192) },
+            decode_req: { ...PHASE_REQ, seq_len: 1 + (n % 8192) },
+          },
+  },
+];
+const GOAL = { req_per_s: 5000, p99_ms: 20 };
 
 async function startServer(dataDir: string): Promise<{ url: string; stop: () => void }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
@@ -48,6 +88,7 @@ async function startServer(dataDir: string): Promise<{ url: string; stop: () => 
 }
 
 interface Phase {
+  endpoint: string;
   phase: string;
   req_per_s: number;
   p50_ms: number;
@@ -55,54 +96,58 @@ interface Phase {
   requests: number;
   errors: number;
   non_2xx: number;
+  meets_goal: boolean;
 }
 
-async function run(url: string, phase: string, varied: boolean): Promise<Phase> {
+async function run(url: string, target: Target, phase: string, varied: boolean): Promise<Phase> {
   let n = 0;
   const r = await autocannon({
-    url: `${url}/api/models/calculate`,
+    url: `${url}${target.path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     connections: CONNECTIONS,
     duration: SECONDS,
     requests: [
       {
-        setupRequest: (req) => ({
-          ...req,
-          body: JSON.stringify(varied ? { ...BODY, seq_length: 1 + (n++ % 100_000) } : BODY),
-        }),
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(target.body(varied ? n++ : null)) }),
       },
     ],
   });
+  const errors = r.errors + r.timeouts;
+  const reqPerS = Math.round(r.requests.average);
   return {
+    endpoint: `POST ${target.path}`,
     phase,
-    req_per_s: Math.round(r.requests.average),
+    req_per_s: reqPerS,
     p50_ms: r.latency.p50,
     p99_ms: r.latency.p99,
     requests: r.requests.total,
-    errors: r.errors + r.timeouts,
+    errors,
     non_2xx: r.non2xx,
+    meets_goal: reqPerS >= GOAL.req_per_s && r.latency.p99 < GOAL.p99_ms && errors + r.non2xx === 0,
   };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'infersim-load-'));
 const server = await startServer(dir);
 try {
-  await run(server.url, 'warm-up', false);
-  const phases = [
-    await run(server.url, 'same request (cache)', false),
-    await run(server.url, 'varied seq_length', true),
-  ];
+  const phases: Phase[] = [];
+  for (const t of TARGETS) {
+    await run(server.url, t, 'warm-up', false);
+    phases.push(await run(server.url, t, 'same request', false));
+    phases.push(await run(server.url, t, 'varied length', true));
+  }
   process.stdout.write(
     JSON.stringify({
       bench: 'load',
-      endpoint: 'POST /api/models/calculate',
       seconds_per_phase: SECONDS,
       connections: CONNECTIONS,
+      goal: GOAL,
       phases,
       machine: {
         cpus: cpus().length,
         cpu: cpus()[0]?.model ?? 'unknown',
+        loadavg_1m: Math.round(loadavg()[0]! * 100) / 100,
         node: process.version,
         platform: process.platform,
       },

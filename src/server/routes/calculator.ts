@@ -90,11 +90,11 @@ function checkPrecision(p: (typeof PRECISIONS)[number], hw: HardwareSpec): void 
   }
 }
 
-function efficiency(hw: HardwareSpec, factor: number | undefined): Efficiency {
+/** The calibrated efficiencies of the device's class (undefined: perf reports the class), or the given factor. */
+function efficiency(hw: HardwareSpec, factor: number | undefined): Efficiency | undefined {
+  if (factor === undefined) return undefined;
   const cal = efficiencyFor(hardwareClass(hw));
-  return factor === undefined
-    ? cal
-    : { ...cal, gemm: factor, expertGemm: factor, attention: factor, memory: factor };
+  return { ...cal, gemm: factor, expertGemm: factor, attention: factor, memory: factor };
 }
 
 async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, explain: boolean) {
