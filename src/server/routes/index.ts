@@ -7,6 +7,7 @@ import { registerCalculatorRoutes } from './calculator.js';
 import { registerHealthRoutes } from './health.js';
 import { registerListRoutes } from './lists.js';
 import { registerMemoryRoutes } from './memory.js';
+import { registerModelMemoryRoutes } from './models-memory.js';
 import { registerModelPathRoutes, registerModelRoutes } from './models.js';
 import { registerSystemRoutes } from './system.js';
 import { registerWebRoutes } from './web.js';
@@ -14,6 +15,7 @@ import { registerWebRoutes } from './web.js';
 export const ROUTES: RouteModule[] = [
   registerHealthRoutes,
   registerModelRoutes,
+  registerModelMemoryRoutes,
   registerMemoryRoutes,
   registerModelPathRoutes,
   registerListRoutes,
