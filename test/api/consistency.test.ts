@@ -46,6 +46,22 @@ async function ok(method: string, url: string, body?: unknown): Promise<Json> {
   return r.json;
 }
 
+/** api-inference-calculator.md on one H100 SXM (the system of one GPU). */
+const inferenceCalculator = () =>
+  ok('POST', '/api/calculate', {
+    model_name: MODEL,
+    precision: 'bf16',
+    batch_size: 1,
+    seq_length: SEQ,
+    gpu: 'nvidia_h100_80gb',
+  });
+
+/** api-system-metrics.md: a prefill of `seqLen` tokens on the same GPU, every layer unsplit in bf16. */
+const systemMetrics = (seqLen: number) =>
+  ok('POST', '/config/system-metrics', {
+    prefill_req: { model_id: MODEL, hardware_id: 'nvidia_h100_80gb', batch_size: 1, seq_len: seqLen, layers },
+  });
+
 describe('the same question through the four APIs', () => {
   it('weights, KV cache and activations: the same bytes everywhere, equal to the hand values', async () => {
     expect(PARAMS).toBe(8030261248);
@@ -61,22 +77,8 @@ describe('the same question through the four APIs', () => {
       batch_size: 1,
       sequence_length: SEQ,
     });
-    const calc = await ok('POST', '/api/calculate', {
-      model_name: MODEL,
-      precision: 'bf16',
-      batch_size: 1,
-      seq_length: SEQ,
-      gpu: 'nvidia_h100_80gb',
-    });
-    const system = await ok('POST', '/config/system-metrics', {
-      prefill_req: {
-        model_id: MODEL,
-        hardware_id: 'nvidia_h100_80gb',
-        batch_size: 1,
-        seq_len: SEQ,
-        layers,
-      },
-    });
+    const calc = await inferenceCalculator();
+    const system = await systemMetrics(SEQ);
 
     // api-models-and-memory.md
     expect(models.parameter_count).toBe(PARAMS);
@@ -128,22 +130,8 @@ describe('the same question through the four APIs', () => {
 
   it('prefill time and FLOPs: the inference calculator and system metrics agree on the same prompt', async () => {
     // /api/calculate splits seq_length into the prompt and min(1000, seq - 1) generated tokens: 1,048 + 1,000.
-    const calc = await ok('POST', '/api/calculate', {
-      model_name: MODEL,
-      precision: 'bf16',
-      batch_size: 1,
-      seq_length: SEQ,
-      gpu: 'nvidia_h100_80gb',
-    });
-    const system = await ok('POST', '/config/system-metrics', {
-      prefill_req: {
-        model_id: MODEL,
-        hardware_id: 'nvidia_h100_80gb',
-        batch_size: 1,
-        seq_len: SEQ - 1000,
-        layers,
-      },
-    });
+    const calc = await inferenceCalculator();
+    const system = await systemMetrics(SEQ - 1000);
     expect(system.prefill.flops).toBe(calc.flops.prefill_total);
     expect(system.prefill.latency_ms).toBeCloseTo(calc.performance.prefill_latency * 1e3, 9);
     expect(system.prefill.ideal_latency_ms).toBeCloseTo(calc.performance.ideal.prefill_latency * 1e3, 9);
