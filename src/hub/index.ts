@@ -152,22 +152,45 @@ export class HubClient {
   }
 
   private async get(path: string, id: string, what: string): Promise<string> {
-    const url = this.endpoint + path.split('/').map(encodeURIComponent).join('/');
+    return this.request(path, id, what, (res) => readBounded(res, this.maxBytes, id, what));
+  }
+
+  /**
+   * GET `path` on the Hub and hand the successful response to `read`, retrying network failures, timeouts, 429
+   * and 5xx (and a body cut off while `read` consumed it) with backoff. `timeoutMs` bounds the whole exchange
+   * unless `bodyTimeout` is false (large downloads: only reaching the Hub and its headers are bounded then).
+   */
+  async request<T>(
+    path: string,
+    id: string,
+    what: string,
+    read: (res: Response) => Promise<T>,
+    o: { accept?: string; bodyTimeout?: boolean } = {},
+  ): Promise<T> {
+    const [route, query] = path.split('?', 2) as [string, string | undefined];
+    const url =
+      this.endpoint + route.split('/').map(encodeURIComponent).join('/') + (query ? `?${query}` : '');
     let last: HubError | null = null;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await sleep(this.backoffMs * 2 ** (attempt - 1));
       let res: Response;
+      const abort = new AbortController();
+      const timer = setTimeout(
+        () => abort.abort(new DOMException('timeout', 'TimeoutError')),
+        this.timeoutMs,
+      );
       try {
         res = await fetch(url, {
           headers: {
-            accept: 'application/json',
+            accept: o.accept ?? 'application/json',
             'user-agent': 'infersim',
             ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
           },
           redirect: 'follow',
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: abort.signal,
         });
       } catch (e) {
+        clearTimeout(timer);
         const timeout = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
         last = timeout
           ? new HubError(
@@ -178,11 +201,14 @@ export class HubClient {
           : new HubError('unavailable', 502, `could not reach the Hub at ${this.endpoint}: ${reason(e)}`);
         continue;
       }
+      if (o.bodyTimeout === false) clearTimeout(timer);
       if (res.ok) {
         try {
-          return await readBounded(res, this.maxBytes, id, what);
+          return await read(res);
         } catch (e) {
-          if (e instanceof HubError && e.code === 'too_large') throw e;
+          if (e instanceof HubError && e.code !== 'malformed') throw e;
+          // Local failures (a file that cannot be written: fs errors carry its path) are not the Hub's to retry.
+          if (e instanceof Error && 'path' in e) throw e;
           const timeout = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
           last = timeout
             ? new HubError('timeout', 504, `the Hub stopped sending ${what} of ${id} (timeout)`)
@@ -192,8 +218,11 @@ export class HubClient {
                 `the Hub's answer for ${what} of ${id} was cut off: ${reason(e)}`,
               );
           continue;
+        } finally {
+          clearTimeout(timer);
         }
       }
+      clearTimeout(timer);
       await res.body?.cancel().catch(() => undefined);
       const code = res.headers.get('x-error-code') ?? '';
       if (res.status === 404 || code === 'RepoNotFound' || code === 'EntryNotFound') {

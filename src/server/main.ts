@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../engine/engine.js';
 import { buildApp } from './app.js';
+import { engineModelDir } from './engine-model.js';
 import type { RouteModule } from './context.js';
 import { registerEngineRoutes } from './routes/engine.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
@@ -13,12 +14,16 @@ import { registerOpenAiRoutes } from './routes/openai.js';
 /** The shipped model (trained by scripts/engine/train_tiny.py), so generation works offline on a fresh machine. */
 const DEFAULT_MODEL = fileURLToPath(new URL('../../models/kjv-llama-tiny', import.meta.url));
 
-/** The engine over INFERSIM_MODEL (a checkpoint directory; 'none' serves the engine routes as 503). */
-async function loadEngine(): Promise<Engine | null> {
-  const dir = process.env['INFERSIM_MODEL'] ?? DEFAULT_MODEL;
-  if (dir === 'none') return null;
+/**
+ * The engine over `model` (default INFERSIM_MODEL, else the shipped model): a checkpoint directory or a Hub repo
+ * id (downloaded once into the cache). 'none', or a model that cannot be had, serves the engine routes as 503.
+ */
+async function loadEngine(model?: string, revision?: string): Promise<Engine | null> {
+  const source = model ?? process.env['INFERSIM_MODEL'] ?? DEFAULT_MODEL;
+  if (source === 'none') return null;
   try {
-    return await Engine.load(dir, {});
+    const { dir, name } = await engineModelDir(source, { revision });
+    return await Engine.load(dir, { name });
   } catch (e) {
     process.stderr.write(
       `infersim serve: engine not loaded (${e instanceof Error ? e.message : String(e)})\n`,
@@ -31,6 +36,10 @@ export interface ServeOptions {
   port?: number;
   host?: string;
   logger?: boolean;
+  /** The engine's checkpoint: a directory or a Hub repo id; 'none' for no engine. */
+  model?: string;
+  /** Hub revision of `model` (branch, tag or commit). */
+  revision?: string;
 }
 
 export async function serve(o: ServeOptions = {}): Promise<{ url: string; close: () => Promise<void> }> {
@@ -38,7 +47,7 @@ export async function serve(o: ServeOptions = {}): Promise<{ url: string; close:
   const host = o.host ?? process.env['HOST'] ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be 0-65535 (got ${port})`);
-  const engine = await loadEngine();
+  const engine = await loadEngine(o.model, o.revision);
   const engineRoutes: RouteModule = (a) => {
     registerEngineRoutes(a as unknown as Parameters<typeof registerEngineRoutes>[0], engine);
     registerOpenAiRoutes(a as unknown as Parameters<typeof registerOpenAiRoutes>[0], engine);

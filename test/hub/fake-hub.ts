@@ -5,11 +5,15 @@
  * missing (404 RepoNotFound), truncated (config.json cut in half), notobject (config.json is an array),
  * badconfig (a config without its sizes), hugelayers (10^9 layers). `distilgpt2` (a legacy id) serves GPT-2's
  * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have.
+ * Whole checkpoints for downloads (file list at /api/models/{id}/revision/main, files at /{id}/resolve/main/{f}):
+ * `test-org/kjv-tiny` (the shipped model), `test-org/sharded` (a two-shard fixture), `test-org/bin-only` (no
+ * safetensors), `fault/brokenweights` (its weights answer 500), `fault/cutweights` (the weights stop halfway).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { REFERENCE } from '../helpers.js';
 
 export interface FakeHub {
@@ -44,10 +48,40 @@ function loadConfigs(): Map<string, Record<string, unknown>> {
   return out;
 }
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const KJV = join(ROOT, 'models', 'kjv-llama-tiny');
+const SHARDED = join(ROOT, 'test', 'engine', 'fixtures', 'mistral-sharded');
+
+/** Repos served file by file: name -> where the file's bytes come from. */
+function fileRepos(): Map<string, Map<string, string | Buffer>> {
+  const dirFiles = (dir: string, skip: (f: string) => boolean = () => false) =>
+    new Map<string, string | Buffer>(
+      readdirSync(dir)
+        .filter((f) => !skip(f))
+        .map((f) => [f, join(dir, f)]),
+    );
+  const kjv = dirFiles(KJV);
+  const sharded = dirFiles(SHARDED, (f) => f === 'golden.json');
+  sharded.set('tokenizer.json', join(KJV, 'tokenizer.json'));
+  const binOnly = new Map<string, string | Buffer>([
+    ['config.json', join(KJV, 'config.json')],
+    ['tokenizer.json', join(KJV, 'tokenizer.json')],
+    ['pytorch_model.bin', Buffer.alloc(64)],
+  ]);
+  return new Map([
+    ['test-org/kjv-tiny', kjv],
+    ['test-org/sharded', sharded],
+    ['test-org/bin-only', binOnly],
+    ['fault/brokenweights', kjv],
+    ['fault/cutweights', kjv],
+  ]);
+}
+
 export async function startFakeHub(): Promise<FakeHub> {
   const configs = loadConfigs();
   const requests: FakeHub['requests'] = [];
   const seen = new Map<string, number>();
+  const repos = fileRepos();
   const server: Server = createServer((req: IncomingMessage, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     requests.push({ path, authorization: req.headers.authorization });
@@ -55,6 +89,36 @@ export async function startFakeHub(): Promise<FakeHub> {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(body);
     };
+    const listing = /^\/api\/models\/(.+)\/revision\/main$/.exec(path);
+    const file = /^\/(.+)\/resolve\/main\/([^/]+)$/.exec(path);
+    const files = repos.get((listing?.[1] ?? file?.[1] ?? '').toLowerCase());
+    const bytes = (f: string) => {
+      const src = files!.get(f)!;
+      return typeof src === 'string' ? readFileSync(src) : src;
+    };
+    if (files && listing)
+      return send(
+        200,
+        JSON.stringify({
+          id: listing[1],
+          siblings: [...files.keys()].map((f) => ({ rfilename: f, size: bytes(f).byteLength })),
+        }),
+      );
+    if (files && file) {
+      const name = file[2]!;
+      if (!files.has(name))
+        return send(404, '{"error":"Entry not found"}', { 'x-error-code': 'EntryNotFound' });
+      const body = bytes(name);
+      const weights = name.endsWith('.safetensors');
+      if (weights && file[1] === 'fault/brokenweights') return send(500, '{"error":"internal"}');
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.byteLength });
+      if (weights && file[1] === 'fault/cutweights') {
+        res.write(body.subarray(0, body.byteLength >> 1));
+        setTimeout(() => res.destroy(), 20).unref();
+        return;
+      }
+      return void res.end(body);
+    }
     const info = /^\/api\/models\/(.+)$/.exec(path);
     const cfg = /^\/(.+)\/resolve\/main\/config\.json$/.exec(path);
     const repo = (info?.[1] ?? cfg?.[1] ?? '').toLowerCase();
@@ -62,7 +126,7 @@ export async function startFakeHub(): Promise<FakeHub> {
     seen.set(path, n);
     if (!repo) return send(404, '{"error":"not found"}');
     if (repo.startsWith('fault/')) {
-      const mode = repo.slice('fault/'.length);
+      const mode = repo.slice('fault/'.length).split('/')[0]!;
       if (mode === 'slow') {
         setTimeout(() => send(200, '{}'), 3000).unref();
         return;
