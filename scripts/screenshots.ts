@@ -46,7 +46,6 @@ async function main(): Promise<void> {
     );
     if (await page.locator('[data-testid="engine-loaded"]').count()) {
       await page.fill('#engine-prompt', 'And God said unto Moses');
-      await page.selectOption('#engine-mode', 'generate');
       await page.fill('#engine-max-tokens', '32');
       await page.click('#engine-generate');
       await page.waitForSelector('#engine-output[data-done="1"]');

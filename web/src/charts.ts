@@ -119,4 +119,9 @@ export function draw<T extends ChartType>(
   return new Chart(canvas, config);
 }
 
+/** Destroys the charts drawn inside `root` (before it is replaced: Chart.js keeps every chart until destroyed). */
+export function destroyCharts(root: Element): void {
+  for (const c of root.querySelectorAll('canvas')) Chart.getChart(c)?.destroy();
+}
+
 export { Chart };

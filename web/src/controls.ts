@@ -36,11 +36,17 @@ function number(
   onChange: (v: number) => void,
 ) {
   const i = el('input', { id, type: 'number', min, max, step, value, inputmode: 'numeric' });
-  i.addEventListener('change', () => {
-    const v = Number(i.value);
-    if (Number.isFinite(v) && v >= min && v <= max) onChange(v);
-    else i.value = String(value);
-  });
+  // A valid number counts as it is typed; leaving the field with an invalid one puts the last valid one back.
+  let last = value;
+  const commit = (final: boolean) => {
+    const v = i.value.trim() === '' ? NaN : Number(i.value);
+    if (Number.isFinite(v) && v >= min && v <= max && (step % 1 !== 0 || Number.isInteger(v))) {
+      last = v;
+      onChange(v);
+    } else if (final) i.value = String(last);
+  };
+  i.addEventListener('input', () => commit(false));
+  i.addEventListener('change', () => commit(true));
   return i;
 }
 
@@ -211,7 +217,7 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
     hardwarePicker(s, update),
     el(
       'fieldset',
-      { class: 'group' },
+      { class: 'group', 'data-scope': 'inference' },
       el('legend', { text: 'Precision' }),
       el(
         'div',
@@ -228,7 +234,7 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
     ),
     el(
       'fieldset',
-      { class: 'group' },
+      { class: 'group', 'data-scope': 'inference' },
       el('legend', { text: 'Workload' }),
       el(
         'div',
@@ -249,7 +255,7 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
     ),
     el(
       'fieldset',
-      { class: 'group' },
+      { class: 'group', 'data-scope': 'inference' },
       el('legend', { text: 'Parallelism' }),
       el(
         'div',
@@ -261,7 +267,7 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
     ),
     el(
       'details',
-      { class: 'group more' },
+      { class: 'group more', 'data-scope': 'inference' },
       el('summary', { text: 'Engine settings' }),
       el(
         'div',

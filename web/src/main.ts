@@ -2,6 +2,7 @@
 import './style.css';
 import { postJson, type AnalyzeResult, type PlanResult, type TrainingResult } from './api';
 import { catalogs, deviceOf, findModel, loadCatalogs, modelName } from './catalog';
+import { destroyCharts } from './charts';
 import { renderControls } from './controls';
 import { installExplain } from './explain';
 import { el } from './fmt';
@@ -23,23 +24,39 @@ function setStatus(s: 'loading' | 'ready' | 'error'): void {
   document.body.dataset['status'] = s;
 }
 
+const same = (a: unknown, b: unknown): boolean =>
+  Array.isArray(a) && Array.isArray(b) ? a.join('\n') === b.join('\n') : a === b;
+
+/**
+ * A change of settings: the URL, then a recompute. A patch that changes nothing is dropped (Chromium fires
+ * `change` again on an edited input when it leaves the page, which would otherwise recompute twice).
+ */
 function update(patch: Partial<State>): void {
+  const cur = state as unknown as Record<string, unknown>;
+  if (Object.entries(patch).every(([k, v]) => same(cur[k], v))) return;
   const modelChanged = patch.model !== undefined && patch.model !== state.model;
+  const tabChanged = patch.tab !== undefined && patch.tab !== state.tab;
   state = { ...state, ...patch };
   history.replaceState(null, '', `${location.pathname}${toQuery(state)}`);
-  if (modelChanged || patch.tab !== undefined) renderSidebar();
+  if (modelChanged || tabChanged) renderSidebar();
   schedule();
 }
 
+/** Recompute shortly (one request for a burst of changes); the page is 'loading' until the newest answer is shown. */
 function schedule(): void {
   setStatus('loading');
   window.clearTimeout(timer);
-  timer = window.setTimeout(() => void refresh(), 150);
+  timer = window.setTimeout(() => {
+    timer = undefined;
+    void refresh();
+  }, 150);
 }
 
 function renderSidebar(): void {
   const aside = $('controls');
   aside.hidden = state.tab === 'engine';
+  // Training has its own precision, sizes and parallelism (in its form): the inference ones are hidden there.
+  aside.dataset['tab'] = state.tab;
   renderControls(aside, state, update);
 }
 
@@ -85,6 +102,7 @@ async function analyzeOf(model: string, precision: string, signal: AbortSignal):
 }
 
 function errorBox(view: HTMLElement, msg: string): void {
+  destroyCharts(view);
   view.replaceChildren(
     el(
       'div',
@@ -119,8 +137,14 @@ function parseEntry(key: string): { model: string; precision: string } {
     : { model: key, precision: state.precision };
 }
 
-function compareControls(): HTMLElement {
-  const list = el(
+/** The chosen configurations, as chips with a remove button (or a hint when there are none). */
+function compareChips(): HTMLElement {
+  if (!state.compare.length)
+    return el('p', {
+      class: 'muted',
+      text: 'Nothing to compare yet: add models or the same model at several precisions.',
+    });
+  return el(
     'ul',
     { class: 'chips', id: 'compare-list' },
     ...state.compare.map((k) => {
@@ -130,6 +154,13 @@ function compareControls(): HTMLElement {
       return el('li', { class: 'chip' }, `${modelName(model)} @ ${precision}`, rm);
     }),
   );
+}
+
+/** Built once, like the training form: a recompute redraws the chips, never the search box being typed in. */
+let compareBox: { root: HTMLElement; chips: HTMLElement } | null = null;
+
+function compareControls(): { root: HTMLElement; chips: HTMLElement } {
+  const chips = el('div', { id: 'compare-chips' });
   const search = el('input', {
     id: 'compare-search',
     type: 'search',
@@ -152,20 +183,16 @@ function compareControls(): HTMLElement {
   };
   add.addEventListener('click', () => {
     const m = findModel(search.value);
-    if (m) push(`${m.id}@${prec.value}`);
+    if (m) {
+      push(`${m.id}@${prec.value}`);
+      search.value = '';
+    }
   });
   addCurrent.addEventListener('click', () => push(`${state.model}@${state.precision}`));
-  return el(
-    'div',
-    {},
-    state.compare.length
-      ? list
-      : el('p', {
-          class: 'muted',
-          text: 'Nothing to compare yet: add models or the same model at several precisions.',
-        }),
-    el('div', { class: 'row add' }, search, prec, add, addCurrent),
-  );
+  return {
+    root: el('div', {}, chips, el('div', { class: 'row add' }, search, prec, add, addCurrent)),
+    chips,
+  };
 }
 
 async function refreshCompare(signal: AbortSignal): Promise<void> {
@@ -187,10 +214,12 @@ async function refreshCompare(signal: AbortSignal): Promise<void> {
     }),
   );
   if (signal.aborted) return;
+  compareBox ??= compareControls();
+  compareBox.chips.replaceChildren(compareChips());
   renderCompare(
     $('view-compare'),
     entries,
-    compareControls(),
+    compareBox.root,
     deviceOf(state.hw)?.visible_memory_bytes ?? null,
   );
 }
@@ -203,12 +232,20 @@ function trainingForm(): HTMLElement {
     s.addEventListener('change', () => f(s.value));
     return s;
   };
+  // A number counts as soon as it is a valid one (typing 16 recomputes without leaving the field); leaving the
+  // field with an invalid one puts the last valid one back.
   const num = (id: string, v: number, min: number, max: number, f: (x: number) => void) => {
-    const i = el('input', { id, type: 'number', min, max, value: v });
-    i.addEventListener('change', () => {
-      const x = Number(i.value);
-      if (Number.isInteger(x) && x >= min && x <= max) f(x);
-    });
+    const i = el('input', { id, type: 'number', min, max, value: v, inputmode: 'numeric' });
+    let last = v;
+    const commit = (final: boolean) => {
+      const x = i.value.trim() === '' ? NaN : Number(i.value);
+      if (Number.isInteger(x) && x >= min && x <= max) {
+        last = x;
+        f(x);
+      } else if (final) i.value = String(last);
+    };
+    i.addEventListener('input', () => commit(false));
+    i.addEventListener('change', () => commit(true));
     return i;
   };
   const field = (label: string, c: HTMLElement) =>
@@ -273,6 +310,13 @@ function trainingForm(): HTMLElement {
   );
 }
 
+/**
+ * The training form is built once and stays in the page: a recompute replaces the figures beside it, never the
+ * inputs (replacing them lost what was being typed, and Chromium's `change` from the removed, focused input came
+ * back after the new form had been built from the older settings).
+ */
+let trainForm: HTMLElement | null = null;
+
 async function refreshTraining(signal: AbortSignal): Promise<void> {
   const req = {
     ...modelRef(state.model),
@@ -297,9 +341,10 @@ async function refreshTraining(signal: AbortSignal): Promise<void> {
   }
   if (signal.aborted) return;
   const dev = deviceOf(state.hw);
+  trainForm ??= trainingForm();
   renderTraining(
     $('view-training'),
-    trainingForm(),
+    trainForm,
     r,
     error,
     dev?.visible_memory_bytes ?? null,
@@ -320,9 +365,10 @@ async function refresh(): Promise<void> {
     else if (state.tab === 'compare') await refreshCompare(ctl.signal);
     else if (state.tab === 'training') await refreshTraining(ctl.signal);
     else renderEngine($('view-engine'));
-    if (mine === generation) setStatus('ready');
+    // 'ready' only for the newest settings: not when a newer change is waiting for its recompute.
+    if (mine === generation && timer === undefined) setStatus('ready');
   } catch (e) {
-    if (ctl.signal.aborted || mine !== generation) return;
+    if (ctl.signal.aborted || mine !== generation || timer !== undefined) return;
     if (state.tab === 'inference') errorBox($('view-inference'), (e as Error).message);
     if (state.tab === 'compare') errorBox($('view-compare'), (e as Error).message);
     setStatus('error');

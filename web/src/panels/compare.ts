@@ -1,6 +1,6 @@
 /** Compare: several models or configurations (model @ precision) on one chart: memory vs length, speed vs batch. */
 import type { AnalyzeResult, PlanResult } from '../api';
-import { draw, PALETTE } from '../charts';
+import { destroyCharts, draw, PALETTE } from '../charts';
 import { how, resetHow } from '../explain';
 import { el, gb, rate, time, tokens } from '../fmt';
 
@@ -91,8 +91,10 @@ export function renderCompare(
       ),
     );
   });
-  root.replaceChildren(
-    el(
+  // The controls' card stays in the page (see the training panel): only the cards after it are replaced.
+  let cards = root.querySelector<HTMLElement>(':scope > .cards');
+  if (!cards || !cards.contains(controls)) {
+    cards = el(
       'div',
       { class: 'cards' },
       el(
@@ -101,41 +103,48 @@ export function renderCompare(
         el('h2', { text: 'Models and configurations' }),
         controls,
       ),
+    );
+    root.replaceChildren(cards);
+  }
+  while (cards.children.length > 1) {
+    destroyCharts(cards.lastElementChild!);
+    cards.lastElementChild!.remove();
+  }
+  cards.append(
+    el(
+      'article',
+      { class: 'card', id: 'card-compare-mem' },
+      el('h2', { text: 'Memory vs sequence length (one device)' }),
+      el('div', { class: 'chart' }, memCanvas),
+    ),
+    el(
+      'article',
+      { class: 'card', id: 'card-compare-tps' },
+      el('h2', { text: 'Output tokens/s vs batch (estimate)' }),
+      el('div', { class: 'chart' }, tpsCanvas),
+    ),
+    el(
+      'article',
+      { class: 'card wide', id: 'card-compare-table' },
+      el('h2', { text: 'Side by side (per device, chosen plan and hardware)' }),
       el(
-        'article',
-        { class: 'card', id: 'card-compare-mem' },
-        el('h2', { text: 'Memory vs sequence length (one device)' }),
-        el('div', { class: 'chart' }, memCanvas),
-      ),
-      el(
-        'article',
-        { class: 'card', id: 'card-compare-tps' },
-        el('h2', { text: 'Output tokens/s vs batch (estimate)' }),
-        el('div', { class: 'chart' }, tpsCanvas),
-      ),
-      el(
-        'article',
-        { class: 'card wide', id: 'card-compare-table' },
-        el('h2', { text: 'Side by side (per device, chosen plan and hardware)' }),
+        'div',
+        { class: 'scroll' },
         el(
-          'div',
-          { class: 'scroll' },
+          'table',
+          { class: 'list', id: 'compare-table' },
           el(
-            'table',
-            { class: 'list', id: 'compare-table' },
+            'thead',
+            {},
             el(
-              'thead',
+              'tr',
               {},
-              el(
-                'tr',
-                {},
-                ...['configuration', 'weights', 'total', 'max KV tokens', 'TTFT', 'TPOT', 'tokens/s'].map(
-                  (x) => el('th', { text: x }),
-                ),
+              ...['configuration', 'weights', 'total', 'max KV tokens', 'TTFT', 'TPOT', 'tokens/s'].map((x) =>
+                el('th', { text: x }),
               ),
             ),
-            el('tbody', {}, ...rows),
           ),
+          el('tbody', {}, ...rows),
         ),
       ),
     ),

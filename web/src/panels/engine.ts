@@ -1,7 +1,8 @@
 /**
- * The engine panel: prompt and streamed generation (/v1/chat/completions, or /generate), the attention heat map of
- * a layer and head (/debug/attention_scores), latency and cache statistics. A server without a loaded engine
- * (503) or without the engine routes (404) gets a clear "engine not loaded" state.
+ * The engine panel: prompt and generation streamed token by token (server-sent events from /v1/completions or
+ * /v1/chat/completions; /generate answers at once), the attention heat map of a layer and head
+ * (/debug/attention_scores), latency and cache statistics. A server without a loaded engine (503) or without the
+ * engine routes (404) gets a clear "engine not loaded" state.
  */
 import { getJson, HttpError, postJson } from '../api';
 import { el } from '../fmt';
@@ -57,23 +58,23 @@ function table(id: string, obj: unknown): HTMLElement {
   );
 }
 
-/** Streams an OpenAI chat completion, calling `onText` per delta; returns false when the route is missing. */
-async function streamChat(
-  prompt: string,
-  maxTokens: number,
-  temperature: number,
-  onText: (t: string) => void,
-): Promise<string | null> {
-  let finish: string | null = null;
-  const res = await fetch('/v1/chat/completions', {
+/** What a stream delivered: the text pieces, how many network reads carried text, the finish reason. */
+interface Streamed {
+  chunks: number;
+  reads: number;
+  finish: string | null;
+}
+
+/**
+ * POSTs `body` with `stream: true` to an OpenAI-style route and reads its server-sent events as they come (fetch +
+ * ReadableStream, `data:` lines up to `data: [DONE]`), calling `onText` with each piece of text at once.
+ */
+async function streamSse(url: string, body: object, onText: (t: string) => void): Promise<Streamed> {
+  const got: Streamed = { chunks: 0, reads: 0, finish: null };
+  const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      messages: [{ role: 'user', content: prompt }],
-      max_tokens: maxTokens,
-      temperature,
-      stream: true,
-    }),
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ ...body, stream: true }),
   });
   if (!res.ok || !res.body) {
     const text = await res.text().catch(() => '');
@@ -88,32 +89,43 @@ async function streamChat(
   const reader = res.body.getReader();
   const dec = new TextDecoder();
   let buf = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line.startsWith('data:')) continue;
-      const data = line.slice(5).trim();
-      if (data === '[DONE]') return finish;
-      try {
-        const j = JSON.parse(data) as {
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      const before = got.chunks;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line.startsWith('data:')) continue;
+        const data = line.slice(5).trim();
+        if (data === '[DONE]') return got;
+        let j: {
           choices?: { delta?: { content?: string }; text?: string; finish_reason?: string | null }[];
           error?: { message?: string };
         };
+        try {
+          j = JSON.parse(data) as typeof j;
+        } catch {
+          continue; // not an event of ours
+        }
         if (j.error?.message) throw new Error(j.error.message);
-        const t = j.choices?.[0]?.delta?.content ?? j.choices?.[0]?.text;
-        if (t) onText(t);
-        finish = j.choices?.[0]?.finish_reason ?? finish;
-      } catch (e) {
-        if (!(e instanceof SyntaxError)) throw e; // a keep-alive or a partial line is skipped
+        const c = j.choices?.[0];
+        const t = c?.delta?.content ?? c?.text;
+        if (t) {
+          got.chunks++;
+          onText(t);
+        }
+        got.finish = c?.finish_reason ?? got.finish;
       }
+      if (got.chunks > before) got.reads++;
     }
+  } finally {
+    reader.releaseLock();
   }
-  return finish;
+  return got;
 }
 
 function heatmap(canvas: HTMLCanvasElement, m: number[][], labels: string[]): void {
@@ -168,8 +180,9 @@ export function renderEngine(container: HTMLElement): void {
   const mode = el(
     'select',
     { id: 'engine-mode' },
-    el('option', { value: 'chat', text: 'stream (/v1/chat/completions)' }),
-    el('option', { value: 'generate', text: 'complete (/generate)' }),
+    el('option', { value: 'stream', text: 'stream (/v1/completions)' }),
+    el('option', { value: 'chat', text: 'chat stream (/v1/chat/completions)' }),
+    el('option', { value: 'generate', text: 'complete, no stream (/generate)' }),
   );
   const go = el('button', { type: 'button', id: 'engine-generate', class: 'primary', text: 'Generate' });
   const out = el('pre', { id: 'engine-output', class: 'engine-output', 'aria-live': 'polite' });
@@ -199,45 +212,54 @@ export function renderEngine(container: HTMLElement): void {
 
   go.addEventListener('click', async () => {
     out.textContent = '';
+    delete out.dataset['done'];
+    delete out.dataset['chunks'];
+    delete out.dataset['reads'];
     genMsg.textContent = 'Generating…';
     genMsg.className = 'status busy';
     go.disabled = true;
     const t0 = performance.now();
-    let n = 0;
-    let finish: string | null = null;
+    const settings = {
+      max_tokens: Number(maxTokens.value) || 16,
+      temperature: Number(temp.value) || 0,
+    };
+    const append = (t: string) => {
+      out.textContent += t;
+    };
     try {
-      if (mode.value === 'chat') {
-        finish = await streamChat(
-          prompt.value,
-          Number(maxTokens.value) || 16,
-          Number(temp.value) || 0,
-          (t) => {
-            n++;
-            out.textContent += t;
-          },
+      let note: string;
+      if (mode.value === 'generate') {
+        const r = await postJson<{ text?: string; generated_text?: string; tokens_generated?: number }>(
+          '/generate',
+          { prompt: prompt.value, ...settings },
         );
-      } else {
-        const r = await postJson<{ text?: string; generated_text?: string }>('/generate', {
-          prompt: prompt.value,
-          max_tokens: Number(maxTokens.value) || 16,
-          temperature: Number(temp.value) || 0,
-        });
         out.textContent = r.text ?? r.generated_text ?? JSON.stringify(r);
-        n = 1;
-      }
-      const secs = ((performance.now() - t0) / 1000).toFixed(2);
-      if (mode.value === 'chat' && n === 0) {
-        genMsg.className = 'status error';
-        genMsg.textContent = `The stream ended without text (finish_reason ${finish ?? 'none'}) after ${secs} s.`;
+        note = r.tokens_generated !== undefined ? `, ${r.tokens_generated} tokens` : '';
       } else {
-        genMsg.className = 'status ok';
-        genMsg.textContent = `Done in ${secs} s${mode.value === 'chat' ? ` (${n} chunks streamed, finish_reason ${finish ?? 'none'})` : ''}.`;
+        const got =
+          mode.value === 'chat'
+            ? await streamSse(
+                '/v1/chat/completions',
+                { messages: [{ role: 'user', content: prompt.value }], ...settings },
+                append,
+              )
+            : await streamSse('/v1/completions', { prompt: prompt.value, ...settings }, append);
+        out.dataset['chunks'] = String(got.chunks);
+        out.dataset['reads'] = String(got.reads);
+        note = ` (${got.chunks} pieces streamed in ${got.reads} reads, finish_reason ${got.finish ?? 'none'})`;
+        if (got.chunks === 0) {
+          const secs = ((performance.now() - t0) / 1000).toFixed(2);
+          throw new Error(`The stream ended without text${note} after ${secs} s.`);
+        }
       }
+      genMsg.className = 'status ok';
+      genMsg.textContent = `Done in ${((performance.now() - t0) / 1000).toFixed(2)} s${note}.`;
       out.dataset['done'] = '1';
       void refreshStats();
     } catch (e) {
       genMsg.className = 'status error';
       if (!notLoaded(genMsg, e)) genMsg.textContent = (e as Error).message;
+      out.dataset['done'] = 'error';
     } finally {
       go.disabled = false;
     }

@@ -1,6 +1,6 @@
 /** Inference: memory per device against capacity, where it fits, engine capacity, speed, and the two sweeps. */
 import type { AnalyzeResult, PlanResult, TraceEntry } from '../api';
-import { COMPONENT_COLORS, draw, PALETTE } from '../charts';
+import { COMPONENT_COLORS, destroyCharts, draw, PALETTE } from '../charts';
 import { how, resetHow } from '../explain';
 import { count, el, gb, params, pct, rate, time, tokens } from '../fmt';
 
@@ -120,11 +120,17 @@ export function renderInference(
         'tr',
         {},
         el('th', { text: `Capacity (usable at ${pct(mem.usable_bytes / mem.capacity_bytes)})` }),
-        el('td', {
-          'data-testid': 'capacity',
-          'data-value': mem.capacity_bytes,
-          text: `${gb(mem.capacity_bytes)} (${gb(mem.usable_bytes)})`,
-        }),
+        el(
+          'td',
+          {},
+          el('span', {
+            'data-testid': 'capacity',
+            'data-value': mem.capacity_bytes,
+            text: `${gb(mem.capacity_bytes)} (${gb(mem.usable_bytes)})`,
+          }),
+          ' ',
+          h('usable memory per device', t?.capacity, /^usable/),
+        ),
       ),
       el(
         'tr',
@@ -168,18 +174,39 @@ export function renderInference(
     memTable,
   );
 
-  // Where it fits.
+  // Where it fits. The rule is the server's (fitOn in src/server/routes/web.ts); it has no trace of its own.
+  const util = (request as { gpu_memory_utilization?: number }).gpu_memory_utilization ?? 0.9;
+  const fitTrace = (f: PlanResult['fits_on'][number]): TraceEntry => ({
+    figure: 'devices_needed',
+    value: f.devices_needed ?? Infinity,
+    unit: 'devices',
+    formula:
+      'the fewest n of 1, 2, 4, …, 64 with a valid plan TP = min(n, 8) (halved until valid), PP = n / TP, whose ' +
+      'memory per device (the same calculation as the memory card) ≤ visible memory × GPU memory utilization',
+    inputs: {
+      memory_bytes: f.memory_bytes,
+      gpu_memory_utilization: util,
+      ...(f.plan
+        ? { plan: `TP ${f.plan.tp} · PP ${f.plan.pp}`, memory_per_device_bytes: f.memory_per_device_bytes }
+        : { plan: 'none up to 64 devices' }),
+    },
+  });
   const fitRows = r.fits_on.map((f) =>
     el(
       'tr',
       { class: f.devices_needed === 1 ? 'fit-one' : f.devices_needed ? '' : 'fit-none', 'data-gpu': f.id },
       el('td', { text: f.name }),
       el('td', { class: 'r', text: gb(f.memory_bytes) }),
-      el('td', {
-        class: 'r',
-        'data-testid': `need-${f.id}`,
-        text: f.devices_needed ? String(f.devices_needed) : '> 64',
-      }),
+      el(
+        'td',
+        { class: 'r' },
+        el('span', {
+          'data-testid': `need-${f.id}`,
+          text: f.devices_needed ? String(f.devices_needed) : '> 64',
+        }),
+        ' ',
+        h(`${f.name}s needed`, [fitTrace(f)], null, `${src} → fits_on`),
+      ),
       el('td', { text: f.plan ? `TP${f.plan.tp}${f.plan.pp > 1 ? ` PP${f.plan.pp}` : ''}` : '—' }),
       el('td', { class: 'r', text: f.memory_per_device_bytes ? gb(f.memory_per_device_bytes) : '—' }),
       el('td', { class: 'r', text: f.tokens_per_s ? rate(f.tokens_per_s) : '—' }),
@@ -221,68 +248,95 @@ export function renderInference(
   const speedRow = (
     label: string,
     key: string,
-    est: string,
-    estRaw: number,
-    ideal: string,
+    format: (x: number) => string,
+    est: number,
+    ideal: number,
     pick: RegExp,
-    bound?: string,
+    idealPick: RegExp,
+    bound?: [string, string],
   ) =>
     el(
       'tr',
       {},
       el('th', { text: label }),
-      el('td', { class: 'r' }, figure(`speed-${key}`, est, estRaw, h(`${label} (estimate)`, perf, pick))),
-      el('td', { class: 'r', 'data-testid': `ideal-${key}`, text: ideal }),
-      el('td', { text: bound ?? '' }),
+      el(
+        'td',
+        { class: 'r' },
+        figure(`speed-${key}`, format(est), est, h(`${label} (estimate)`, perf, pick)),
+      ),
+      el(
+        'td',
+        { class: 'r' },
+        figure(`ideal-${key}`, format(ideal), ideal, h(`${label} (ideal)`, perf, idealPick)),
+      ),
+      el('td', {
+        'data-testid': `bound-${key}`,
+        text: bound ? (bound[0] === bound[1] ? bound[0] : `${bound[0]} (ideal: ${bound[1]})`) : '',
+      }),
     );
   const speedCard = card(
     'Setup and speed',
     'card-speed',
     el(
-      'table',
-      { class: 'figures speed' },
+      'div',
+      { class: 'hscroll' },
       el(
-        'thead',
-        {},
+        'table',
+        { class: 'figures speed' },
         el(
-          'tr',
+          'thead',
           {},
-          el('th'),
-          el('th', { class: 'r', text: 'estimate' }),
-          el('th', { class: 'r', text: 'ideal' }),
-          el('th', { text: 'bound' }),
+          el(
+            'tr',
+            {},
+            el('th'),
+            el('th', { class: 'r', text: 'estimate' }),
+            el('th', { class: 'r', text: 'ideal' }),
+            el('th', { text: 'bound' }),
+          ),
         ),
-      ),
-      el(
-        'tbody',
-        {},
-        speedRow(
-          'TTFT (prefill)',
-          'ttft',
-          time(e.ttft_s),
-          e.ttft_s,
-          time(i.ttft_s),
-          /^prefill|^ttft/,
-          e.bound.prefill,
+        el(
+          'tbody',
+          {},
+          speedRow(
+            'TTFT (prefill)',
+            'ttft',
+            time,
+            e.ttft_s,
+            i.ttft_s,
+            /^prefill|^ttft_s \(estimate/,
+            /^prefill|^ttft_s \(ideal/,
+            [e.bound.prefill, i.bound.prefill],
+          ),
+          speedRow(
+            'TPOT (per token)',
+            'tpot',
+            time,
+            e.tpot_s,
+            i.tpot_s,
+            /^decode|^tpot_s \(estimate/,
+            /^decode|^tpot_s \(ideal/,
+            [e.bound.decode, i.bound.decode],
+          ),
+          speedRow(
+            'Output tokens/s',
+            'tps',
+            rate,
+            e.tokens_per_s,
+            i.tokens_per_s,
+            /^tpot_s \(estimate|tokens_per_s/,
+            /^tpot_s \(ideal/,
+          ),
+          speedRow(
+            'Request latency',
+            'e2e',
+            time,
+            e.e2e_s,
+            i.e2e_s,
+            /^t[tp][fo]t_s \(estimate/,
+            /^t[tp][fo]t_s \(ideal/,
+          ),
         ),
-        speedRow(
-          'TPOT (per token)',
-          'tpot',
-          time(e.tpot_s),
-          e.tpot_s,
-          time(i.tpot_s),
-          /^decode|^tpot/,
-          e.bound.decode,
-        ),
-        speedRow(
-          'Output tokens/s',
-          'tps',
-          rate(e.tokens_per_s),
-          e.tokens_per_s,
-          rate(i.tokens_per_s),
-          /tpot|tokens_per_s/,
-        ),
-        speedRow('Request latency', 'e2e', time(e.e2e_s), e.e2e_s, time(i.e2e_s), /ttft|tpot/),
       ),
     ),
     el(
@@ -320,6 +374,7 @@ export function renderInference(
 
   speedCard.insertBefore(summary, speedCard.children[1] ?? null);
   fitCard.classList.add('wide');
+  destroyCharts(root);
   root.replaceChildren(el('div', { class: 'cards' }, memCard, speedCard, chartsCard, seqCard, fitCard));
 
   const gbv = (b: number) => Math.round((b / 1e9) * 100) / 100;

@@ -1,6 +1,6 @@
 /** Training memory per device by component, with the phase peaks, for the chosen optimizer, ZeRO, recompute, LoRA. */
 import type { TrainingResult } from '../api';
-import { draw, PALETTE } from '../charts';
+import { destroyCharts, draw, PALETTE } from '../charts';
 import { how, resetHow } from '../explain';
 import { el, gb, params } from '../fmt';
 
@@ -15,6 +15,11 @@ const LABELS: Record<string, string> = {
   lora_adapter: 'LoRA adapter',
   dequant_buffer: 'Dequant buffer',
 };
+const PHASES: ['forward_peak' | 'backward_peak' | 'optimizer_step_peak', string][] = [
+  ['forward_peak', 'Forward'],
+  ['backward_peak', 'Backward'],
+  ['optimizer_step_peak', 'Optimizer step'],
+];
 const PICK: Record<string, RegExp> = {
   weights: /^weights|weight/,
   master_weights: /master/,
@@ -97,9 +102,17 @@ export function renderTraining(
               'tr',
               {},
               el('th', { text: 'Trainable parameters' }),
-              el('td', {
-                text: `${params(r.trainable_parameters)} of ${params(r.total_parameters)} (${r.trainable_percent.toFixed(2)}%)`,
-              }),
+              el(
+                'td',
+                {},
+                el('span', {
+                  'data-count': 'trainable',
+                  'data-value': r.trainable_parameters,
+                  text: `${params(r.trainable_parameters)} of ${params(r.total_parameters)} (${r.trainable_percent.toFixed(2)}%)`,
+                }),
+                ' ',
+                how(SCOPE, 'trainable parameters', r.trace, /parameters$/, src),
+              ),
             ),
           ),
         ),
@@ -109,17 +122,51 @@ export function renderTraining(
         { class: 'card', id: 'card-training-phases' },
         el('h2', { text: 'Peak by phase' }),
         el('div', { class: 'chart short' }, phaseCanvas),
+        el(
+          'table',
+          { class: 'figures' },
+          el(
+            'tbody',
+            {},
+            ...PHASES.map(([k, label]) =>
+              el(
+                'tr',
+                {},
+                el('th', { text: label }),
+                el(
+                  'td',
+                  {},
+                  el('span', {
+                    'data-phase': k,
+                    'data-value': r.phases_bytes[k],
+                    text: gb(r.phases_bytes[k]),
+                  }),
+                  ' ',
+                  how(SCOPE, `${label} peak`, r.trace, new RegExp(`^${k}$`), src),
+                ),
+              ),
+            ),
+          ),
+        ),
       ),
     );
   }
-  root.replaceChildren(
-    el(
+  // The form's card stays where it is (moving a focused input out of the page blurs it): only the cards after it
+  // are replaced.
+  let cards = root.querySelector<HTMLElement>(':scope > .cards');
+  if (!cards || !cards.contains(form)) {
+    cards = el(
       'div',
       { class: 'cards' },
       el('article', { class: 'card', id: 'card-training-form' }, el('h2', { text: 'Training setup' }), form),
-      ...body,
-    ),
-  );
+    );
+    root.replaceChildren(cards);
+  }
+  while (cards.children.length > 1) {
+    destroyCharts(cards.lastElementChild!);
+    cards.lastElementChild!.remove();
+  }
+  for (const b of body) if (b) cards.append(b);
   if (!r) return;
   const gbv = (b: number) => Math.round((b / 1e9) * 100) / 100;
   const comps = Object.entries(r.components_bytes).filter(([, v]) => v > 0);
@@ -139,7 +186,16 @@ export function renderTraining(
     },
     options: {
       indexAxis: 'y',
-      scales: { x: { stacked: true, min: 0, title: { display: true, text: 'GB' } }, y: { stacked: true } },
+      scales: {
+        x: {
+          stacked: true,
+          min: 0,
+          // The device's capacity is on the chart, however small the need.
+          suggestedMax: capacityBytes ? gbv(capacityBytes) * 1.05 : undefined,
+          title: { display: true, text: 'GB' },
+        },
+        y: { stacked: true },
+      },
       plugins: { legend: { position: 'bottom' }, refLines: { axis: 'x', lines } },
     },
   });
@@ -147,18 +203,24 @@ export function renderTraining(
   draw(phaseCanvas, {
     type: 'bar',
     data: {
-      labels: ['forward', 'backward', 'optimizer step'],
+      labels: PHASES.map(([, label]) => label),
       datasets: [
         {
           label: 'peak GB',
-          data: [ph.forward_peak, ph.backward_peak, ph.optimizer_step_peak].map(gbv),
+          data: PHASES.map(([k]) => gbv(ph[k])),
           backgroundColor: PALETTE.slice(0, 3),
         },
       ],
     },
     options: {
       plugins: { legend: { display: false }, refLines: { axis: 'y', lines } },
-      scales: { y: { min: 0, title: { display: true, text: 'GB' } } },
+      scales: {
+        y: {
+          min: 0,
+          suggestedMax: capacityBytes ? gbv(capacityBytes) * 1.05 : undefined,
+          title: { display: true, text: 'GB' },
+        },
+      },
     },
   });
 }
