@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { downloadModel, type DownloadProgress } from '../../src/hub/download.js';
-import { HubClient, HubError } from '../../src/hub/index.js';
+import { HubClient } from '../../src/hub/index.js';
 import { engineModelDir } from '../../src/server/engine-model.js';
 import { serve } from '../../src/server/main.js';
-import { startFakeHub, type FakeHub } from './fake-hub.js';
+import { startFakeHub, type FakeHub, hubError } from './fake-hub.js';
 
 let hub: FakeHub;
 let client: HubClient;
@@ -30,16 +30,6 @@ beforeEach(() => {
   cache = mkdtempSync(join(tmpdir(), 'infersim-cache-'));
   return () => rmSync(cache, { recursive: true, force: true });
 });
-
-async function hubError(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HubError);
-    return e as HubError;
-  }
-  throw new Error('expected a HubError');
-}
 
 /** Everything under the cache folder, hidden entries included. */
 function tree(dir: string): string[] {

@@ -14,6 +14,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { HubError } from '../../src/hub/index.js';
 import { REFERENCE } from '../helpers.js';
 
 export interface FakeHub {
@@ -182,4 +184,15 @@ export async function startFakeHub(): Promise<FakeHub> {
         server.close(() => r());
       }),
   };
+}
+
+/** The HubError `p` rejects with (the test fails if it resolves or rejects with anything else). */
+export async function hubError(p: Promise<unknown>): Promise<HubError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(HubError);
+    return e as HubError;
+  }
+  throw new Error('expected a HubError');
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubClient, HubError, parseRepoId } from '../../src/hub/index.js';
-import { FAKE_SAFETENSORS_TOTAL, startFakeHub, type FakeHub } from './fake-hub.js';
+import { FAKE_SAFETENSORS_TOTAL, startFakeHub, type FakeHub, hubError } from './fake-hub.js';
 import { referenceConfig } from '../helpers.js';
 
 let hub: FakeHub;
@@ -11,16 +11,6 @@ beforeAll(async () => {
   client = new HubClient({ endpoint: hub.url, token: 'hf_test', timeoutMs: 300, retries: 2, backoffMs: 10 });
 });
 afterAll(() => hub.close());
-
-async function hubError(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HubError);
-    return e as HubError;
-  }
-  throw new Error('expected a HubError');
-}
 
 describe('repo ids', () => {
   it('accepts org/name, legacy names and huggingface.co URLs', () => {
