@@ -214,13 +214,16 @@ export class Engine {
     this.noteActivations(
       items.reduce((a, it) => a + it.tokens.length, 0),
       items.length,
+      this.model.lastAttentionBytes,
     );
     const V = this.config.vocabSize;
     batch.seqs.forEach((seq, i) => {
+      const req = this.requests.get(seq.id);
+      // Aborted while this step was in flight (a streaming client went away during the forward): its blocks are
+      // already freed, so there is nothing to commit. Touching it would fail the whole batch.
+      if (!req || seq.status === 'finished') return;
       seq.numComputed = seq.length;
       this.blocks.commitFullBlocks(seq);
-      const req = this.requests.get(seq.id);
-      if (!req) return;
       const row = logits.subarray(i * V, (i + 1) * V);
       const token = this.profiler.time('sample', () => sample(row, req.params, req.rng));
       this.generatedTokens++;
@@ -242,8 +245,12 @@ export class Engine {
     return 4 * (tokens * (2 * c.hiddenSize + 2 * qd + 2 * kvd + mlp) + rows * c.vocabSize);
   }
 
-  private noteActivations(tokens: number, rows: number): void {
-    this.peakActivationBytes = Math.max(this.peakActivationBytes, this.activationBytes(tokens, rows));
+  /** `attention`: bytes of the step's attention buffers (scores, gathered K/V: Model.lastAttentionBytes). */
+  private noteActivations(tokens: number, rows: number, attention: number): void {
+    this.peakActivationBytes = Math.max(
+      this.peakActivationBytes,
+      this.activationBytes(tokens, rows) + attention,
+    );
   }
 
   /**

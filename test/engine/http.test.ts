@@ -1,8 +1,13 @@
-/** The engine's HTTP API through fastify's inject, and the official openai client against a listening server. */
+/**
+ * The engine's HTTP API through fastify's inject, and over a real listening port: the official openai client, and
+ * server-sent events read off the socket (chunks as they arrive, a client that hangs up mid-stream).
+ */
+import http from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
+import type { Request } from '../../src/engine/request.js';
 import { registerEngineRoutes } from '../../src/server/routes/engine.js';
 import { registerOpenAiRoutes } from '../../src/server/routes/openai.js';
 import { MODEL_DIR } from './helpers.js';
@@ -308,5 +313,211 @@ describe('OpenAI-compatible API', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+interface SseRead {
+  status: number;
+  /** The JSON events in order ('[DONE]' excluded). */
+  events: Json[];
+  /** Whether the stream ended with `data: [DONE]` (and nothing after it). */
+  done: boolean;
+  /** Socket reads that carried at least one event with text, before the one that carried [DONE]. */
+  textReads: number;
+}
+
+const textOf = (ev: Json): string => ev.choices?.[0]?.text ?? ev.choices?.[0]?.delta?.content ?? '';
+
+/**
+ * POST `body` to a listening server and read its SSE answer off the socket with node:http (no inject, no client
+ * library). `onEvent` sees each JSON event as it arrives and may hang up by calling `hangUp`.
+ */
+function readSse(
+  base: string,
+  path: string,
+  body: unknown,
+  onEvent: (ev: Json, hangUp: () => void) => void = () => {},
+): Promise<SseRead & { hungUp: boolean }> {
+  const url = new URL(path, base);
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const out: SseRead & { hungUp: boolean } = {
+      status: 0,
+      events: [],
+      done: false,
+      textReads: 0,
+      hungUp: false,
+    };
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        out.status = res.statusCode ?? 0;
+        res.setEncoding('utf8');
+        let buf = '';
+        res.on('data', (d: string) => {
+          buf += d;
+          let withText = false;
+          for (let i = buf.indexOf('\n\n'); i >= 0 && !out.hungUp; i = buf.indexOf('\n\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            if (!line.startsWith('data: ')) continue;
+            if (out.done) throw new Error(`event after [DONE]: ${line}`);
+            if (line === 'data: [DONE]') {
+              out.done = true;
+              continue;
+            }
+            const ev = JSON.parse(line.slice(6)) as Record<string, unknown>;
+            out.events.push(ev);
+            if (textOf(ev)) withText = true;
+            onEvent(ev, () => {
+              out.hungUp = true;
+              req.destroy();
+              resolve(out);
+            });
+          }
+          if (withText && !out.done) out.textReads++;
+        });
+        res.on('end', () => resolve(out));
+        res.on('error', (e) => (out.hungUp ? undefined : reject(e)));
+      },
+    );
+    req.on('error', (e) => (out.hungUp ? undefined : reject(e)));
+    req.end(payload);
+  });
+}
+
+async function postJson(base: string, path: string, body: unknown) {
+  const r = await fetch(new URL(path, base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, body: (await r.json()) as Json };
+}
+
+describe('streaming over a real listening port', () => {
+  let server: FastifyInstance;
+  let base: string;
+  beforeAll(async () => {
+    server = Fastify();
+    registerOpenAiRoutes(server, engine);
+    base = await server.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const PROMPT = 'And the LORD';
+  /** Eight tokens or more, so its KV blocks (8 tokens here) fill while it decodes. */
+  const LONG_PROMPT = 'And the LORD spake unto Moses, saying, Speak unto the children of Israel';
+
+  it('completions and chat stream several non-empty chunks, as they are made, equal to the greedy answer', async () => {
+    const plain = await postJson(base, '/v1/completions', { prompt: PROMPT, max_tokens: 20, temperature: 0 });
+    expect(plain.status).toBe(200);
+    const s = await readSse(base, '/v1/completions', {
+      prompt: PROMPT,
+      max_tokens: 20,
+      temperature: 0,
+      stream: true,
+    });
+    expect(s.status).toBe(200);
+    expect(s.done).toBe(true);
+    const texts = s.events.map(textOf).filter(Boolean);
+    expect(texts.length).toBeGreaterThanOrEqual(5);
+    expect(texts.join('')).toBe(plain.body.choices[0].text);
+    expect(s.events.at(-1)!.choices[0].finish_reason).toBe(plain.body.choices[0].finish_reason);
+    expect(s.events.at(-1)!.usage).toEqual(plain.body.usage);
+    // Tokens reach the client while the engine is still generating, not all at once at the end.
+    expect(s.textReads).toBeGreaterThanOrEqual(2);
+
+    const messages = [{ role: 'user', content: 'And God said' }];
+    const chat = await postJson(base, '/v1/chat/completions', { messages, max_tokens: 12, temperature: 0 });
+    const c = await readSse(base, '/v1/chat/completions', {
+      messages,
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+    });
+    expect(c.done).toBe(true);
+    expect(c.events[0]!.choices[0].delta.role).toBe('assistant');
+    const deltas = c.events.map(textOf).filter(Boolean);
+    expect(deltas.length).toBeGreaterThanOrEqual(3);
+    expect(deltas.join('')).toBe(chat.body.choices[0].message.content);
+  });
+
+  it('a client hanging up mid-stream aborts its request; the others in its batch and later ones are served', async () => {
+    const greedy = { max_tokens: 40, temperature: 0 };
+    const plain = await postJson(base, '/v1/completions', { prompt: PROMPT, ...greedy });
+    expect(plain.body.choices[0].finish_reason).toBe('length');
+    expect(engine.tokenize(LONG_PROMPT).length).toBeGreaterThanOrEqual(8);
+
+    // The hang-up lands while a decode step that holds both streams is in flight (deterministically: the forward
+    // the hang-up is noticed in waits until the server has seen the socket close and aborted the request).
+    const aborted: Request[] = [];
+    let sawAbort: () => void = () => {};
+    const abort = engine.abort.bind(engine);
+    const abortSpy = vi.spyOn(engine, 'abort').mockImplementation((r) => {
+      abort(r);
+      aborted.push(r);
+      sawAbort();
+    });
+    let hangUp: (() => void) | null = null;
+    let stepsDuringAbort = 0;
+    const forward = engine.model.forward.bind(engine.model);
+    const forwardSpy = vi.spyOn(engine.model, 'forward').mockImplementation(async (items, ...rest) => {
+      const out = forward(items, ...rest);
+      if (hangUp && items.length === 2) {
+        const noticed = new Promise<void>((r) => {
+          sawAbort = r;
+          setTimeout(r, 3000);
+        });
+        hangUp();
+        hangUp = null;
+        await noticed;
+        stepsDuringAbort++;
+      }
+      return out;
+    });
+    try {
+      let leaverChunks = 0;
+      const [stay, leave] = await Promise.all([
+        readSse(base, '/v1/completions', { prompt: PROMPT, ...greedy, stream: true }),
+        readSse(
+          base,
+          '/v1/completions',
+          { prompt: LONG_PROMPT, max_tokens: 80, temperature: 0, stream: true },
+          (ev, h) => {
+            if (textOf(ev) && ++leaverChunks === 2) hangUp = h;
+          },
+        ),
+      ]);
+      expect(leave.hungUp).toBe(true);
+      expect(stepsDuringAbort).toBe(1);
+      // The server noticed the hang-up and aborted that request (and only it), well before its 80 tokens.
+      expect(aborted).toHaveLength(1);
+      const left = await aborted[0]!.done;
+      expect(left.finishReason).toBe('abort');
+      expect(left.completionTokens).toBeLessThan(80);
+      // The stream that stayed is whole: no error event, the same text as without streaming.
+      expect(stay.events.filter((e) => e['error'])).toEqual([]);
+      expect(stay.done).toBe(true);
+      expect(stay.events.map(textOf).join('')).toBe(plain.body.choices[0].text);
+    } finally {
+      forwardSpy.mockRestore();
+      abortSpy.mockRestore();
+    }
+    // The engine holds nothing for the aborted request and serves the next one as before.
+    await vi.waitFor(() => expect(engine.pending).toBe(0));
+    expect(engine.scheduler.isIdle).toBe(true);
+    expect(engine.blocks.numUsed).toBe(0);
+    const next = await readSse(base, '/v1/completions', { prompt: PROMPT, ...greedy, stream: true });
+    expect(next.done).toBe(true);
+    expect(next.events.map(textOf).join('')).toBe(plain.body.choices[0].text);
   });
 });

@@ -48,7 +48,11 @@ function finishReason(r: GenerationResult): string {
   return r.finishReason === 'length' ? 'length' : 'stop';
 }
 
-/** Server-sent events on the raw response; aborts the request if the client goes away. */
+/**
+ * Server-sent events on the raw response; aborts the request if the client goes away. The request is submitted
+ * before the reply is hijacked, so one the engine refuses (EngineError) is still an ordinary 422; its deltas only
+ * come from later engine steps, after the headers below are out.
+ */
 async function stream(
   reply: FastifyReply,
   e: Engine,
@@ -57,30 +61,35 @@ async function stream(
   chunk: (delta: string | null, r: GenerationResult | null) => unknown,
   first: unknown | null,
 ) {
+  const raw = reply.raw;
+  const write = (obj: unknown) => {
+    if (!raw.writableEnded && !raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+  };
   const handle = e.submit(prompt, params, (delta) => write(chunk(delta, null)));
   reply.hijack();
-  const raw = reply.raw;
+  // The response's 'close' before its end means the client went away (the request's 'close' fires once the body
+  // is read, so it cannot tell). A client that left before this point has closed the response already.
+  const gone = () => {
+    if (!raw.writableEnded) e.abort(handle);
+  };
+  raw.on('close', gone);
+  if (raw.destroyed) gone();
   raw.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
+    'x-accel-buffering': 'no',
   });
-  function write(obj: unknown) {
-    if (!raw.writableEnded) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
-  }
+  // Headers now, not with the first token: clients (the openai one among them) wait for them before reading.
+  raw.flushHeaders();
   if (first) write(first);
-  // The response's 'close' before its end means the client went away (the request's 'close' fires once the body
-  // is read, so it cannot tell).
-  raw.on('close', () => {
-    if (!raw.writableEnded) e.abort(handle);
-  });
   try {
     const r = await handle.done;
     write(chunk(null, r));
   } catch (err) {
     write({ error: { message: err instanceof Error ? err.message : String(err), type: 'server_error' } });
   }
-  if (!raw.writableEnded) raw.end('data: [DONE]\n\n');
+  if (!raw.writableEnded && !raw.destroyed) raw.end('data: [DONE]\n\n');
 }
 
 export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null): void {
