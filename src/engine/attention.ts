@@ -2,7 +2,9 @@
  * The attention core, in TypeScript over the paged KV cache: for each new token of each sequence, softmax(q·kᵀ/√d)
  * over its causal (and sliding-window) context, then the weighted sum of values. GQA maps query head h to KV head
  * h / (heads / kv_heads). Two research hooks act here, on the real probabilities: a capture of one layer's
- * attention rows, and a sparsity mask (top-k, threshold or ratio) that zeroes weights and renormalises.
+ * attention rows, and a sparsity mask (top-k, threshold or ratio) that zeroes weights and renormalises. This is the
+ * reference, and the path of every layer a hook acts on; attention_ort.ts runs the same computation in onnxruntime
+ * for the others.
  */
 import type { ModelConfig } from './config.js';
 import type { KvCache } from './kv_cache.js';
@@ -43,6 +45,21 @@ export interface AttentionItem {
   /** Absolute position of the first new token. */
   start: number;
   blockTable: readonly number[];
+}
+
+/** The sparsity mask that applies to `layer`, if any. */
+function maskFor(hooks: AttentionHooks | null, layer: number): SparsityMask | null {
+  const m = hooks?.sparsity ?? null;
+  return m && (!m.layers || m.layers.includes(layer)) ? m : null;
+}
+
+/**
+ * Whether a research hook acts on `layer` (a capture of its probabilities or a sparsity mask): such a layer's
+ * attention runs here, in TypeScript, where the hooks see and change the real probabilities. Other layers may run
+ * the same computation in onnxruntime (attention_ort.ts).
+ */
+export function hooksActOn(hooks: AttentionHooks | null, layer: number): boolean {
+  return maskFor(hooks, layer) !== null || hooks?.capture?.layer === layer;
 }
 
 /** Keep only the strongest weights of p[0..n) per the mask; renormalise. Returns how many were zeroed. */
@@ -91,17 +108,13 @@ export function attend(
   const d = c.headDim;
   const nh = c.numHeads;
   const group = nh / c.numKvHeads;
-  const row = cache.rowSize;
   const bs = cache.blockSize;
   const scale = 1 / Math.sqrt(d);
   const kp = cache.k[layer]!;
   const vp = cache.v[layer]!;
   const out = new Float32Array(q.length);
   const window = c.slidingWindow;
-  const mask =
-    hooks?.sparsity && (!hooks.sparsity.layers || hooks.sparsity.layers.includes(layer))
-      ? hooks.sparsity
-      : null;
+  const mask = maskFor(hooks, layer);
   const capture = hooks?.capture?.layer === layer ? hooks.capture : null;
   let maxCtx = 0;
   for (const it of items) maxCtx = Math.max(maxCtx, it.start + it.count);
@@ -109,8 +122,8 @@ export function attend(
   const base = new Int32Array(maxCtx);
   for (const it of items) {
     const ctx = it.start + it.count;
-    // Offset of each position's K/V row in the pools, once per sequence.
-    for (let j = 0; j < ctx; j++) base[j] = (it.blockTable[(j / bs) | 0]! * bs + (j % bs)) * row;
+    // Offset of each position's K/V (KV head 0) in the pools, once per sequence.
+    for (let j = 0; j < ctx; j++) base[j] = cache.offset(it.blockTable[(j / bs) | 0]! * bs + (j % bs));
     for (let t = 0; t < it.count; t++) {
       const pos = it.start + t;
       const from = window !== null ? Math.max(0, pos - window + 1) : 0;
@@ -118,7 +131,7 @@ export function attend(
       const qRow = (it.offset + t) * nh * d;
       for (let h = 0; h < nh; h++) {
         const qo = qRow + h * d;
-        const kvo = ((h / group) | 0) * d;
+        const kvo = ((h / group) | 0) * cache.headStride;
         let max = -Infinity;
         for (let j = 0; j < n; j++) {
           const ko = base[from + j]! + kvo;

@@ -1,9 +1,11 @@
 /**
  * The ONNX graphs of one model, built from its config and weights. Granularity: per layer, two graphs around the
- * attention core, so the core itself (paged KV, score capture, sparsity masks) stays in TypeScript:
- *   attn_in  : x → norm → fused QKV GEMM → [qk-norm] → [RoPE] → q, k, v
- *   attn_out : x, attention output → O GEMM + residual → norm → MLP → + residual → x'
- *   head     : x rows → final norm → LM head GEMM → logits
+ * attention core, so the core can run either in TypeScript (paged KV, score capture, sparsity masks: attention.ts)
+ * or, when no research hook wants the layer's probabilities, in one weightless graph shared by all layers:
+ *   attn_in   : x → norm → fused QKV GEMM → [qk-norm] → [RoPE] → q, k, v
+ *   attention : q, gathered K/V context, additive mask → softmax(q·kᵀ/√d + mask)·v (GQA by broadcasting)
+ *   attn_out  : x, attention output → O GEMM + residual → norm → MLP → + residual → x'
+ *   head      : x rows → final norm → LM head GEMM → logits
  */
 import type { ModelConfig } from './config.js';
 import { GraphBuilder } from './onnx/graph.js';
@@ -16,6 +18,17 @@ function concatRows(ms: Mat[]): Float32Array {
     out.set(m.data, o);
     o += m.data.length;
   }
+  return out;
+}
+
+/**
+ * A GPT-2 Conv1D weight [in, out] as the nn.Linear layout [out, in], for a Gemm with transB: onnxruntime streams
+ * that layout about twice as fast for a few rows (decode of a batch), and as fast for many.
+ */
+function linearLayout(m: Mat): Float32Array {
+  const [rows, cols] = m.shape as [number, number];
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = m.data[r * cols + c]!;
   return out;
 }
 
@@ -47,8 +60,8 @@ export function attnInGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Ar
       g.weight('ln1.b', l.norm1Bias!.data, [H]),
       c.normEps,
     );
-    const w = g.weight('c_attn.w', l.qkv[0]!.data, [H, 3 * H]);
-    qkv = g.gemm(h, w, g.weight('c_attn.b', l.qkvBias![0]!.data, [3 * H]), false);
+    const w = g.weight('c_attn.w', linearLayout(l.qkv[0]!), [3 * H, H]);
+    qkv = g.gemm(h, w, g.weight('c_attn.b', l.qkvBias![0]!.data, [3 * H]), true);
   } else {
     h = g.rmsNorm(x, g.weight('ln1.w', l.norm1.data, [H]), c.normEps);
     const w = g.weight('qkv.w', concatRows(l.qkv), [qd + 2 * kvd, H]);
@@ -77,6 +90,40 @@ export function attnInGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Ar
   return g.build();
 }
 
+/**
+ * Scaled dot-product attention over padded sequences, no weights: q [B, T, heads·d], k and v [B, kvHeads, S, d]
+ * (each sequence's context, gathered from the paged cache), mask [B, T, S] (0 where a query sees a key, a large
+ * negative number elsewhere) → [B, T, heads·d]. Query head h reads KV head h / (heads / kvHeads), as attention.ts.
+ */
+export function attentionGraph(c: ModelConfig): Uint8Array {
+  const g = new GraphBuilder('attention');
+  const d = c.headDim;
+  const nkv = c.numKvHeads;
+  const group = c.numHeads / nkv;
+  const q = g.input('q', ['B', 'T', c.numHeads * d]);
+  const k = g.input('k', ['B', nkv, 'S', d]);
+  const v = g.input('v', ['B', nkv, 'S', d]);
+  const mask = g.input('mask', ['B', 'T', 'S']);
+  // Queries [B, T, kv, group, d] → [B, kv, group, T, d]; keys and values [B, kv, 1, S, d], where one K/V head
+  // serves its group of query heads by broadcasting.
+  const qh = g.op('Transpose', [g.reshape(q, [0, 0, nkv, group, d])], { perm: [0, 2, 3, 1, 4] });
+  const kh = g.op('Unsqueeze', [k, g.ints([2])]);
+  const vh = g.op('Unsqueeze', [v, g.ints([2])]);
+  // q·kᵀ/√d in one GEMM with kᵀ read in place (onnxruntime's FusedMatMul; a Transpose of k costs more than it).
+  const scores = g.op(
+    'FusedMatMul',
+    [qh, kh],
+    { transB: 1, alpha: { float: 1 / Math.sqrt(d) } },
+    undefined,
+    'com.microsoft',
+  );
+  const m = g.op('Unsqueeze', [mask, g.ints([1, 2])]); // [B, 1, 1, T, S]
+  const p = g.op('Softmax', [g.add(scores, m)], { axis: -1 });
+  const o = g.op('Transpose', [g.op('MatMul', [p, vh])], { perm: [0, 3, 1, 2, 4] }); // [B, T, kv, group, d]
+  g.output(g.reshape(o, [0, 0, c.numHeads * d]), 'a', ['B', 'T', c.numHeads * d]);
+  return g.build();
+}
+
 export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Array {
   const g = new GraphBuilder(`layer${i}.attn_out`);
   const H = c.hiddenSize;
@@ -88,9 +135,9 @@ export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8A
   if (c.family === 'gpt2') {
     const o = g.gemm(
       a,
-      g.weight('c_proj.w', l.o.data, [H, H]),
+      g.weight('c_proj.w', linearLayout(l.o), [H, H]),
       g.weight('c_proj.b', l.oBias!.data, [H]),
-      false,
+      true,
     );
     const x2 = g.add(x, o);
     const h = g.layerNorm(
@@ -101,11 +148,11 @@ export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8A
     );
     const [fc, proj] = l.mlp as [Mat, Mat];
     const [fcb, projb] = l.mlpBias as [Mat, Mat];
-    const up = g.gemm(h, g.weight('fc.w', fc.data, [H, I]), g.weight('fc.b', fcb.data, [I]), false);
+    const up = g.gemm(h, g.weight('fc.w', linearLayout(fc), [I, H]), g.weight('fc.b', fcb.data, [I]), true);
     const act = g.activation(up, c.activation);
     out = g.add(
       x2,
-      g.gemm(act, g.weight('proj.w', proj.data, [I, H]), g.weight('proj.b', projb.data, [H]), false),
+      g.gemm(act, g.weight('proj.w', linearLayout(proj), [H, I]), g.weight('proj.b', projb.data, [H]), true),
     );
   } else {
     const ob = l.oBias ? g.weight('o.b', l.oBias.data, [H]) : null;

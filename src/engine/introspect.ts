@@ -27,7 +27,9 @@ export function modelInfo(e: Engine) {
     rope_scaling: c.ropeScaling,
     dtype: 'float32',
     device: 'cpu',
-    backend: 'onnxruntime-node (GEMMs) + TypeScript (attention, KV cache, sampler, scheduler)',
+    backend:
+      'onnxruntime-node (GEMMs, attention) + TypeScript (attention of layers under a research hook, KV cache, ' +
+      'sampler, scheduler)',
     kv_block_size: e.cache.blockSize,
     kv_num_blocks: e.cache.numBlocks,
     max_num_seqs: e.scheduler.limits.maxNumSeqs,
@@ -57,7 +59,8 @@ export function memoryUsage(e: Engine) {
     process_rss_bytes: rss.rss,
     notes:
       'weights and KV are measured from the engine’s arrays (fp32); activation_bytes is the largest step’s buffers ' +
-      '(hidden, q/k/v, attention output, MLP, logits) from their shapes; peak = weights + KV pool + activations. ' +
+      '(hidden, q/k/v, attention output, MLP, logits, attention scores and gathered K/V) from their shapes; ' +
+      'peak = weights + KV pool + activations. ' +
       'onnxruntime keeps its own copy of the layer weights, visible in process_rss_bytes.',
   };
 }

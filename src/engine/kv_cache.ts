@@ -1,7 +1,8 @@
 /**
  * The KV cache storage: per layer one K and one V pool of fixed-size blocks, laid out
- * [block, slot in block, kv head, head dim] in fp32. Which block belongs to which sequence is the block manager's
- * business; this file only knows slots (block · blockSize + offset).
+ * [block, kv head, slot in block, head dim] in fp32, so one head's keys of one block are contiguous (attention
+ * gathers them whole). Which block belongs to which sequence is the block manager's business; this file only knows
+ * slots (block · blockSize + offset).
  */
 import type { ModelConfig } from './config.js';
 
@@ -12,6 +13,9 @@ export class KvCache {
   readonly v: Float32Array[] = [];
   /** Floats per token per layer per K (or V): kv heads · head dim. */
   readonly rowSize: number;
+  /** Floats of one head's keys in a block (blockSize · head dim), and of a whole block (blockSize · rowSize). */
+  readonly headStride: number;
+  readonly blockStride: number;
 
   constructor(
     readonly config: ModelConfig,
@@ -19,6 +23,8 @@ export class KvCache {
     readonly blockSize: number,
   ) {
     this.rowSize = config.numKvHeads * config.headDim;
+    this.headStride = blockSize * config.headDim;
+    this.blockStride = blockSize * this.rowSize;
     for (let l = 0; l < config.numLayers; l++) {
       this.k.push(new Float32Array(numBlocks * blockSize * this.rowSize));
       this.v.push(new Float32Array(numBlocks * blockSize * this.rowSize));
@@ -48,14 +54,24 @@ export class KvCache {
     return b * this.blockSize + (pos % this.blockSize);
   }
 
-  /** Write rows of k and v ([tokens, rowSize]) for layer `layer` into the given slots. */
+  /** Where position `slot`'s key (or value) for KV head 0 starts in a layer's pool; head h is h · headStride on. */
+  offset(slot: number): number {
+    const bs = this.blockSize;
+    return Math.floor(slot / bs) * this.blockStride + (slot % bs) * this.config.headDim;
+  }
+
+  /** Write rows of k and v ([tokens, rowSize], heads side by side) for layer `layer` into the given slots. */
   write(layer: number, slots: readonly number[], k: Float32Array, v: Float32Array): void {
     const r = this.rowSize;
+    const d = this.config.headDim;
     const kp = this.k[layer]!;
     const vp = this.v[layer]!;
     for (let t = 0; t < slots.length; t++) {
-      kp.set(k.subarray(t * r, (t + 1) * r), slots[t]! * r);
-      vp.set(v.subarray(t * r, (t + 1) * r), slots[t]! * r);
+      const base = this.offset(slots[t]!);
+      for (let h = 0, src = t * r; h < this.config.numKvHeads; h++, src += d) {
+        kp.set(k.subarray(src, src + d), base + h * this.headStride);
+        vp.set(v.subarray(src, src + d), base + h * this.headStride);
+      }
     }
   }
 }

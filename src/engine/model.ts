@@ -1,13 +1,15 @@
 /**
- * The model: embeddings in TypeScript, per-layer onnxruntime sessions around the TypeScript attention core, and
- * the LM head. `forward` runs one step over a flattened batch of sequences (prefill chunks and decode tokens
- * alike), writing each token's K/V into its cache slot before attending.
+ * The model: embeddings in TypeScript, per-layer onnxruntime sessions around the attention core, and the LM
+ * head. `forward` runs one step over a flattened batch of sequences (prefill chunks and decode tokens alike),
+ * writing each token's K/V into its cache slot before attending. Attention runs in onnxruntime (one weightless
+ * session for all layers), or in TypeScript for a layer a research hook acts on (capture, sparsity mask).
  */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { attend, type AttentionHooks, type AttentionItem } from './attention.js';
+import { attend, hooksActOn, type AttentionHooks, type AttentionItem } from './attention.js';
+import { AttentionScratch, planAttention, runAttention, type AttentionPlan } from './attention_ort.js';
 import type { ModelConfig } from './config.js';
-import { attnInGraph, attnOutGraph, headGraph } from './graphs.js';
+import { attentionGraph, attnInGraph, attnOutGraph, headGraph } from './graphs.js';
 import type { KvCache } from './kv_cache.js';
 import type { Profiler } from './profiler.js';
 import { RopeTable } from './rope.js';
@@ -33,12 +35,18 @@ interface LayerSessions {
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
 
 export class Model {
+  /** Attention buffers kept between steps; a forward holds them while it runs (null meanwhile). */
+  private scratch: AttentionScratch | null = new AttentionScratch();
+  /** Bytes of the attention buffers of the last forward (onnxruntime path; 0 when every layer ran in TypeScript). */
+  lastAttentionBytes = 0;
+
   private constructor(
     readonly config: ModelConfig,
     private readonly embedding: Mat,
     private readonly positions: Mat | null,
     private readonly layers: LayerSessions[],
     private readonly headSession: ort.InferenceSession,
+    private readonly attentionSession: ort.InferenceSession,
     private readonly rope: RopeTable | null,
     /** Bytes of the weights the model holds (fp32, tied once). */
     readonly weightBytes: number,
@@ -63,8 +71,9 @@ export class Model {
       });
     }
     const head = await ort.InferenceSession.create(headGraph(c, w), opts);
+    const attention = await ort.InferenceSession.create(attentionGraph(c), opts);
     const rope = c.family === 'llama' ? new RopeTable(c) : null;
-    return new Model(c, w.embedding, w.positions, layers, head, rope, w.bytes);
+    return new Model(c, w.embedding, w.positions, layers, head, attention, rope, w.bytes);
   }
 
   /** The token-embedding matrix [vocab, H] (the research split API splits it). */
@@ -161,14 +170,28 @@ export class Model {
       });
     }
     let x = prof.time('embed', () => this.embed(tokens, positions));
-    for (let i = 0; i < this.layers.length; i++) {
-      const { q, k, v } = await prof.timeAsync('qkv_proj', () => this.attnIn(i, x, positions));
-      const a = prof.time('attention', () => {
-        cache.write(i, slots, k, v);
-        return attend(c, cache, i, q, att, hooks);
-      });
-      x = await prof.timeAsync('o_proj_mlp', () => this.attnOut(i, x, a));
+    let plan: AttentionPlan | null = null;
+    const scratch = this.scratch ?? new AttentionScratch();
+    this.scratch = null;
+    try {
+      for (let i = 0; i < this.layers.length; i++) {
+        const { q, k, v } = await prof.timeAsync('qkv_proj', () => this.attnIn(i, x, positions));
+        const a = hooksActOn(hooks, i)
+          ? prof.time('attention', () => {
+              cache.write(i, slots, k, v);
+              return attend(c, cache, i, q, att, hooks);
+            })
+          : await prof.timeAsync('attention', () => {
+              cache.write(i, slots, k, v);
+              plan ??= planAttention(c, att, undefined, scratch);
+              return runAttention(this.attentionSession, c, plan, cache, i, q);
+            });
+        x = await prof.timeAsync('o_proj_mlp', () => this.attnOut(i, x, a));
+      }
+    } finally {
+      this.scratch = scratch;
     }
+    this.lastAttentionBytes = (plan as AttentionPlan | null)?.bytes ?? 0;
     let rows = x;
     if (!allLogits) {
       rows = new Float32Array(items.length * H);
@@ -185,5 +208,6 @@ export class Model {
       await l.attnOut.release();
     }
     await this.headSession.release();
+    await this.attentionSession.release();
   }
 }

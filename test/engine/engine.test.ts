@@ -43,11 +43,13 @@ describe('engine', () => {
   });
 
   it('with a cache too small for all, sequences are preempted and still finish with the same tokens', async () => {
+    // 12 blocks of 4 tokens: K and V of every layer and KV head, fp32.
+    const c = engine.config;
     const small = await Engine.load(MODEL_DIR, {
       blockSize: 4,
       maxModelLen: 40,
       threads: 1,
-      kvCacheBytes: 12 * 4 * 4 * 2 * 2 * 32 * 4,
+      kvCacheBytes: 12 * 4 * c.numLayers * 2 * c.numKvHeads * c.headDim * 4,
     });
     expect(small.cache.numBlocks).toBe(12);
     const solo = [];
@@ -109,7 +111,10 @@ describe('engine', () => {
       maskedWeights: 0,
       totalWeights: 0,
     };
-    expect(maxAbsDiff(await engine.isolatedForward(ids, keepAll), plain)).toBe(0);
+    // A mask that keeps every weight changes nothing. (Layers under a mask run the TypeScript attention core,
+    // the others onnxruntime's: the two agree to fp32 rounding, not bit for bit; logits of the trained model
+    // reach about 18, so the bound is 1e-4, ten times below the smallest change a real mask makes below.)
+    expect(maxAbsDiff(await engine.isolatedForward(ids, keepAll), plain)).toBeLessThan(1e-4);
     const half = { ...keepAll, sparsity: { ...keepAll.sparsity, method: 'ratio' as const, ratio: 0.5 } };
     expect(maxAbsDiff(await engine.isolatedForward(ids, half), plain)).toBeGreaterThan(1e-3);
     expect(half.maskedWeights).toBeGreaterThan(0);
