@@ -96,7 +96,7 @@ export function latencyStats(e: Engine) {
       calls: { qkv_proj: count('qkv_proj'), attention: count('attention'), lm_head: count('lm_head') },
     },
     notes:
-      'cumulative since start: attention = norm+QKV+RoPE graph + TypeScript attention core; mlp = O projection + ' +
+      'cumulative since start: attention = norm+QKV+RoPE graph + attention core (onnxruntime; TypeScript in layers under a capture or sparsity hook); mlp = O projection + ' +
       'MLP graph; output = LM head + sampling + detokenization',
   };
 }
