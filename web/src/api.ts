@@ -43,7 +43,8 @@ export async function postJson<T>(url: string, body: unknown, signal?: AbortSign
 
 export interface TraceEntry {
   figure: string;
-  value: number;
+  /** A number from the server; the page's own traces may say '> 64' where no plan was found. */
+  value: number | string;
   unit: string;
   formula: string;
   inputs: Record<string, unknown>;

@@ -178,7 +178,7 @@ export function renderInference(
   const util = (request as { gpu_memory_utilization?: number }).gpu_memory_utilization ?? 0.9;
   const fitTrace = (f: PlanResult['fits_on'][number]): TraceEntry => ({
     figure: 'devices_needed',
-    value: f.devices_needed ?? Infinity,
+    value: f.devices_needed ?? '> 64',
     unit: 'devices',
     formula:
       'the fewest n of 1, 2, 4, …, 64 with a valid plan TP = min(n, 8) (halved until valid), PP = n / TP, whose ' +
