@@ -50,7 +50,7 @@ export const DEFAULTS: State = {
   ep: 1,
   compare: [],
   tPrecision: 'bf16',
-  optimizer: 'AdamW',
+  optimizer: 'adamw',
   zero: 0,
   dp: 1,
   recompute: 'none',
