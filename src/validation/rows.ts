@@ -96,6 +96,17 @@ export function toCase(row: MeasuredRow): Case {
     };
   }
   const batch = row.batch_size ?? 1;
+  /** The latency model on this row's model, device, formats, prompt and plan. */
+  const run = (b: number, outputLen: number, eff: Efficiency | undefined) =>
+    perf(spec, hw, {
+      precision: f.precision,
+      kvPrecision: f.kv,
+      batch: b,
+      inputLen: row.input_len,
+      outputLen,
+      plan: p,
+      efficiency: eff,
+    });
   if (row.output_len) {
     // Static batching (TensorRT-LLM v0.5 blog): one batch prefilled, then decoded to output_len.
     return {
@@ -104,15 +115,7 @@ export function toCase(row: MeasuredRow): Case {
       spec,
       hw,
       predict: (eff) => {
-        const r = perf(spec, hw, {
-          precision: f.precision,
-          kvPrecision: f.kv,
-          batch,
-          inputLen: row.input_len,
-          outputLen: row.output_len!,
-          plan: p,
-          efficiency: eff,
-        });
+        const r = run(batch, row.output_len!, eff);
         const per = row.metric.endsWith('per_gpu') ? row.num_gpus : 1;
         const est = (batch * row.output_len!) / (r.ttft_s + row.output_len! * r.tpot_s) / per;
         const ideal = (batch * row.output_len!) / (r.ideal.ttft_s + row.output_len! * r.ideal.tpot_s) / per;
@@ -127,15 +130,7 @@ export function toCase(row: MeasuredRow): Case {
     spec,
     hw,
     predict: (eff) => {
-      const r = perf(spec, hw, {
-        precision: f.precision,
-        kvPrecision: f.kv,
-        batch: 1,
-        inputLen: row.input_len,
-        outputLen: 200,
-        plan: p,
-        efficiency: eff,
-      });
+      const r = run(1, 200, eff);
       return { estimate: 1 / r.tpot_s, ideal: 1 / r.ideal.tpot_s };
     },
   };
