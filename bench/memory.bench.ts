@@ -2,9 +2,9 @@
  * Full inference-memory evaluations per second on one core (weights, KV, activations, state, overhead of one
  * model/plan/batch/length). Prints one JSON line with the figure and the machine facts to read it by.
  */
-import os from 'node:os';
 import { findModel, modelSpec } from '../src/catalog/index.js';
 import { inferenceMemory } from '../src/core/memory/inference.js';
+import { timeEvaluations } from './timing.js';
 
 const models = [
   'meta-llama/Llama-3.1-8B',
@@ -35,23 +35,10 @@ function run(n: number): number {
   return sink;
 }
 
-run(20000); // warm-up: JIT and the per-(model, format) weight layouts
-const n = 400000;
-const t0 = process.hrtime.bigint();
-const sink = run(n);
-const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-console.log(
-  JSON.stringify({
-    bench: 'memory_evaluations_per_s',
-    value: Math.round(n / seconds),
-    unit: 'evaluations/s',
-    goal: 200000,
-    evaluations: n,
-    seconds: Number(seconds.toFixed(3)),
-    models,
-    cpu: os.cpus()[0]?.model,
-    node: process.version,
-    single_thread: true,
-    checksum: sink > 0,
-  }),
-);
+timeEvaluations(run, {
+  bench: 'memory_evaluations_per_s',
+  warmUp: 20000,
+  n: 400000,
+  goal: 200000,
+  extra: { models },
+});

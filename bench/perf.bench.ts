@@ -2,9 +2,9 @@
  * Full evaluations per second on one core: memory + prefill + decode (ideal and estimate) of one
  * model/device/plan/batch/lengths. Prints one JSON line with the figure and the machine facts to read it by.
  */
-import os from 'node:os';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../src/catalog/index.js';
 import { perf } from '../src/core/perf/latency.js';
+import { timeEvaluations } from './timing.js';
 
 const models = [
   'meta-llama/Llama-3.1-8B',
@@ -36,23 +36,10 @@ function run(n: number): number {
   return sink;
 }
 
-run(5000);
-const n = 200000;
-const t0 = process.hrtime.bigint();
-const sink = run(n);
-const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-console.log(
-  JSON.stringify({
-    bench: 'full_evaluations_per_s',
-    what: 'memory + prefill + decode, ideal and estimate',
-    value: Math.round(n / seconds),
-    unit: 'evaluations/s',
-    goal: 200000,
-    evaluations: n,
-    seconds: Number(seconds.toFixed(3)),
-    cpu: os.cpus()[0]?.model,
-    node: process.version,
-    single_thread: true,
-    checksum: sink > 0,
-  }),
-);
+timeEvaluations(run, {
+  bench: 'full_evaluations_per_s',
+  warmUp: 5000,
+  n: 200000,
+  goal: 200000,
+  extra: { what: 'memory + prefill + decode, ideal and estimate' },
+});
