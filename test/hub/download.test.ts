@@ -136,11 +136,14 @@ describe('the engine serves a Hub model: infersim serve --model <repo>', () => {
   });
 
   it('serve({ model }) downloads from HF_ENDPOINT and generates', async () => {
-    const env = { ...process.env };
-    process.env['HF_ENDPOINT'] = hub.url;
-    process.env['INFERSIM_CACHE_DIR'] = cache;
-    process.env['INFERSIM_DATA_DIR'] = cache;
-    process.env['LOG_LEVEL'] = 'silent';
+    const set = {
+      HF_ENDPOINT: hub.url,
+      INFERSIM_CACHE_DIR: cache,
+      INFERSIM_DATA_DIR: cache,
+      LOG_LEVEL: 'silent',
+    };
+    const saved = Object.fromEntries(Object.keys(set).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, set);
     const stdout = process.stdout.write;
     process.stdout.write = (() => true) as typeof process.stdout.write;
     let server: Awaited<ReturnType<typeof serve>> | null = null;
@@ -159,7 +162,9 @@ describe('the engine serves a Hub model: infersim serve --model <repo>', () => {
     } finally {
       process.stdout.write = stdout;
       await server?.close();
-      process.env = env;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
   });
 });
