@@ -174,7 +174,7 @@ function torchBench(): TorchFigures {
   if (probe.error || probe.status !== 0)
     return {
       available: false,
-      reason: `${python} cannot import torch (apt-get install python3-torch): ${(probe.error?.message ?? probe.stderr).trim().split('\n').at(-1)}`,
+      reason: `${python} cannot import torch (apt-get install python3-torch libopenblas0-pthread): ${(probe.error?.message ?? probe.stderr).trim().split('\n').at(-1)}`,
     };
   const { env, setting } = torchEnv();
   const script = fileURLToPath(new URL('../scripts/engine/torch_bench.py', import.meta.url));
