@@ -74,7 +74,8 @@ export function engineCapacity(spec: ModelSpec, o: CapacityOptions): Capacity {
     layerFilter: null,
     stateBytes: 2,
   });
-  const seqBytes = (oneSeq.kvCacheBytes + oneSeq.stateBytes) / o.plan.pp;
+  // CP holds 1/cp of each sequence's KV cache on a device (as inferenceMemory does); the SSM state is not split.
+  const seqBytes = (oneSeq.kvCacheBytes / (o.plan.cp ?? 1) + oneSeq.stateBytes) / o.plan.pp;
   const maxConcurrency = seqBytes > 0 ? Math.floor(available / seqBytes) : 0;
   trace.add('usable_bytes', usable, 'bytes', 'device_bytes · gpu_memory_utilization', {
     device_bytes: o.deviceBytes,
@@ -99,9 +100,11 @@ export function engineCapacity(spec: ModelSpec, o: CapacityOptions): Capacity {
     'max_concurrency',
     maxConcurrency,
     'sequences',
-    'floor(available / kv bytes of one max_model_len sequence)',
+    'floor(available / kv bytes of one max_model_len sequence on the device (÷ cp, ÷ pp))',
     {
       max_model_len: o.maxModelLen,
+      cp: o.plan.cp ?? 1,
+      pp: o.plan.pp,
     },
   );
   return {
