@@ -200,7 +200,7 @@ describe('inference view', () => {
     const before = await value('mem-weights_bytes');
     await page.selectOption('#tp', '2');
     await ready();
-    expect(await text('plan')).toMatch(/TP 2 · PP 1 · EP 1 = 2 devices/);
+    expect(await text('plan')).toMatch(/TP 2 · PP 1 · EP 1 · CP 1 · DP 1 = 2 devices/);
     const after = await value('mem-weights_bytes');
     expect(after).toBeLessThan(before);
     expect(after).toBeGreaterThan(before / 2 - 1);
@@ -223,6 +223,101 @@ describe('inference view', () => {
     expect(sys.body.prefill.chips_used).toBe(2);
     expect(await value('mem-total_bytes')).toBeCloseTo(sys.body.prefill.memory_per_chip_bytes, 0);
     expect(new URL(page.url()).searchParams.get('tp')).toBe('2');
+  });
+
+  it('context parallel, sequence parallel and DP replicas show the figures of POST /api/web/plan', async () => {
+    // TP 2 from the check above; now CP 2, SP on and 2 replicas.
+    const kvBefore = await value('mem-kv_cache_bytes');
+    await page.selectOption('#cp', '2');
+    await ready();
+    await page.check('#sp');
+    await ready();
+    await page.selectOption('#dp-replicas', '2');
+    await ready();
+    expect(await text('plan')).toMatch(/TP 2 · PP 1 · EP 1 · CP 2 · DP 2 · SP = 8 devices/);
+    expect(await page.getAttribute('#mem-chart', 'data-bars')).toBe('8');
+    const q = new URL(page.url()).searchParams;
+    expect([q.get('cp'), q.get('sp'), q.get('idp')]).toEqual(['2', '1', '2']);
+
+    const api = await inject<{
+      devices: number;
+      memory_per_device: Record<string, number>;
+      capacity: { max_kv_tokens: number; max_concurrency: number };
+      performance: {
+        estimate: Record<string, number>;
+        ideal: Record<string, number>;
+        aggregate_tokens_per_s: { estimate: number; ideal: number };
+      };
+    }>('POST', '/api/web/plan', {
+      model_id: MODEL,
+      hardware_id: GPU,
+      precision: 'fp16',
+      batch_size: 4,
+      input_len: 1048,
+      output_len: 1000,
+      tp: 2,
+      pp: 1,
+      ep: 1,
+      cp: 2,
+      sp: true,
+      dp: 2,
+      gpu_memory_utilization: 0.9,
+      runtime: 'vllm-v1',
+    });
+    expect(api.status).toBe(200);
+    expect(api.body.devices).toBe(8);
+    const m = api.body.memory_per_device;
+    const shown = await page.$$eval('#card-memory [data-testid^="mem-"]', (els) =>
+      Object.fromEntries(
+        els.map((e) => [e.getAttribute('data-testid')!.slice(4), Number(e.getAttribute('data-value'))]),
+      ),
+    );
+    for (const [k, v] of Object.entries(shown)) expect([k, v]).toEqual([k, m[k]]);
+    expect(shown['kv_cache_bytes']).toBe(kvBefore / 2);
+    expect(await value('max-kv-tokens')).toBe(api.body.capacity.max_kv_tokens);
+    expect(await value('max-concurrency')).toBe(api.body.capacity.max_concurrency);
+    const e = api.body.performance.estimate;
+    const i = api.body.performance.ideal;
+    for (const [key, field] of [
+      ['ttft', 'ttft_s'],
+      ['tpot', 'tpot_s'],
+      ['tps', 'tokens_per_s'],
+      ['e2e', 'e2e_s'],
+    ] as const) {
+      expect(await value(`speed-${key}`)).toBe(e[field]);
+      expect(await value(`ideal-${key}`)).toBe(i[field]);
+    }
+    expect(await value('speed-agg-tps')).toBe(api.body.performance.aggregate_tokens_per_s.estimate);
+    expect(await value('ideal-agg-tps')).toBe(api.body.performance.aggregate_tokens_per_s.ideal);
+    expect(api.body.performance.aggregate_tokens_per_s.estimate).toBeCloseTo(2 * e['tokens_per_s']!, 6);
+
+    // Memory per device as /config/system-metrics says for CP 2 and SP (it has no replicas: memory is per device).
+    const sys = await inject<{ prefill: { memory_per_chip_bytes: number; chips_used: number } }>(
+      'POST',
+      '/config/system-metrics',
+      {
+        prefill_req: {
+          model_id: MODEL,
+          hardware_id: GPU,
+          batch_size: 4,
+          seq_len: 2048,
+          layers: {
+            attention: { tensor_parallel: 2, context_parallel: 2, dtype: 'fp16' },
+            norm: { sequence_parallel: 2 },
+          },
+        },
+      },
+    );
+    expect(sys.status).toBe(200);
+    expect(sys.body.prefill.chips_used).toBe(4);
+    expect(await value('mem-total_bytes')).toBeCloseTo(sys.body.prefill.memory_per_chip_bytes, 0);
+
+    // A shared link shows the same plan.
+    await page.reload();
+    await ready();
+    expect(await text('plan')).toMatch(/CP 2 · DP 2 · SP = 8 devices/);
+    expect(await page.isChecked('#sp')).toBe(true);
+    expect(await value('mem-total_bytes')).toBe(m['total_bytes']);
   });
 
   it('opens the explain trace of a number', async () => {
@@ -441,7 +536,7 @@ describe('a phone screen', () => {
   it('shows every view without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const views = [
-      `/?m=Qwen/Qwen3-8B&hw=rtx-4090`,
+      `/?m=Qwen/Qwen3-8B&hw=rtx-4090&tp=2&cp=2&sp=1&idp=2`,
       `/?tab=compare&m=${MODEL}&hw=${GPU}&cmp=${MODEL}@bf16,${MODEL}@fp8`,
       `/?tab=training&m=${MODEL}&hw=${GPU}&lora=16`,
     ];

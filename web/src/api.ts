@@ -105,8 +105,10 @@ export interface PlanResult {
   };
   precision: string;
   kv_precision: string;
-  plan: { tp: number; pp: number; ep: number };
+  plan: { tp: number; pp: number; ep: number; cp: number; sp: boolean; dp: number };
+  /** Devices of the whole plan (tp · pp · ep · cp · dp) and of one replica (without dp). */
   devices: number;
+  replica_devices: number;
   memory_per_device: {
     weights_bytes: number;
     kv_cache_bytes: number;
@@ -126,7 +128,14 @@ export interface PlanResult {
     max_kv_tokens: number;
     max_concurrency: number;
   };
-  performance: { estimate: PerfFigures; ideal: PerfFigures };
+  performance: {
+    estimate: PerfFigures;
+    ideal: PerfFigures;
+    /** Replicas; estimate and ideal are one replica's figures. */
+    data_parallel: number;
+    /** dp × one replica's output tokens/s. */
+    aggregate_tokens_per_s: { estimate: number; ideal: number };
+  };
   batch_sweep: {
     batch_size: number;
     tokens_per_s: number;

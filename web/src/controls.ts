@@ -78,7 +78,7 @@ function modelPicker(s: State, update: Update): HTMLElement {
     const m = findModel(search.value);
     if (m) {
       msg.textContent = '';
-      if (m.id !== s.model) update({ model: m.id, tp: 1, pp: 1, ep: 1 });
+      if (m.id !== s.model) update({ model: m.id, tp: 1, pp: 1, ep: 1, sp: false });
     } else if (search.value.trim())
       status(msg, `No model '${search.value.trim()}' — import it below?`, 'error');
   };
@@ -114,13 +114,13 @@ function modelPicker(s: State, update: Update): HTMLElement {
       const r = await postJson<{ model_id: string }>('/api/models/add/config', { model_id: id, config });
       await reloadModels();
       status(pasteMsg, `Imported as ${r.model_id}`, 'ok');
-      update({ model: r.model_id, tp: 1, pp: 1, ep: 1 });
+      update({ model: r.model_id, tp: 1, pp: 1, ep: 1, sp: false });
     } catch (e) {
       if (e instanceof HttpError && e.status === 503) {
         // No database: keep the config in this tab and send it inline.
         savePasted(`pasted:${id}`, config);
         status(pasteMsg, 'Using the config in this tab (the server has no database to import into).', 'ok');
-        update({ model: `pasted:${id}`, tp: 1, pp: 1, ep: 1 });
+        update({ model: `pasted:${id}`, tp: 1, pp: 1, ep: 1, sp: false });
       } else status(pasteMsg, (e as Error).message, 'error');
     }
   });
@@ -138,7 +138,7 @@ function modelPicker(s: State, update: Update): HTMLElement {
       });
       await reloadModels();
       status(hfMsg, r.message, 'ok');
-      update({ model: r.model_id, tp: 1, pp: 1, ep: 1 });
+      update({ model: r.model_id, tp: 1, pp: 1, ep: 1, sp: false });
     } catch (e) {
       status(hfMsg, (e as Error).message, 'error');
     }
@@ -205,13 +205,31 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
     ['auto', 'auto (model dtype)'],
     ...catalogs.kvDtypes.map((p): [string, string] => [p, p]),
   ];
-  const deg = (id: string, v: number, key: 'tp' | 'pp' | 'ep') =>
+  const deg = (id: string, v: number, key: 'tp' | 'pp' | 'ep' | 'cp' | 'replicas') =>
     select(
       id,
       DEGREES.map((d) => [String(d), String(d)]),
       String(v),
-      (x) => update({ [key]: Number(x) }),
+      (x) => {
+        const v = Number(x);
+        if (key !== 'tp') return update({ [key]: v });
+        // Sequence parallel shards over the TP group: TP 1 turns it off.
+        sp.disabled = v < 2;
+        if (v < 2) sp.checked = false;
+        spHint.textContent = spText(v);
+        update(v < 2 ? { tp: v, sp: false } : { tp: v });
+      },
     );
+  const spText = (tp: number) => (tp < 2 ? 'needs TP ≥ 2' : 'over TP');
+  const spHint = el('small', { text: spText(s.tp) });
+  const sp = el('input', {
+    id: 'sp',
+    type: 'checkbox',
+    checked: s.sp,
+    disabled: s.tp < 2,
+    title: 'Sequence parallel: norm and residual activations sharded over the TP group (needs TP ≥ 2)',
+  });
+  sp.addEventListener('change', () => update({ sp: sp.checked }));
   root.replaceChildren(
     modelPicker(s, update),
     hardwarePicker(s, update),
@@ -263,6 +281,19 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
         field('TP', deg('tp', s.tp, 'tp')),
         field('PP', deg('pp', s.pp, 'pp')),
         field('EP', deg('ep', s.ep, 'ep')),
+      ),
+      el(
+        'div',
+        { class: 'row three' },
+        field('CP', deg('cp', s.cp, 'cp'), 'sequence split'),
+        field('DP', deg('dp-replicas', s.replicas, 'replicas'), 'replicas'),
+        el(
+          'label',
+          { class: 'field' },
+          el('span', { text: 'SP' }),
+          el('span', { class: 'check' }, sp),
+          spHint,
+        ),
       ),
     ),
     el(

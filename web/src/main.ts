@@ -79,6 +79,9 @@ function planRequest(model: string, precision = state.precision) {
     tp: state.tp,
     pp: state.pp,
     ep: state.ep,
+    cp: state.cp,
+    sp: state.sp,
+    dp: state.replicas,
     gpu_memory_utilization: state.util,
     runtime: state.runtime,
   };

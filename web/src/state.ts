@@ -19,6 +19,10 @@ export interface State {
   tp: number;
   pp: number;
   ep: number;
+  /** Context parallel degree, sequence parallel, and inference data-parallel replicas ('dp' is training's). */
+  cp: number;
+  sp: boolean;
+  replicas: number;
   /** Compare: entries 'model@precision'. */
   compare: string[];
   /** Training. */
@@ -48,6 +52,9 @@ export const DEFAULTS: State = {
   tp: 1,
   pp: 1,
   ep: 1,
+  cp: 1,
+  sp: false,
+  replicas: 1,
   compare: [],
   tPrecision: 'bf16',
   optimizer: 'adamw',
@@ -75,6 +82,9 @@ const KEYS: Record<keyof State, string> = {
   tp: 'tp',
   pp: 'pp',
   ep: 'ep',
+  cp: 'cp',
+  sp: 'sp',
+  replicas: 'idp',
   compare: 'cmp',
   tPrecision: 'tp_p',
   optimizer: 'opt',

@@ -51,7 +51,10 @@ export function renderInference(
   const badge = mem.fits
     ? el('span', { class: 'badge ok', 'data-testid': 'fits', text: 'fits' })
     : el('span', { class: 'badge bad', 'data-testid': 'fits', text: 'does not fit' });
-  const planText = `TP ${r.plan.tp} · PP ${r.plan.pp} · EP ${r.plan.ep} = ${r.devices} device${r.devices > 1 ? 's' : ''}`;
+  const pl = r.plan;
+  const planText =
+    `TP ${pl.tp} · PP ${pl.pp} · EP ${pl.ep} · CP ${pl.cp} · DP ${pl.dp}${pl.sp ? ' · SP' : ''}` +
+    ` = ${r.devices} device${r.devices > 1 ? 's' : ''}`;
   const summary = el(
     'div',
     { class: 'summary' },
@@ -78,12 +81,18 @@ export function renderInference(
 
   // Memory per device: one stacked bar per device against its capacity.
   const n = Math.min(r.devices, MAX_BARS);
-  const labels = Array.from({ length: n }, (_, i) =>
-    r.plan.pp > 1 ? `GPU ${i} (stage ${Math.floor(i / (r.devices / r.plan.pp))})` : `GPU ${i}`,
-  );
+  // Devices replica by replica; inside a replica, pipeline stage by stage (each stage tp·ep·cp devices).
+  const labels = Array.from({ length: n }, (_, i) => {
+    const where = [
+      pl.dp > 1 ? `replica ${Math.floor(i / r.replica_devices)}` : '',
+      pl.pp > 1 ? `stage ${Math.floor((i % r.replica_devices) / (r.replica_devices / pl.pp))}` : '',
+    ].filter(Boolean);
+    return where.length ? `GPU ${i} (${where.join(', ')})` : `GPU ${i}`;
+  });
   const canvas = el('canvas', {
     id: 'mem-chart',
     'aria-label': 'Memory per device against capacity',
+    'data-bars': n,
     role: 'img',
   });
   const rows = COMPONENTS.filter(([k]) => mem[k] > 0 || k === 'kv_cache_bytes').map(([k, , label, pick]) =>
@@ -170,6 +179,15 @@ export function renderInference(
     el('div', { class: 'chart', style: `height:${Math.max(220, 40 + 28 * n)}px` }, canvas),
     r.devices > MAX_BARS
       ? el('p', { class: 'muted', text: `Showing ${MAX_BARS} of ${r.devices} devices (all alike).` })
+      : null,
+    pl.cp > 1 || pl.sp
+      ? el('p', {
+          class: 'muted',
+          text:
+            (pl.cp > 1
+              ? `CP ${pl.cp}: each device holds 1/${pl.cp} of every sequence's tokens and KV cache. `
+              : '') + (pl.sp ? `SP: the residual activations are sharded over the ${pl.tp} TP devices.` : ''),
+        })
       : null,
     memTable,
   );
@@ -319,7 +337,7 @@ export function renderInference(
             [e.bound.decode, i.bound.decode],
           ),
           speedRow(
-            'Output tokens/s',
+            pl.dp > 1 ? 'Output tokens/s (one replica)' : 'Output tokens/s',
             'tps',
             rate,
             e.tokens_per_s,
@@ -327,6 +345,17 @@ export function renderInference(
             /^tpot_s \(estimate|tokens_per_s/,
             /^tpot_s \(ideal/,
           ),
+          pl.dp > 1
+            ? speedRow(
+                `Output tokens/s (all ${pl.dp} replicas)`,
+                'agg-tps',
+                rate,
+                r.performance.aggregate_tokens_per_s.estimate,
+                r.performance.aggregate_tokens_per_s.ideal,
+                /^aggregate_tokens_per_s \(estimate/,
+                /^aggregate_tokens_per_s \(ideal/,
+              )
+            : null,
           speedRow(
             'Request latency',
             'e2e',
@@ -346,7 +375,11 @@ export function renderInference(
         (e.communication_s.decode > 0
           ? `, communication per decode step ${time(e.communication_s.decode)}`
           : '') +
-        '. Ideal: datasheet peak at full efficiency; estimate: calibrated efficiencies.',
+        '. Ideal: datasheet peak at full efficiency; estimate: calibrated efficiencies.' +
+        (pl.dp > 1
+          ? ` Latency and tokens/s are one replica's (${r.replica_devices} devices); the ${pl.dp} DP replicas serve ` +
+            `independent requests, so the aggregate is ${pl.dp} × one replica.`
+          : ''),
     ),
   );
 
@@ -421,7 +454,7 @@ export function renderInference(
       labels: sweep.map((s) => String(s.batch_size)),
       datasets: [
         {
-          label: 'tokens/s (estimate)',
+          label: pl.dp > 1 ? 'tokens/s per replica (estimate)' : 'tokens/s (estimate)',
           data: sweep.map((s) => s.tokens_per_s),
           borderColor: PALETTE[0],
           backgroundColor: PALETTE[0],
@@ -430,7 +463,7 @@ export function renderInference(
           pointRadius: sweep.map((s) => (s.fits ? 3 : 7)),
         },
         {
-          label: 'tokens/s (ideal)',
+          label: pl.dp > 1 ? 'tokens/s per replica (ideal)' : 'tokens/s (ideal)',
           data: sweep.map((s) => s.ideal_tokens_per_s),
           borderColor: PALETTE[0],
           borderDash: [5, 4],
