@@ -92,6 +92,12 @@ export function toErrorResponse(
       unexpected: false,
     };
   }
+  if (err instanceof PlanError && err.field)
+    return {
+      status: validationStatus,
+      body: errorBody(err.message, { errors: [{ field: err.field, message: err.message }] }),
+      unexpected: false,
+    };
   if (
     err instanceof InputError ||
     err instanceof PlanError ||

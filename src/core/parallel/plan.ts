@@ -16,21 +16,32 @@ export interface ParallelPlan {
   dp?: number;
 }
 
-export class PlanError extends Error {}
+/** A plan that breaks a rule; `field` names the plan field the rule is about, when it is about one. */
+export class PlanError extends Error {
+  constructor(
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+  }
+}
 
 export const SINGLE: ParallelPlan = { tp: 1, pp: 1, ep: 1 };
 
 /** Throws a PlanError naming the rule a plan breaks. */
 export function validatePlan(spec: ModelSpec, p: ParallelPlan): void {
-  if (!Number.isInteger(p.tp) || p.tp < 1) throw new PlanError(`tp must be a positive integer (got ${p.tp})`);
-  if (!Number.isInteger(p.pp) || p.pp < 1) throw new PlanError(`pp must be a positive integer (got ${p.pp})`);
-  if (!Number.isInteger(p.ep) || p.ep < 1) throw new PlanError(`ep must be a positive integer (got ${p.ep})`);
+  if (!Number.isInteger(p.tp) || p.tp < 1)
+    throw new PlanError(`tp must be a positive integer (got ${p.tp})`, 'tp');
+  if (!Number.isInteger(p.pp) || p.pp < 1)
+    throw new PlanError(`pp must be a positive integer (got ${p.pp})`, 'pp');
+  if (!Number.isInteger(p.ep) || p.ep < 1)
+    throw new PlanError(`ep must be a positive integer (got ${p.ep})`, 'ep');
   if (p.cp !== undefined && (!Number.isInteger(p.cp) || p.cp < 1))
-    throw new PlanError(`cp must be a positive integer (got ${p.cp})`);
+    throw new PlanError(`cp must be a positive integer (got ${p.cp})`, 'cp');
   if (p.dp !== undefined && (!Number.isInteger(p.dp) || p.dp < 1))
-    throw new PlanError(`dp must be a positive integer (got ${p.dp})`);
+    throw new PlanError(`dp must be a positive integer (got ${p.dp})`, 'dp');
   if (p.sp && p.tp < 2)
-    throw new PlanError('sp (sequence parallel) shards over the TP group and needs tp >= 2');
+    throw new PlanError('sp: sequence parallel shards over the TP group and needs tp >= 2', 'sp');
   for (const g of spec.groups) {
     const a = g.attention;
     if (a && a.numHeads % p.tp !== 0) {

@@ -12,7 +12,6 @@ import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
 import { catalog, findDevice, hardwareSpec, systemLinks } from '../../catalog/index.js';
 import { countParameters, type ModelSpec } from '../../core/arch/index.js';
-import type { TraceEntry } from '../../core/explain.js';
 import type { HardwareSpec } from '../../core/hardware/spec.js';
 import { engineCapacity } from '../../core/memory/capacity.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
@@ -20,8 +19,9 @@ import { RUNTIME_IDS } from '../../core/memory/runtime.js';
 import { trainingMemory, type TrainingPrecision } from '../../core/memory/training.js';
 import { devices, replicaDevices, validatePlan, type ParallelPlan } from '../../core/parallel/plan.js';
 import { perf } from '../../core/perf/latency.js';
+import { replicaRates } from '../../core/perf/replicas.js';
 import { resolveModel, specFromUserConfig, type App, type AppContext } from '../context.js';
-import { ApiError, InvalidInput } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { kvPrecision, weightPrecision } from '../memory.js';
 import { explainQuery, wantsExplain } from '../schemas.js';
@@ -145,8 +145,6 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
   const { hw, system, links } = hardwareOf(b.hardware_id);
   const precision = weightPrecision(b.precision);
   const kv = kvPrecision(spec, precision, b.kv_precision);
-  if (b.sp && b.tp < 2)
-    throw new InvalidInput('sp', 'sequence parallel shards over the TP group and needs tp >= 2');
   const p: ParallelPlan = { tp: b.tp, pp: b.pp, ep: b.ep, cp: b.cp, sp: b.sp, dp: b.dp };
   validatePlan(spec, p);
   const seq = b.input_len + b.output_len;
@@ -216,19 +214,8 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
     bandwidth_utilization: f.bandwidth_utilization,
     communication_s: f.communication_s,
   });
-  // perf() times one replica (tp·pp·ep·cp devices); dp replicas serve independent requests with no traffic
-  // between them, so the plan's aggregate output rate is dp times one replica's.
   const dp = p.dp ?? 1;
-  const aggregate = { estimate: dp * r.tokens_per_s, ideal: dp * r.ideal.tokens_per_s };
-  const dpTrace: TraceEntry[] = (['estimate', 'ideal'] as const).map((k) => ({
-    figure: `aggregate_tokens_per_s (${k})`,
-    value: aggregate[k],
-    unit: 'tokens/s',
-    formula:
-      'dp · tokens_per_s of one replica: the performance model times one tp·pp·ep·cp replica; the dp replicas ' +
-      'serve independent requests with no communication between them',
-    inputs: { dp, replica_tokens_per_s: k === 'estimate' ? r.tokens_per_s : r.ideal.tokens_per_s },
-  }));
+  const aggregate = replicaRates(r, dp, explain && dp > 1);
   const warnings = [...spec.warnings];
   if (system && n > system.chips)
     warnings.push(`the plan uses ${n} devices; ${system.name} has ${system.chips}`);
@@ -250,7 +237,7 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
     },
     precision,
     kv_precision: kv,
-    plan: { tp: p.tp, pp: p.pp, ep: p.ep, cp: b.cp, sp: b.sp, dp: b.dp },
+    plan: p,
     devices: n,
     replica_devices: replicaDevices(p),
     memory_per_device: {
@@ -277,13 +264,13 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
       ideal: pick({ ...r, ...r.ideal }),
       efficiency: r.efficiency,
       data_parallel: dp,
-      aggregate_tokens_per_s: aggregate,
+      aggregate_tokens_per_s: { estimate: aggregate.estimate, ideal: aggregate.ideal },
     },
     batch_sweep: sweep,
     fits_on: fit,
     warnings,
     trace: explain
-      ? { memory: mem.trace, capacity: cap.trace, performance: dp > 1 ? [...r.trace, ...dpTrace] : r.trace }
+      ? { memory: mem.trace, capacity: cap.trace, performance: [...r.trace, ...aggregate.trace] }
       : null,
   };
 }
