@@ -62,18 +62,7 @@ async function listFiles(
   id: string,
   revision: string,
 ): Promise<Map<string, number | null>> {
-  const text = await client.request(
-    `/api/models/${id}/revision/${revision}?blobs=true`,
-    id,
-    'file list',
-    (r) => r.text(),
-  );
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new HubError('malformed', 502, `the Hub returned malformed JSON for the file list of ${id}`);
-  }
+  const raw = await client.getJson(`/api/models/${id}/revision/${revision}?blobs=true`, id, 'file list');
   const siblings = (raw as { siblings?: unknown })?.siblings;
   if (!Array.isArray(siblings))
     throw new HubError('malformed', 502, `the Hub's model info for ${id} lists no files (siblings)`);

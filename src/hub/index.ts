@@ -138,7 +138,8 @@ export class HubClient {
     return raw as Record<string, unknown>;
   }
 
-  private async getJson(path: string, id: string, what: string): Promise<unknown> {
+  /** GET `path` as JSON (bounded, retried); malformed or truncated JSON is a 502 naming `what` of `id`. */
+  async getJson(path: string, id: string, what: string): Promise<unknown> {
     const text = await this.get(path, id, what);
     try {
       return JSON.parse(text);
