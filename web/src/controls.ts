@@ -27,7 +27,8 @@ function select(id: string, options: [string, string][], value: string, onChange
   return s;
 }
 
-function number(
+/** A number input: a valid number counts as it is typed; leaving it invalid puts the last valid one back. */
+export function number(
   id: string,
   value: number,
   min: number,
@@ -36,7 +37,6 @@ function number(
   onChange: (v: number) => void,
 ) {
   const i = el('input', { id, type: 'number', min, max, step, value, inputmode: 'numeric' });
-  // A valid number counts as it is typed; leaving the field with an invalid one puts the last valid one back.
   let last = value;
   const commit = (final: boolean) => {
     const v = i.value.trim() === '' ? NaN : Number(i.value);

@@ -3,7 +3,7 @@ import './style.css';
 import { postJson, type AnalyzeResult, type PlanResult, type TrainingResult } from './api';
 import { catalogs, deviceOf, findModel, loadCatalogs, modelName } from './catalog';
 import { destroyCharts } from './charts';
-import { renderControls } from './controls';
+import { number, renderControls } from './controls';
 import { installExplain } from './explain';
 import { el } from './fmt';
 import { renderCompare, type CompareEntry } from './panels/compare';
@@ -235,22 +235,9 @@ function trainingForm(): HTMLElement {
     s.addEventListener('change', () => f(s.value));
     return s;
   };
-  // A number counts as soon as it is a valid one (typing 16 recomputes without leaving the field); leaving the
-  // field with an invalid one puts the last valid one back.
-  const num = (id: string, v: number, min: number, max: number, f: (x: number) => void) => {
-    const i = el('input', { id, type: 'number', min, max, value: v, inputmode: 'numeric' });
-    let last = v;
-    const commit = (final: boolean) => {
-      const x = i.value.trim() === '' ? NaN : Number(i.value);
-      if (Number.isInteger(x) && x >= min && x <= max) {
-        last = x;
-        f(x);
-      } else if (final) i.value = String(last);
-    };
-    i.addEventListener('input', () => commit(false));
-    i.addEventListener('change', () => commit(true));
-    return i;
-  };
+  // Integers; typing 16 recomputes without leaving the field (controls.ts number).
+  const num = (id: string, v: number, min: number, max: number, f: (x: number) => void) =>
+    number(id, v, min, max, 1, f);
   const field = (label: string, c: HTMLElement) =>
     el('label', { class: 'field' }, el('span', { text: label }), c);
   const targets = el('input', { id: 'train-lora-targets', type: 'text', value: state.loraTargets });
