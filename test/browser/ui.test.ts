@@ -69,6 +69,15 @@ async function inject<T>(
   return { status: r.statusCode, body: (r.body ? JSON.parse(r.body) : null) as T };
 }
 
+/** /config/system-metrics for the page's default question (batch 4, 2,048 tokens) under the given layers. */
+function systemPrefill(layers: Record<string, unknown>) {
+  return inject<{ prefill: { memory_per_chip_bytes: number; chips_used: number } }>(
+    'POST',
+    '/config/system-metrics',
+    { prefill_req: { model_id: MODEL, hardware_id: GPU, batch_size: 4, seq_len: 2048, layers } },
+  );
+}
+
 beforeAll(async () => {
   ensureWebBuilt();
   server = await startServer({ engine: true });
@@ -206,19 +215,7 @@ describe('inference view', () => {
     expect(after).toBeGreaterThan(before / 2 - 1);
     const bars = await page.$eval('#mem-chart', (c) => (c as HTMLCanvasElement).getAttribute('aria-label'));
     expect(bars).toBeTruthy();
-    const sys = await inject<{ prefill: { memory_per_chip_bytes: number; chips_used: number } }>(
-      'POST',
-      '/config/system-metrics',
-      {
-        prefill_req: {
-          model_id: MODEL,
-          hardware_id: GPU,
-          batch_size: 4,
-          seq_len: 2048,
-          layers: { attention: { tensor_parallel: 2, dtype: 'fp16' } },
-        },
-      },
-    );
+    const sys = await systemPrefill({ attention: { tensor_parallel: 2, dtype: 'fp16' } });
     expect(sys.status).toBe(200);
     expect(sys.body.prefill.chips_used).toBe(2);
     expect(await value('mem-total_bytes')).toBeCloseTo(sys.body.prefill.memory_per_chip_bytes, 0);
@@ -292,22 +289,10 @@ describe('inference view', () => {
     expect(api.body.performance.aggregate_tokens_per_s.estimate).toBeCloseTo(2 * e['tokens_per_s']!, 6);
 
     // Memory per device as /config/system-metrics says for CP 2 and SP (it has no replicas: memory is per device).
-    const sys = await inject<{ prefill: { memory_per_chip_bytes: number; chips_used: number } }>(
-      'POST',
-      '/config/system-metrics',
-      {
-        prefill_req: {
-          model_id: MODEL,
-          hardware_id: GPU,
-          batch_size: 4,
-          seq_len: 2048,
-          layers: {
-            attention: { tensor_parallel: 2, context_parallel: 2, dtype: 'fp16' },
-            norm: { sequence_parallel: 2 },
-          },
-        },
-      },
-    );
+    const sys = await systemPrefill({
+      attention: { tensor_parallel: 2, context_parallel: 2, dtype: 'fp16' },
+      norm: { sequence_parallel: 2 },
+    });
     expect(sys.status).toBe(200);
     expect(sys.body.prefill.chips_used).toBe(4);
     expect(await value('mem-total_bytes')).toBeCloseTo(sys.body.prefill.memory_per_chip_bytes, 0);
