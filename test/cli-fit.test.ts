@@ -149,6 +149,16 @@ describe('train --gpu', () => {
     );
   });
 
+  it('405B: no single change is enough; ZeRO-3 over 128 ranks with full recomputation is, and it runs', async () => {
+    const big = ['train', 'meta-llama/llama-3.1-405b', '--gpu', 'h100'];
+    const j = await json(...big);
+    expect(j.fits).toBe(false);
+    expect(j.fit.suggestions.map((s: Suggestion) => s.change)).toEqual([
+      '--dp 128 --zero 3 --recompute full',
+    ]);
+    await eachSuggestionFits(big, j.fit.suggestions);
+  });
+
   it("LoRA's default targets are every linear layer: 41,943,040 adapter parameters at rank 16", async () => {
     // Per layer r·(in + out): q 16·8192, k and v 16·5120, o 16·8192, gate and up 16·18432, down 16·18432.
     const perLayer = 16 * (8192 + 5120 + 5120 + 8192 + 3 * 18_432);

@@ -97,7 +97,9 @@ export function printFit(v: FitVerdict, flagOf: FlagOf = plainFlag, budget = '')
     return c === null ? [] : [[c, s.description, gb(s.required_bytes), gb(s.headroom_bytes)]];
   });
   if (!rows.length) {
-    process.stdout.write('  no single change of precision, parallelism, length or batch makes it fit\n');
+    process.stdout.write(
+      '  nothing tried makes it fit (lower precision, TP/PP up to 64 devices, shorter sequences, smaller batch)\n',
+    );
     return;
   }
   process.stdout.write('  each of these fits (memory recomputed with the change):\n');

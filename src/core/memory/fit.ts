@@ -216,6 +216,17 @@ export function inferenceFit(
     const batch = largest(1, o.batch - 1, (n) => s.fits(s.try(() => measure({ batch: n }))));
     if (batch !== null)
       s.add({ batch }, `at most ${batch} sequence${batch === 1 ? '' : 's'} at once`, measure({ batch }));
+    // No single change is enough: the fewest devices of TP within a node (up to 8) times PP across nodes.
+    if (!s.list.length) {
+      const plans = [tp, ...doublings(tp, 8)]
+        .flatMap((t) => doublings(pp, 64).map((p) => ({ t, p })))
+        .sort((a, b) => a.t * a.p - b.t * b.p || b.t - a.t);
+      s.first(
+        plans,
+        ({ t, p }) => measure({ plan: { ...o.plan, tp: t, pp: p } }),
+        ({ t, p }) => [{ tp: t, pp: p }, `tensor parallel ${t} x pipeline parallel ${p}`],
+      );
+    }
   }
   return { ...v, reason, message, suggestions: s.list, memory: mem };
 }
@@ -287,6 +298,22 @@ export function trainingFit(spec: ModelSpec, hw: HardwareSpec, o: TrainingOption
     if (batch !== null) s.add({ batch }, `micro-batch ${batch}`, peak({ batch }));
     const seq = largest(1, o.seq - 1, (n) => s.fits(s.try(() => peak({ seq: n }))));
     if (seq !== null) s.add({ seq }, `sequences of at most ${seq} tokens`, peak({ seq }));
+    // No single change is enough: ZeRO-3 over more ranks with full recomputation, then with TP 8 as well.
+    if (!s.list.length)
+      s.first(
+        doublings(dp, 1024),
+        (d) => peak({ dp: d, zero: 3, recompute: 'full' }),
+        (d) => [{ dp: d, zero: 3, recompute: 'full' }, `ZeRO-3 over ${d} ranks with full recomputation`],
+      );
+    if (!s.list.length && tp < 8)
+      s.first(
+        doublings(dp, 1024),
+        (d) => peak({ dp: d, zero: 3, recompute: 'full', tp: 8 }),
+        (d) => [
+          { tp: 8, dp: d, zero: 3, recompute: 'full' },
+          `tensor parallel 8, ZeRO-3 over ${d} ranks, full recomputation`,
+        ],
+      );
   }
   return {
     ...v,
