@@ -1,0 +1,126 @@
+/**
+ * The repo ids people type resolve to a catalog entry with a real config.json: the ids named in issue 12 (the
+ * deployments behind shared/reference/calibration/vllm-logs.json), every model_path of the serving benchmarks
+ * (shared/reference/serving/measured.csv), and quantised releases whose format `--precision auto` must see.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { catalog, expandModelFile, modelSpec } from '../src/catalog/index.js';
+import { modelFile } from '../src/catalog/schema.js';
+import { getFormat } from '../src/core/numerics/formats.js';
+import { REFERENCE } from './helpers.js';
+
+const resolves = (id: string) => catalog().models.find(id)?.id ?? null;
+
+/** Ids named in issue 12, as its deployments' logs spell them (the lookup ignores case). */
+const ISSUE_IDS = [
+  'meta-llama/Llama-3.1-8B-Instruct',
+  'Qwen/Qwen2.5-7B-Instruct',
+  'Qwen/Qwen2-7B-Instruct',
+  'deepseek-ai/DeepSeek-V2-Lite-Chat',
+  'google/gemma-2-27b-it',
+  'ibm-granite/granite-3.1-8b-instruct',
+  'mistralai/Mixtral-8x7B-Instruct-v0.1',
+  'RedHatAI/Llama-3.3-70B-Instruct-fp8-dynamic',
+  'Qwen/Qwen2.5-72B-Instruct',
+  'RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16',
+  'meta-llama/Llama-3.1-70B',
+  'meta-llama/Llama-3.1-405B-Instruct',
+  'meta-llama/Llama-4-Maverick-17B-128E-Instruct',
+  'meta-llama/Llama-4-Scout-17B-16E-Instruct',
+];
+
+describe('repo ids of issue 12', () => {
+  it('every id named in the issue and in vllm-logs.json resolves, case-insensitively', () => {
+    const logs = JSON.parse(readFileSync(join(REFERENCE, 'calibration', 'vllm-logs.json'), 'utf8')) as {
+      records: { model: string }[];
+    };
+    const ids = [...new Set([...ISSUE_IDS, ...logs.records.map((r) => r.model)])];
+    expect(ids.filter((id) => !resolves(id))).toEqual([]);
+    expect(resolves('redhatai/llama-3.3-70b-instruct-FP8-DYNAMIC')).toBe(
+      'RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic',
+    );
+  });
+
+  it('quantised releases carry their format to --precision auto', () => {
+    // The vLLM 0.19 logs name the method: compressed-tensors W8A8Fp8 (R13), gptq_marlin (R16), mxfp4 (R15).
+    const fmt = (id: string) => modelSpec(catalog().models.get(id)).checkpointQuant?.format ?? null;
+    expect(fmt('RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic')).toBe('fp8');
+    expect(fmt('RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16')).toBe('gptq-int4-g128');
+    expect(fmt('RedHatAI/Qwen2.5-7B-Instruct-quantized.w8a8')).toBe('int8');
+    expect(fmt('openai/gpt-oss-20b')).toBe('mxfp4');
+    expect(fmt('meta-llama/Llama-3.1-8B-Instruct')).toBeNull();
+  });
+
+  it('a bare repo name means the publisher, not a re-upload', () => {
+    expect(resolves('Llama-3.1-8B-Instruct')).toBe('meta-llama/Llama-3.1-8B-Instruct');
+    expect(resolves('Meta-Llama-3.1-8B-Instruct')).toBe('meta-llama/Llama-3.1-8B-Instruct');
+  });
+});
+
+describe('catalog entries', () => {
+  it('every quantised entry names a storage format core/numerics knows', () => {
+    const unknown = catalog()
+      .models.items.map((e) => [e.id, modelSpec(e).checkpointQuant?.format] as const)
+      .filter(([, f]) => f !== undefined && !getFormat(f));
+    expect(unknown).toEqual([]);
+  });
+
+  it('a variant is its file config with config_changes applied and config_removed dropped', () => {
+    const f = modelFile.parse({
+      id: 'org/base',
+      name: 'Base',
+      author: 'org',
+      family: 'llama',
+      source: 's',
+      completeness: 'verbatim',
+      config: { a: 1, b: 2, c: 3 },
+      variants: [
+        {
+          id: 'other/base-q',
+          source: 't',
+          completeness: 'reconstructed',
+          config_changes: { b: 20, d: 4 },
+          config_removed: ['c'],
+        },
+      ],
+    });
+    const [base, v] = expandModelFile(f);
+    expect(base!.config).toEqual({ a: 1, b: 2, c: 3 });
+    expect(v).toMatchObject({
+      id: 'other/base-q',
+      author: 'other',
+      variant_of: 'org/base',
+      source: 't',
+      completeness: 'reconstructed',
+      config: { a: 1, b: 20, d: 4 },
+    });
+    expect(() =>
+      modelFile.parse({ ...f, variants: [{ id: 'x/y', source: 's', completeness: 'verbatim', config: {} }] }),
+    ).toThrow();
+  });
+});
+
+/**
+ * Every model_path of the serving benchmarks. Most of these (MiniMax-M2.5, Qwen3.5-397B-A17B, DeepSeek-R1,
+ * Kimi-K2.5, GLM-5, nvidia's DeepSeek NVFP4 releases) come with the new architectures of the `arch` branch: this
+ * test fails on the catalog branch alone until that branch is merged.
+ */
+describe('serving benchmark models', () => {
+  it('every model_path of measured.csv resolves', () => {
+    const csv = readFileSync(join(REFERENCE, 'serving', 'measured.csv'), 'utf8').split('\n');
+    const header = csv[0]!.split(',');
+    const col = header.indexOf('model_path');
+    expect(col).toBeGreaterThanOrEqual(0);
+    const paths = new Set<string>();
+    for (const line of csv.slice(1)) {
+      if (!line.trim()) continue;
+      // model_path holds no commas; fields before it may be quoted, so count from a simple split only up to it.
+      const cells = line.split(',');
+      paths.add(cells[col]!);
+    }
+    expect(paths.size).toBeGreaterThan(5);
+    expect([...paths].filter((p) => !resolves(p)).sort()).toEqual([]);
+  });
+});
