@@ -39,7 +39,8 @@ export function checkpointQuant(r: ConfigReader): CheckpointQuant | null {
     return { method, format: 'fp8', excludedRoles: [...KEEP_16BIT, 'attention'], blockSize: null };
   }
   if (method === 'bitsandbytes') {
-    const fmt = q['load_in_4bit'] ? (q['bnb_4bit_quant_type'] === 'fp4' ? 'bnb_fp4' : 'nf4') : 'int8';
+    const nf4 = q['bnb_4bit_use_double_quant'] ? 'nf4_dq' : 'nf4';
+    const fmt = q['load_in_4bit'] ? (q['bnb_4bit_quant_type'] === 'fp4' ? 'bnb_fp4' : nf4) : 'int8';
     return { method, format: fmt, excludedRoles: KEEP_16BIT, blockSize: null };
   }
   return { method, format: method, excludedRoles: KEEP_16BIT, blockSize: block };
