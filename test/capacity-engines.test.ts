@@ -14,6 +14,7 @@ import {
   vllmStageKvLayout,
 } from '../src/core/memory/engines/vllm.js';
 import { sglangDefaults } from '../src/core/memory/engines/sglang.js';
+import { visionProfileBytes } from '../src/core/memory/engines/common.js';
 import { InputError } from '../src/core/memory/inference.js';
 import { GiB } from './helpers.js';
 import { num, recordOptions, VLLM_LOGS, type VllmLogRecord } from './vllm-logs.js';
@@ -134,6 +135,18 @@ describe('vLLM defaults and version rules', () => {
     expect(v21.cuda_graph_bytes).toBeGreaterThan(0);
     expect(v21.kv_cache_bytes_available).toBeCloseTo(v19.kv_cache_bytes_available - v21.cuda_graph_bytes, 0);
     expect(v21.uncertain_terms.map((u) => u.term)).toContain('cuda_graph_memory');
+  });
+
+  it('multimodal: the vision tower runs on max_num_batched_tokens worth of images, by hand for gemma-3-27b', () => {
+    const g3 = spec('google/gemma-3-27b-it');
+    // 8192 / 256 = 32 images of (896 / 14)^2 = 4096 patches; SigLIP hidden 1152, MLP 4304 (fc1 out + GELU out).
+    const m = visionProfileBytes(g3, 8192, 2);
+    expect(m.towerPeak).toBe(32 * 4096 * (3 * 1152 + 2 * 4304) * 2);
+    // 32 x 256 image tokens of the 5376-wide language model stay cached.
+    expect(m.encoderCache).toBe(32 * 256 * 5376 * 2);
+    const c = engineKvCapacity(g3, h100, { maxModelLen: 8192 });
+    expect(c.activation_peak_bytes).toBeGreaterThanOrEqual(m.towerPeak);
+    expect(c.uncertain_terms.map((u) => u.term)).toContain('mm_encoder_profile');
   });
 
   it('names the terms it is unsure of', () => {

@@ -29,16 +29,19 @@ const GiB = 2 ** 30;
 
 /** The launch settings a record states; scheduler defaults are left for the engine profile to pick. */
 export function recordOptions(r: VllmLogRecord): EngineOptions {
-  const explicitDtype = /--dtype (b?float16)/.exec(r.weight_dtype)?.[1];
+  const explicitDtype = /--dtype (\w+)/.exec(r.weight_dtype)?.[1];
+  // `--quantization fp8` quantises a 16-bit checkpoint's linear layers at load; otherwise the checkpoint's own.
+  const online = /--quantization (\w+)/.exec(r.weight_dtype)?.[1];
+  const dtypes: Record<string, string> = { float16: 'fp16', half: 'fp16', bfloat16: 'bf16', float32: 'fp32' };
   return {
     engineVersion: /^\d+\.\d+\.\d+/.exec(r.version_or_date)![0],
     plan: { tp: r.tp, pp: r.pp, ep: 1 },
     maxModelLen: r.max_model_len,
     memoryFraction: r.gpu_memory_utilization,
     deviceTotalBytes: r.gpu_memory_gib * GiB,
-    precision: 'auto',
+    precision: online ?? 'auto',
     kvCacheDtype: /^fp8/.test(r.kv_cache_dtype) ? 'fp8' : 'auto',
-    dtype: explicitDtype === 'float16' ? 'fp16' : explicitDtype === 'bfloat16' ? 'bf16' : 'auto',
+    dtype: (explicitDtype && dtypes[explicitDtype]) ?? 'auto',
     enforceEager: r.enforce_eager,
   };
 }

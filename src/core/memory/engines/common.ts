@@ -246,3 +246,30 @@ export function kvBytesPerTokenAll(types: readonly KvLayerType[]): number {
   for (const t of types) s += t.bytesPerTokenLayer * t.layers;
   return s;
 }
+
+/**
+ * The multimodal part of a profile run (vLLM 0.19 gpu_model_runner.profile_run): the encoder budget is
+ * max(max_num_batched_tokens, tokens of one item), filled with images of the largest size; the vision tower
+ * runs on all their patches at once and its outputs stay in the encoder cache during the language-model
+ * forward and the sampler. Peak of the tower: 3 x patches x vision hidden (stream, input, normed copy) plus the
+ * MLP's two intermediates.
+ */
+export function visionProfileBytes(
+  spec: ModelSpec,
+  T: number,
+  b: number,
+): { towerPeak: number; encoderCache: number } {
+  const v = spec.vision;
+  if (!v || v.tokensPerImage <= 0) return { towerPeak: 0, encoderCache: 0 };
+  const images = Math.max(1, Math.floor(Math.max(T, v.tokensPerImage) / v.tokensPerImage));
+  const patches = images * Math.ceil(v.imageSize / v.patchSize) ** 2;
+  let mlp = 0;
+  for (const g of spec.groups) {
+    if (g.stack !== 'vision') continue;
+    if (g.mlp?.kind === 'dense') mlp = Math.max(mlp, g.mlp.intermediateSize * (g.mlp.gated ? 3 : 2));
+  }
+  return {
+    towerPeak: patches * (3 * v.hiddenSize + mlp) * b,
+    encoderCache: images * v.tokensPerImage * spec.hiddenSize * b,
+  };
+}

@@ -35,6 +35,7 @@ import {
   parseVersion,
   stageFilter,
   versionAtLeast,
+  visionProfileBytes,
   type UncertainTerm,
 } from './common.js';
 import { checkFraction, checkPositive, resolveCommon } from './device.js';
@@ -186,7 +187,9 @@ export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions
         T * spec.hiddenSize * b +
         rows * spec.hiddenSize * b
       : 0;
-    const activation = Math.max(fwd + ws, ws + samplerPeak);
+    // Multimodal models run their vision tower first (first stage) and keep its outputs through the rest.
+    const mm = s === 0 ? visionProfileBytes(spec, T, b) : { towerPeak: 0, encoderCache: 0 };
+    const activation = Math.max(mm.towerPeak, mm.encoderCache + Math.max(fwd + ws, ws + samplerPeak));
     let graphs = 0;
     if (graphsSubtracted) {
       // Per captured graph ~6 MiB, piecewise graphs at TP>1 ~26 MiB (0.19.0 DEBUG "Estimated PIECEWISE CUDA
@@ -260,6 +263,11 @@ export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions
     uncertain.push({
       term: 'moe_workspace',
       note: `fused-MoE workspace of the ${path} path sized for max_num_batched_tokens tokens`,
+    });
+  if (spec.vision)
+    uncertain.push({
+      term: 'mm_encoder_profile',
+      note: 'vision tower profiled on max_num_batched_tokens worth of largest images; resolution-dependent models vary',
     });
   if (graphsSubtracted)
     uncertain.push({
