@@ -149,6 +149,16 @@ describe('vLLM defaults and version rules', () => {
     expect(c.uncertain_terms.map((u) => u.term)).toContain('mm_encoder_profile');
   });
 
+  it('weights as loaded, by hand: Llama-3.1-8B at --dtype float32 is 4 B x 8,030,261,248 parameters', () => {
+    const c = engineKvCapacity(spec('meta-llama/Llama-3.1-8B-Instruct'), h100, {
+      maxModelLen: 8192,
+      dtype: 'fp32',
+    });
+    // + the RoPE cache (131,072 positions x 128 dims x 4 B) + the 2 MiB per layer loader allowance x 32 layers.
+    expect(c.weights_bytes).toBe(4 * 8030261248 + 131072 * 128 * 4 + 32 * 2 * 2 ** 20);
+    expect(c.settings.kv_cache_dtype).toBe('fp32');
+  });
+
   it('names the terms it is unsure of', () => {
     const moe = predictKv(VLLM_LOGS.find((r) => r.model === 'Qwen/Qwen3-30B-A3B')!);
     const terms = moe.uncertain_terms.map((u) => u.term);

@@ -66,7 +66,8 @@ export function resolveCommon(
     kvBytes,
     maxModelLen,
     deviceTotal: o.deviceTotalBytes ?? cudaTotalBytes(hw),
-    precision: o.precision ?? 'auto',
+    // An unquantised checkpoint is loaded in the compute dtype (--dtype float32 doubles a bf16 checkpoint).
+    precision: (o.precision ?? 'auto') === 'auto' && !spec.checkpointQuant ? dtype : (o.precision ?? 'auto'),
   };
 }
 
