@@ -43,9 +43,30 @@ export function sglangDefaults(
   pp: number,
   v: number[],
 ): { memFractionStatic: number; chunkedPrefillSize: number; cudaGraphMaxBs: number } {
-  const chunkedPrefillSize = gpuMemMiB < 35 * 1024 ? 2048 : gpuMemMiB < 160 * 1024 ? 8192 : 16384;
-  // cuda_graph_max_bs by memory and TP (uncertain outside the bucket quoted for < 35 GiB: 8 below TP4, 80 above).
-  const cudaGraphMaxBs = gpuMemMiB < 35 * 1024 ? (tp < 4 ? 8 : 80) : tp < 4 ? 256 : 512;
+  // Buckets of _handle_gpu_memory_settings (0.5.3+): <20 GiB, <35 GiB, <60 GiB (A100-40G, L40), <160 GiB
+  // (H100, A100-80G, H20, H200), larger (B200, MI300).
+  const G = 1024;
+  const chunkedPrefillSize =
+    gpuMemMiB < 35 * G ? 2048 : gpuMemMiB < 60 * G ? 4096 : gpuMemMiB < 160 * G ? 8192 : 16384;
+  const small = tp < 4;
+  const cudaGraphMaxBs =
+    gpuMemMiB < 20 * G
+      ? small
+        ? 8
+        : 80
+      : gpuMemMiB < 35 * G
+        ? small
+          ? 24
+          : 80
+        : gpuMemMiB < 60 * G
+          ? small
+            ? 32
+            : 160
+          : gpuMemMiB < 160 * G
+            ? small
+              ? 256
+              : 512
+            : 512;
   const ps = tp * pp;
   let frac: number;
   if (!versionAtLeast(v, [0, 5, 0])) {
@@ -127,10 +148,10 @@ export function sglangCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptio
     term: 'activation_headroom',
     note: 'SGLang keeps activations and CUDA graphs in the (1 - mem_fraction_static) share; an OOM there is not modelled',
   });
-  if (o.memoryFraction === undefined && versionAtLeast(v, [0, 5, 3]))
+  if (spec.vision && o.memoryFraction === undefined)
     uncertain.push({
-      term: 'cuda_graph_max_bs',
-      note: `default taken as ${d.cudaGraphMaxBs} for this GPU and TP (enters the reserve at 2 MiB per request)`,
+      term: 'vlm_fraction',
+      note: 'SGLang lowers mem_fraction_static for vision models by the tower size; not applied here',
     });
   if (st.swa)
     uncertain.push({
