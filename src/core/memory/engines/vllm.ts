@@ -1,12 +1,13 @@
 /**
- * vLLM V1's KV-cache sizing, as its worker computes it (vllm/v1/worker/gpu_worker.py determine_available_memory,
- * 0.19.0, whose DEBUG line prints each term):
+ * vLLM V1's KV-cache sizing, as its worker computes it (vllm/v1/worker/gpu_worker.py determine_available_memory
+ * with vllm/utils/mem_utils.py memory_profiling, 0.19.0, whose DEBUG line prints each term):
  *
  *   requested = total_memory x gpu_memory_utilization
  *   available_kv = requested - (weights + torch peak increase + non-torch increase [+ CUDA-graph estimate])
  *
  * - weights: "Model loading took X GiB": parameters as loaded on the rank plus the RoPE cos/sin cache.
- * - torch peak increase: the profile run (gpu_model_runner profile_run) is one forward of max_num_batched_tokens
+ * - torch peak increase: growth of torch's allocated-bytes peak over what was allocated when profiling began;
+ *   the profile run (gpu_model_runner profile_run) is one forward of max_num_batched_tokens
  *   tokens, then the sampler warm-up (_dummy_sampler_run) over min(max_num_seqs, max_num_batched_tokens) rows x
  *   the vocabulary while the forward's output is still held; MoE layers keep their kernel workspace alive
  *   across both.
