@@ -69,7 +69,8 @@ export function vllmSchedulerDefaults(
  * Bytes per logit the sampler warm-up holds at its peak, per row and vocabulary entry. 0.19: the model-dtype
  * logits (held by _dummy_sampler_run), their fp32 copy (Sampler.forward), softmax probabilities and the
  * exponential noise of random_sample (fp32 each), with top-k/top-p masking done in place by a Triton kernel
- * whose scratch is bounded here by one byte per logit. Earlier releases sorted the vocabulary in PyTorch:
+ * (v1/sample/ops/topk_topp_triton.py) whose scratch, a [num_SMs, vocab] fp32 buffer (132 x 4 B per vocabulary
+ * entry on an H100), is bounded here by one byte per logit (1,024 B per entry at max_num_seqs 1024). Earlier releases sorted the vocabulary in PyTorch:
  * sorted fp32 values, int64 indices, a bool mask and fp32 sorted probabilities on top of the two logits copies.
  */
 function samplerBytesPerLogit(v: number[], b: number): { perLogit: number; triton: boolean } {
