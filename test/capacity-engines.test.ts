@@ -267,6 +267,30 @@ describe('capacity through the CLI', () => {
     expect(Math.abs(j.max_concurrency / num(r.values['max_concurrency']!) - 1)).toBeLessThan(0.03);
   });
 
+  it.each(['sglang', 'trtllm'])(
+    '--engine %s answers with its own fraction and names its uncertain terms',
+    async (e) => {
+      const r = await run(
+        'capacity',
+        'Qwen/Qwen3-8B',
+        '--gpu',
+        'h100',
+        '--engine',
+        e,
+        '--max-model-len',
+        '8192',
+        '--json',
+      );
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.out);
+      expect(j.engine).toBe(e);
+      expect(j.fits).toBe(true);
+      expect(j.max_kv_tokens).toBeGreaterThan(8192);
+      expect(j.max_concurrency).toBeCloseTo(j.max_kv_tokens / 8192, 10);
+      expect(j.uncertain_terms.length).toBeGreaterThan(0);
+    },
+  );
+
   it('prints concurrency as vLLM does ("58.xx x"), and refuses another engine\'s fraction flag', async () => {
     const t = await run(
       'capacity',
