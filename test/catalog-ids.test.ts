@@ -101,6 +101,7 @@ describe('catalog entries', () => {
       'Qwen/Qwen3-30B-A3B-Instruct-2507': 30_532_122_624,
       'Qwen/Qwen2-7B-Instruct': 7_615_616_512,
       'codellama/CodeLlama-13b-hf': 13_016_028_160,
+      'codellama/CodeLlama-34b-hf': 33_743_970_304,
     };
     const counted = Object.fromEntries(
       Object.keys(published).map((id) => [id, countParameters(modelSpec(catalog().models.get(id))).total]),
@@ -134,7 +135,7 @@ describe('catalog entries', () => {
         },
       ],
     });
-    const [base, v] = expandModelFile(f);
+    const [base, v] = expandModelFile({ ...f, gated: true, release_date: '2024-01' });
     expect(base!.config).toEqual({ a: 1, b: 2, c: 3 });
     expect(v).toMatchObject({
       id: 'other/base-q',
@@ -144,6 +145,10 @@ describe('catalog entries', () => {
       completeness: 'reconstructed',
       config: { a: 1, b: 20, d: 4 },
     });
+    // A re-upload by another org is neither gated like the original nor released on its date.
+    expect(base!.gated).toBe(true);
+    expect(v!.gated).toBeUndefined();
+    expect(v!.release_date).toBeUndefined();
     expect(() =>
       modelFile.parse({ ...f, variants: [{ id: 'x/y', source: 's', completeness: 'verbatim', config: {} }] }),
     ).toThrow();
