@@ -53,5 +53,6 @@ export async function main(argv: string[]): Promise<number> {
 const isMain =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  // Exit once stdout has drained: a large --json answer piped to another program would otherwise be cut off.
+  main(process.argv.slice(2)).then((code) => process.stdout.write('', () => process.exit(code)));
 }
