@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalog, expandModelFile, modelSpec } from '../src/catalog/index.js';
+import { countParameters } from '../src/core/arch/index.js';
 import { modelFile } from '../src/catalog/schema.js';
 import { getFormat } from '../src/core/numerics/formats.js';
 import { REFERENCE } from './helpers.js';
@@ -59,7 +60,55 @@ describe('repo ids of issue 12', () => {
   });
 });
 
+/** JSON with object keys sorted: two configs are the same config.json when this text is equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
 describe('catalog entries', () => {
+  it('at least 300 repo ids over at least 120 distinct config.json files, each with its source', () => {
+    const items = catalog().models.items;
+    expect(items.length).toBeGreaterThanOrEqual(300);
+    expect(new Set(items.map((e) => canonical(e.config))).size).toBeGreaterThanOrEqual(120);
+    expect(new Set(items.map((e) => e.id.toLowerCase())).size).toBe(items.length);
+    expect(items.filter((e) => e.source.trim().length < 10).map((e) => e.id)).toEqual([]);
+  });
+
+  it('entries added for issue 12 count the parameters the Hub publishes for them', () => {
+    // Safetensors totals as the Hugging Face model pages print them (bf16 checkpoints, tied heads once).
+    const published: Record<string, number> = {
+      'mistralai/Mistral-Small-24B-Instruct-2501': 23_572_403_200,
+      'mistralai/Ministral-8B-Instruct-2410': 8_019_808_256,
+      'mistralai/Mistral-Nemo-Instruct-2407': 12_247_782_400,
+      'mistralai/Mistral-Large-Instruct-2407': 122_610_069_504,
+      'google/gemma-3-270m': 268_098_176,
+      'microsoft/Phi-3-medium-4k-instruct': 13_960_238_080,
+      'ibm-granite/granite-3.3-2b-instruct': 2_533_539_840,
+      'allenai/OLMo-2-0425-1B': 1_484_916_736,
+      'allenai/OLMo-2-0325-32B': 32_234_279_936,
+      'HuggingFaceTB/SmolLM2-135M': 134_515_008,
+      'HuggingFaceTB/SmolLM2-1.7B': 1_711_376_384,
+      'Qwen/Qwen3-Coder-480B-A35B-Instruct': 480_154_875_392,
+      'Qwen/Qwen3-4B-Instruct-2507': 4_022_468_096,
+      'Qwen/Qwen3-30B-A3B-Instruct-2507': 30_532_122_624,
+      'Qwen/Qwen2-7B-Instruct': 7_615_616_512,
+      'codellama/CodeLlama-13b-hf': 13_016_028_160,
+      'codellama/CodeLlama-34b-hf': 33_743_970_304,
+    };
+    const counted = Object.fromEntries(
+      Object.keys(published).map((id) => [id, countParameters(modelSpec(catalog().models.get(id))).total]),
+    );
+    expect(counted).toEqual(published);
+  });
+
   it('every quantised entry names a storage format core/numerics knows', () => {
     const unknown = catalog()
       .models.items.map((e) => [e.id, modelSpec(e).checkpointQuant?.format] as const)
@@ -86,7 +135,7 @@ describe('catalog entries', () => {
         },
       ],
     });
-    const [base, v] = expandModelFile(f);
+    const [base, v] = expandModelFile({ ...f, gated: true, release_date: '2024-01' });
     expect(base!.config).toEqual({ a: 1, b: 2, c: 3 });
     expect(v).toMatchObject({
       id: 'other/base-q',
@@ -96,6 +145,10 @@ describe('catalog entries', () => {
       completeness: 'reconstructed',
       config: { a: 1, b: 20, d: 4 },
     });
+    // A re-upload by another org is neither gated like the original nor released on its date.
+    expect(base!.gated).toBe(true);
+    expect(v!.gated).toBeUndefined();
+    expect(v!.release_date).toBeUndefined();
     expect(() =>
       modelFile.parse({ ...f, variants: [{ id: 'x/y', source: 's', completeness: 'verbatim', config: {} }] }),
     ).toThrow();

@@ -146,6 +146,11 @@ export function expandModelFile(f: ModelFile): ModelEntry[] {
         config,
         variant_of: base.id,
       };
+      // Another org's re-upload is not gated like the original and was released on its own date.
+      if (entry.author.toLowerCase() !== base.author.toLowerCase()) {
+        delete entry.gated;
+        delete entry.release_date;
+      }
       for (const k of ['release_date', 'license', 'gated'] as const)
         if (v[k] !== undefined) (entry as Record<string, unknown>)[k] = v[k];
       return entry;
