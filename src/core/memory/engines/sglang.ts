@@ -32,7 +32,10 @@ import type { EngineCapacity, EngineOptions } from './types.js';
 
 export const SGLANG_DEFAULT_VERSION = '0.5.3';
 
-/** CUDA context (and NCCL communicators at TP>1) before weights load: vLLM 0.19's start snapshot on H100 reads 0.51 GiB at TP1 and 1.51-1.99 GiB at TP2. */
+/**
+ * CUDA context (and NCCL communicators at TP>1) before weights load: vLLM 0.19's start snapshot on H100 reads
+ * 0.51 GiB at TP1 and 1.51-1.99 GiB at TP2.
+ */
 export function contextBytes(tp: number): number {
   return tp > 1 ? 2.0 * GiB : 0.51 * GiB;
 }

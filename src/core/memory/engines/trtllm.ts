@@ -1,7 +1,8 @@
 /**
  * TensorRT-LLM's KV-cache sizing (PyTorch backend, 1.0 and later; tensorrt_llm/llmapi/llm_args.py
- * KvCacheConfig.free_gpu_memory_fraction, "Default is 90%"): after the weights load, the executor runs a profiling step of max_num_tokens tokens, reads the
- * peak memory in use, and gives the KV cache that fraction of what is left:
+ * KvCacheConfig.free_gpu_memory_fraction, "Default is 90%"): after the weights load, the executor runs a
+ * profiling step of max_num_tokens tokens, reads the peak memory in use, and gives the KV cache that fraction
+ * of what is left:
  *
  *   kv = (total - (context + weights + activation peak + non-torch)) x kv_cache_free_gpu_mem_fraction
  *

@@ -13,9 +13,9 @@
  *   across both.
  * - non-torch increase: memory outside PyTorch's allocator that appears after worker start (cuBLAS/cuDNN
  *   workspaces and kernel modules; at TP>1 NCCL and custom all-reduce buffers).
- * - CUDA graphs: estimated (0.19.0 logs print the estimate) but only subtracted when VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 in
- *   0.19.0 (its log: "In v0.19, CUDA graph memory profiling will be enabled by default ..."); subtracted by
- *   default from 0.21 on.
+ * - CUDA graphs: 0.19.0 estimates them but subtracts the estimate only with
+ *   VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 (its log: "In v0.19, CUDA graph memory profiling will be enabled
+ *   by default ..."); subtracted by default from 0.21 on.
  * Measured lines quoted below are from vLLM 0.19.0 startup logs on H100 80GB (llm-d-incubation/llm-d-planner
  * PR #205, accuracy/results/v0.19.0/logs), the same runs as shared/reference/calibration/vllm-logs.json.
  */
@@ -70,8 +70,10 @@ export function vllmSchedulerDefaults(
  * logits (held by _dummy_sampler_run), their fp32 copy (Sampler.forward), softmax probabilities and the
  * exponential noise of random_sample (fp32 each), with top-k/top-p masking done in place by a Triton kernel
  * (v1/sample/ops/topk_topp_triton.py) whose scratch, a [num_SMs, vocab] fp32 buffer (132 x 4 B per vocabulary
- * entry on an H100), is bounded here by one byte per logit (1,024 B per entry at max_num_seqs 1024). Earlier releases sorted the vocabulary in PyTorch:
- * sorted fp32 values, int64 indices, a bool mask and fp32 sorted probabilities on top of the two logits copies.
+ * entry on an H100), is bounded here by one byte per logit (1,024 B per entry at max_num_seqs 1024). Releases
+ * before 0.19 are assumed (not checked against logs) to take the PyTorch path of apply_top_k_top_p, which sorts
+ * the vocabulary: sorted fp32 values, int64 indices, a bool mask and fp32 sorted probabilities on top of the two
+ * logits copies.
  */
 function samplerBytesPerLogit(v: number[], b: number): { perLogit: number; triton: boolean } {
   const triton = versionAtLeast(v, [0, 19, 0]);
@@ -133,7 +135,7 @@ export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions
   if (!v) throw new InputError(`engine version must look like 0.19.0 (got '${versionStr}')`);
   if (!versionAtLeast(v, VLLM_MIN_VERSION))
     throw new InputError(`vLLM ${versionStr} is not modelled: the V1 profile covers 0.9.0 and later`);
-  if (!versionAtLeast(VLLM_VERIFIED, v))
+  if (v[0] !== VLLM_VERIFIED[0] || v[1] !== VLLM_VERIFIED[1])
     uncertain.push({
       term: 'engine_version',
       note: `rules are checked against vLLM 0.19.0 logs; ${versionStr} differs only where a rule is cited`,
