@@ -212,6 +212,21 @@ describe('SGLang and TensorRT-LLM profiles', () => {
     expect(a.max_kv_tokens).toBe(Math.floor(a.kv_cache_bytes_available / (32 * 2 * 8 * 128 * 2)));
   });
 
+  it('SGLang, Qwen3-235B-A22B-FP8 on 4 x H100 at --mem-fraction-static 0.93: 367,404 KV tokens logged', () => {
+    // vllm-project/vllm issue #21348 (2025-07-22) quotes SGLang's "KV Cache is allocated. #tokens: 367404,
+    // K size: 8.23 GB, V size: 8.23 GB" for `--tp 4 --mem-fraction-static 0.93` on H100s.
+    const c = engineKvCapacity(spec('Qwen/Qwen3-235B-A22B-FP8'), h100, {
+      engine: 'sglang',
+      engineVersion: '0.4.9',
+      plan: { tp: 4, pp: 1, ep: 1 },
+      memoryFraction: 0.93,
+    });
+    const err = c.max_kv_tokens / 367404 - 1;
+    expect(Math.abs(err)).toBeLessThan(0.03);
+    // 94 layers x 1 KV head per rank x 128 x (K, V) x 2 B per token.
+    expect(c.kv_cache_bytes_per_token).toBe(94 * 128 * 2 * 2);
+  });
+
   it('TensorRT-LLM: kv_cache_free_gpu_mem_fraction scales what is free after loading', () => {
     const s = spec('Qwen/Qwen3-8B');
     const base = { engine: 'trtllm' as const, maxModelLen: 8192, deviceTotalBytes: 79.19 * GiB };
