@@ -15,7 +15,6 @@ import type { HardwareSpec } from '../../hardware/spec.js';
 import { InputError } from '../inference.js';
 import {
   forwardPeakBytes,
-  GiB,
   kvBytesPerTokenAll,
   kvLayerTypes,
   loadedWeights,
@@ -28,6 +27,7 @@ import {
 } from './common.js';
 import { checkFraction, checkPositive, resolveCommon } from './device.js';
 import { contextBytes } from './sglang.js';
+import { nonTorchBytes } from './vllm.js';
 import type { EngineCapacity, EngineOptions } from './types.js';
 
 export const TRTLLM_DEFAULT_VERSION = '1.0.0';
@@ -53,7 +53,7 @@ export function trtllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptio
   const T = o.maxNumBatchedTokens ?? 8192;
   const blockSize = o.blockSize ?? 32;
   // Non-torch growth after start as vLLM 0.19 measured it on H100 (cuBLAS, kernels; NCCL and all-reduce at TP>1).
-  const nonTorch = plan.tp > 1 ? 2.1 * GiB : 0.27 * GiB;
+  const nonTorch = nonTorchBytes(plan.tp);
   const path = moePath(spec, r.precision);
   let worst: { weights: number; act: number; free: number; perToken: number } | null = null;
   for (let s = 0; s < plan.pp; s++) {

@@ -83,10 +83,12 @@ function samplerBytesPerLogit(v: number[], b: number): { perLogit: number; trito
 /**
  * Non-torch memory that appears between worker start and the end of profiling. 0.19.0 DEBUG lines: TP1
  * 0.24-0.27 GiB (R01-R11, R16; granite-3.1-8b 0.46), TP2 2.07-2.10 GiB (R02, R12-R15), PP2 at TP1 0.07 GiB.
- * The largest routine TP1 figure and the largest TP2 figure are used; TP>2 is not measured.
+ * The largest routine TP1 figure and the largest TP2 figure are used. TP>2 is not measured: the TP2 growth
+ * (NCCL and all-reduce buffers, 1.83 GiB) is counted once per doubling of the group, an upper-side
+ * assumption so that free memory is not overstated.
  */
-function nonTorchBytes(tp: number): number {
-  return tp > 1 ? 2.1 * GiB : 0.27 * GiB;
+export function nonTorchBytes(tp: number): number {
+  return (0.27 + 1.83 * Math.log2(Math.max(1, tp))) * GiB;
 }
 
 /**
@@ -249,7 +251,7 @@ export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions
     term: 'non_torch',
     note:
       plan.tp > 2
-        ? 'NCCL and all-reduce buffers measured at TP1 and TP2 only (vLLM 0.19, H100); TP>2 uses the TP2 figure'
+        ? 'NCCL and all-reduce buffers measured at TP1 and TP2 only (vLLM 0.19, H100); TP>2 counts the TP2 growth once per doubling'
         : 'measured in vLLM 0.19 on H100 (0.24-0.27 GiB at TP1, one model 0.46; 2.07-2.10 GiB at TP2)',
   });
   uncertain.push({
