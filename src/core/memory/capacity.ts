@@ -1,6 +1,8 @@
 /**
- * Engine capacity the way vLLM sizes its KV cache: usable = visible memory · gpu_memory_utilization, minus weights,
- * the profiled activation peak and non-torch memory; the rest is KV blocks.
+ * Runtime-profile capacity: usable = visible memory · gpu_memory_utilization, minus weights, the activation peak
+ * of core/memory/inference and the runtime profile's non-torch memory; the rest is KV blocks, and concurrency is
+ * whole sequences. For capacity as a named engine computes and prints it (vLLM, SGLang, TensorRT-LLM; unrounded
+ * concurrency, the engine's own defaults) use `engineKvCapacity` in ./engines/index.ts.
  */
 import type { ModelSpec } from '../arch/spec.js';
 import type { TraceEntry } from '../explain.js';

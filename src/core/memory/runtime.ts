@@ -18,7 +18,7 @@ interface Profile {
   contextBytes: number;
   /** Extra non-torch memory of a tensor-parallel rank (NCCL and custom all-reduce buffers). */
   collectiveBytes: number;
-  /** Whether the engine keeps a RoPE cos/sin cache of max_model_len × rotary_dim in the model dtype. */
+  /** Whether the engine keeps a RoPE cos/sin cache of max_position_embeddings × rotary_dim in the model dtype. */
   rotaryCache: boolean;
   source: string;
 }
@@ -49,13 +49,14 @@ export const RUNTIME_PROFILES: Record<RuntimeId, Profile> = {
   },
   'vllm-v1': {
     description:
-      'vLLM V1 engine: the baseline CUDA context is outside the budget; only non-torch growth counts',
-    // A10G guide: usable 20.07 GiB = weights 14.99 + activation 0.85 + KV 4.17 + 0.06 GiB non-torch.
-    contextBytes: Math.round(0.06 * GiB),
-    collectiveBytes: 0,
+      'vLLM V1 engine: the CUDA context at start is outside the budget; non-torch memory that appears after it counts',
+    // vLLM 0.19.0 DEBUG "non-torch forward increase memory" on H100: 0.24-0.27 GiB at TP1, 2.07-2.10 GiB at TP2
+    // (the largest of each kept; see core/memory/engines/vllm.ts for the full engine profile).
+    contextBytes: Math.round(0.27 * GiB),
+    collectiveBytes: Math.round((2.1 - 0.27) * GiB),
     rotaryCache: true,
     source:
-      'public Ray Serve + vLLM deployment guide for DeepSeek-R1-Distill-Llama-8B on A10G (vLLM log lines)',
+      'vLLM 0.19.0 startup logs, llm-d-incubation/llm-d-planner PR #205 (accuracy/results/v0.19.0/logs)',
   },
 };
 
@@ -74,7 +75,9 @@ export function runtimeOverhead(
   if (p.collectiveBytes && o.tp * o.pp * o.ep > 1) lines['collectives'] = p.collectiveBytes;
   if (p.rotaryCache) {
     const a = o.spec.groups.find((g) => g.attention)?.attention;
-    if (a) lines['rotary_cache'] = o.rotaryTokens * (a.mla ? a.mla.qkRopeHeadDim : a.headDim) * o.b;
+    // vLLM builds the cache for the config's max_position_embeddings, not for max_model_len.
+    const positions = o.spec.maxPositionEmbeddings ?? o.rotaryTokens;
+    if (a) lines['rotary_cache'] = positions * (a.mla ? a.mla.qkRopeHeadDim : a.headDim) * o.b;
   }
   let total = 0;
   for (const v of Object.values(lines)) total += v;
