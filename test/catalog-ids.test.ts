@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalog, expandModelFile, modelSpec } from '../src/catalog/index.js';
-import { countParameters } from '../src/core/arch/index.js';
+import { countParameters, specFromConfig } from '../src/core/arch/index.js';
 import { modelFile } from '../src/catalog/schema.js';
+import { weightLayout } from '../src/core/memory/weights.js';
 import { getFormat } from '../src/core/numerics/formats.js';
 import { REFERENCE } from './helpers.js';
 
@@ -54,9 +55,91 @@ describe('repo ids of issue 12', () => {
     expect(fmt('meta-llama/Llama-3.1-8B-Instruct')).toBeNull();
   });
 
+  it('--precision auto sizes a quantised release as its base model in that format', () => {
+    const auto = (id: string) => weightLayout(modelSpec(catalog().models.get(id)), 'auto').total;
+    const as = (id: string, f: string) => weightLayout(modelSpec(catalog().models.get(id)), f).total;
+    expect(auto('RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic')).toBe(
+      as('meta-llama/Llama-3.3-70B-Instruct', 'fp8'),
+    );
+    expect(auto('Qwen/Qwen2.5-72B-Instruct-AWQ')).toBe(as('Qwen/Qwen2.5-72B-Instruct', 'awq'));
+    expect(auto('RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16')).toBe(
+      as('meta-llama/Llama-3.1-8B-Instruct', 'gptq'),
+    );
+    expect(auto('nvidia/Qwen3-32B-NVFP4')).toBe(as('Qwen/Qwen3-32B', 'nvfp4'));
+    expect(auto('Qwen/Qwen3-32B-FP8')).toBe(as('Qwen/Qwen3-32B', 'fp8_block'));
+    expect(auto('meta-llama/Llama-3.1-8B-Instruct')).toBe(as('meta-llama/Llama-3.1-8B-Instruct', 'bf16'));
+  });
+
   it('a bare repo name means the publisher, not a re-upload', () => {
     expect(resolves('Llama-3.1-8B-Instruct')).toBe('meta-llama/Llama-3.1-8B-Instruct');
     expect(resolves('Meta-Llama-3.1-8B-Instruct')).toBe('meta-llama/Llama-3.1-8B-Instruct');
+  });
+});
+
+describe('quantization_config as --precision auto reads it', () => {
+  const llama = () => catalog().models.get('meta-llama/Llama-3.1-8B').config;
+  const fmt = (q: Record<string, unknown>) =>
+    specFromConfig({ ...llama(), quantization_config: q }).checkpointQuant?.format;
+  const ct = (weights: Record<string, unknown>, format: string) => ({
+    quant_method: 'compressed-tensors',
+    format,
+    config_groups: { group_0: { targets: ['Linear'], weights } },
+    ignore: ['lm_head'],
+  });
+
+  it('compressed-tensors: the weights scheme of the linear layers names the format', () => {
+    expect(fmt(ct({ num_bits: 8, type: 'float', strategy: 'channel' }, 'float-quantized'))).toBe('fp8');
+    expect(
+      fmt(
+        ct({ num_bits: 8, type: 'float', strategy: 'block', block_structure: [128, 128] }, 'float-quantized'),
+      ),
+    ).toBe('fp8_block');
+    expect(fmt(ct({ num_bits: 8, type: 'int', strategy: 'channel' }, 'int-quantized'))).toBe('int8');
+    expect(
+      fmt(
+        ct(
+          { num_bits: 4, type: 'int', strategy: 'group', group_size: 128, symmetric: true },
+          'pack-quantized',
+        ),
+      ),
+    ).toBe('int4');
+    expect(
+      fmt(
+        ct({ num_bits: 4, type: 'float', strategy: 'tensor_group', group_size: 16 }, 'nvfp4-pack-quantized'),
+      ),
+    ).toBe('nvfp4');
+    expect(
+      fmt(ct({ num_bits: 4, type: 'float', strategy: 'group', group_size: 32 }, 'mxfp4-pack-quantized')),
+    ).toBe('mxfp4');
+    // A scheme without a storage format of its own is named, not read as 16-bit weights.
+    expect(
+      fmt(
+        ct(
+          { num_bits: 4, type: 'int', strategy: 'group', group_size: 64, symmetric: false },
+          'pack-quantized',
+        ),
+      ),
+    ).toBe('compressed-tensors-pack-quantized');
+  });
+
+  it('ModelOpt, fbgemm FP8, FP8 blocks, AWQ, GPTQ and bitsandbytes', () => {
+    expect(fmt({ quant_method: 'modelopt', quant_algo: 'NVFP4', group_size: 16 })).toBe('nvfp4');
+    expect(fmt({ quant_method: 'modelopt', quant_algo: 'FP8' })).toBe('fp8');
+    expect(fmt({ quant_method: 'fbgemm_fp8', activation_scale_ub: 1200 })).toBe('fp8');
+    expect(fmt({ quant_method: 'fp8', weight_block_size: [128, 128], activation_scheme: 'dynamic' })).toBe(
+      'fp8_block',
+    );
+    expect(fmt({ quant_method: 'awq', bits: 4, group_size: 128, zero_point: true })).toBe('awq-int4-g128');
+    expect(fmt({ quant_method: 'gptq', bits: 8, group_size: 128 })).toBe('gptq-int8-g128');
+    expect(fmt({ quant_method: 'bitsandbytes', load_in_4bit: true, bnb_4bit_quant_type: 'nf4' })).toBe('nf4');
+    expect(
+      fmt({
+        quant_method: 'bitsandbytes',
+        load_in_4bit: true,
+        bnb_4bit_quant_type: 'nf4',
+        bnb_4bit_use_double_quant: true,
+      }),
+    ).toBe('nf4_dq');
   });
 });
 
