@@ -185,6 +185,7 @@ describe('catalog entries', () => {
       'Qwen/Qwen2-7B-Instruct': 7_615_616_512,
       'codellama/CodeLlama-13b-hf': 13_016_028_160,
       'codellama/CodeLlama-34b-hf': 33_743_970_304,
+      'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B': 1_777_088_000,
     };
     const counted = Object.fromEntries(
       Object.keys(published).map((id) => [id, countParameters(modelSpec(catalog().models.get(id))).total]),
