@@ -240,24 +240,39 @@ describe('catalog entries', () => {
 });
 
 /**
- * Every model_path of the serving benchmarks. Most of these (MiniMax-M2.5, Qwen3.5-397B-A17B, DeepSeek-R1,
- * Kimi-K2.5, GLM-5, nvidia's DeepSeek NVFP4 releases) come with the new architectures of the `arch` branch: this
- * test fails on the catalog branch alone until that branch is merged.
+ * Model paths of the serving benchmarks whose architectures (MiniMax-M2, Qwen3.5 hybrid attention, Kimi-K2.5,
+ * GLM-5, DeepSeek-R1/V3.1 releases) come with the `arch` branch's catalog files, not this one's.
  */
-describe('serving benchmark models', () => {
-  it('every model_path of measured.csv resolves', () => {
-    const csv = readFileSync(join(REFERENCE, 'serving', 'measured.csv'), 'utf8').split('\n');
-    const header = csv[0]!.split(',');
-    const col = header.indexOf('model_path');
-    expect(col).toBeGreaterThanOrEqual(0);
-    const paths = new Set<string>();
-    for (const line of csv.slice(1)) {
-      if (!line.trim()) continue;
-      // model_path holds no commas; fields before it may be quoted, so count from a simple split only up to it.
-      const cells = line.split(',');
-      paths.add(cells[col]!);
-    }
-    expect(paths.size).toBeGreaterThan(5);
-    expect([...paths].filter((p) => !resolves(p)).sort()).toEqual([]);
+const FROM_ARCH_BRANCH = [
+  'MiniMaxAI/MiniMax-M2.5',
+  'Qwen/Qwen3.5-397B-A17B',
+  'deepseek-ai/DeepSeek-R1',
+  'moonshotai/Kimi-K2.5',
+  'nvidia/DeepSeek-R1-NVFP4',
+  'nvidia/DeepSeek-V3.1-NVFP4',
+  'zhipuai/GLM-5',
+];
+
+function measuredModelPaths(): string[] {
+  const csv = readFileSync(join(REFERENCE, 'serving', 'measured.csv'), 'utf8').split('\n');
+  const header = csv[0]!.split(',');
+  const col = header.indexOf('model_path');
+  expect(col).toBeGreaterThanOrEqual(0);
+  const rows = csv.slice(1).filter((l) => l.trim());
+  // No field holds a comma: every row splits to the header's width, so a plain split finds model_path.
+  expect(rows.filter((l) => l.split(',').length !== header.length)).toEqual([]);
+  return [...new Set(rows.map((l) => l.split(',')[col]!))].sort();
+}
+
+describe('serving benchmark models (shared/reference/serving/measured.csv)', () => {
+  it("every model_path outside the arch branch's families resolves", () => {
+    const paths = measuredModelPaths();
+    expect(paths.length).toBeGreaterThan(5);
+    expect(paths.filter((p) => !FROM_ARCH_BRANCH.includes(p) && !resolves(p))).toEqual([]);
+  });
+
+  // Fails on the catalog branch alone until the arch branch (new architectures and their files) is merged.
+  it('every model_path resolves', () => {
+    expect(measuredModelPaths().filter((p) => !resolves(p))).toEqual([]);
   });
 });
