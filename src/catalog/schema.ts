@@ -8,6 +8,15 @@ export const sourced = z.object({
   note: z.string().optional(),
 });
 
+/**
+ * A JSON object taken as it is: config.json contents are read (and checked) by core/arch, and a record schema
+ * would copy every key of every config on each CLI start.
+ */
+const jsonObject = z.custom<Record<string, unknown>>(
+  (v) => !!v && typeof v === 'object' && !Array.isArray(v),
+  'must be a JSON object',
+);
+
 const repoId = z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be an org/name Hugging Face id');
 const completeness = z.enum(['verbatim', 'subset', 'reconstructed']);
 
@@ -26,7 +35,7 @@ export const modelVariant = z
     gated: z.boolean().optional(),
     source: z.string().min(1),
     completeness,
-    config_changes: z.record(z.string(), z.unknown()).default({}),
+    config_changes: jsonObject.default({}),
     config_removed: z.array(z.string().min(1)).default([]),
   })
   .strict();
@@ -44,7 +53,7 @@ export const modelFile = z.object({
   gated: z.boolean().optional(),
   source: z.string().min(1),
   completeness,
-  config: z.record(z.string(), z.unknown()),
+  config: jsonObject,
   variants: z.array(modelVariant).default([]),
 });
 export type ModelFile = z.infer<typeof modelFile>;
