@@ -4,6 +4,7 @@ import type { ModelSpec } from '../spec.js';
 import { bloom, falcon, gpt2, gptj, gptNeox, opt, phi } from './classic.js';
 import { deepseek } from './deepseek.js';
 import { deepseekV32, glmMoeDsa } from './dsa.js';
+import { glm4Moe } from './glm.js';
 import { kimiK25 } from './kimi.js';
 import { minimaxM2 } from './minimax.js';
 import { qwen35, qwen3Next } from './qwen-hybrid.js';
@@ -40,6 +41,8 @@ export const OTHER_FAMILIES: Record<string, Adapter> = {
   kimi_k25: kimiK25,
   deepseek_v32: deepseekV32,
   glm_moe_dsa: glmMoeDsa,
+  glm4_moe: glm4Moe,
+  glm4_moe_lite: deepseek,
   minimax_m2: minimaxM2,
   qwen3_next: qwen3Next,
   qwen3_5: qwen35,
