@@ -137,6 +137,16 @@ describe('parameter counts', () => {
     expect(Math.round(c.total / 1e9)).toBe(744);
   });
 
+  it('GLM-5.2 shares the top-k of the previous full layer on 57 of 78 layers (indexer_types): no indexer there', () => {
+    const indexer = 32 * 128 * 2048 + 128 * 6144 + 2 * 128 + 32 * 6144;
+    const s = spec('zai-org/GLM-5.2');
+    expect(countParameters(s).total).toBe(743_911_218_432 - 57 * indexer);
+    const shared = s.groups.filter((g) => g.name.endsWith('shared_topk'));
+    expect(shared.reduce((n, g) => n + g.count, 0)).toBe(57);
+    // KV: every layer caches its latent; only the 21 full-indexer layers cache indexer keys.
+    expect(kv(s, 1).kvBytesPerToken).toBe(78 * (512 + 64) * 2 + 21 * (128 + 4));
+  });
+
   it('Kimi-K2-Instruct: 1,026,408,232,448 by hand (61 layers, 1 dense, 384 experts; "1T total, 32B active")', () => {
     const h = 7168;
     const attn = mla(h, 64, 1536, 512, 128, 64, 128);
