@@ -299,6 +299,34 @@ describe('parameter counts', () => {
   });
 });
 
+describe('bad configs of the new families', () => {
+  type Json = Record<string, unknown>;
+  const sub = (c: Json, key: string) => c[key] as Json;
+  const broken = (id: string, edit: (c: Json) => void) => {
+    const c = structuredClone(findModel(id).config);
+    edit(c);
+    return () => specFromConfig(c);
+  };
+  it('name every missing or malformed field, nested ones with their prefix', () => {
+    expect(
+      broken('Qwen/Qwen3.5-397B-A17B', (c) => {
+        delete sub(c, 'text_config')['linear_num_key_heads'];
+        sub(c, 'text_config')['layer_types'] = ['full_attention'];
+      }),
+    ).toThrow(/missing text_config\.linear_num_key_heads; text_config\.layer_types has 1 entries/);
+    expect(broken('zai-org/GLM-5', (c) => delete c['kv_lora_rank'])).toThrow(/missing kv_lora_rank/);
+    expect(broken('MiniMaxAI/MiniMax-M2.5', (c) => delete c['num_local_experts'])).toThrow(
+      /num_local_experts/,
+    );
+    expect(broken('moonshotai/Kimi-K2.5', (c) => delete sub(c, 'vision_config')['vt_hidden_size'])).toThrow(
+      /vision_config\.vt_hidden_size/,
+    );
+    expect(broken('Qwen/Qwen3-Next-80B-A3B-Instruct', (c) => (c['linear_value_head_dim'] = -3))).toThrow(
+      /linear_value_head_dim must be a positive integer/,
+    );
+  });
+});
+
 describe('KV cache and recurrent state per token, by hand', () => {
   it('GLM-5: 78 layers x ((512 + 64) x 2 B latent + 128 fp8 indexer key + 4 B scale) = 100,152 B', () => {
     expect(kv(spec('zai-org/GLM-5'), 1).kvBytesPerToken).toBe(78 * ((512 + 64) * 2 + 128 + 4));
@@ -365,6 +393,26 @@ describe('checkpoint quantisation (quantization_config / hf_quant_config)', () =
     expect(excludedFromQuant(k, t('self_attn.q_b_proj.weight', 'attention'), moe, 5)).toBe(true);
     expect(excludedFromQuant(k, t('mlp.shared_expert.up_proj.weight', 'shared_expert'), moe, 5)).toBe(true);
     expect(excludedFromQuant(k, t('mlp.experts.#.up_proj.weight', 'expert'), moe, 5)).toBe(false);
+  });
+
+  it('vision towers follow their checkpoint names: NVIDIA Kimi-K2.5 and Qwen3.5 NVFP4 keep the tower in bf16', () => {
+    for (const id of ['nvidia/Kimi-K2.5-NVFP4', 'nvidia/Qwen3.5-397B-A17B-NVFP4']) {
+      const s = spec(id);
+      const q = s.checkpointQuant!;
+      const v = s.groups.find((g) => g.stack === 'vision')!;
+      for (const tensor of v.tensors) expect(excludedFromQuant(q, tensor, v, 3)).toBe(true);
+      for (const tensor of s.globalTensors.filter((x) => x.role === 'vision' || x.role === 'projector'))
+        expect(excludedFromQuant(q, tensor, null, 0)).toBe(true);
+      const moe = s.groups.find((g) => g.mlp?.kind === 'moe')!;
+      expect(
+        excludedFromQuant(
+          q,
+          moe.tensors.find((x) => x.role === 'expert')!,
+          moe,
+          7,
+        ),
+      ).toBe(false);
+    }
   });
 
   it('nvidia/Qwen3-32B-NVFP4 weighs, by hand: every linear NVFP4 (16 x 4 bit + e4m3 scale, fp32 tensor scale)', () => {

@@ -116,21 +116,19 @@ export function checkpointQuant(r: ConfigReader): CheckpointQuant | null {
  */
 export function moduleNames(t: Tensor, g: LayerGroup | null, layer: number): string[] {
   const mod = t.name.replace(/\.(weight|bias)$/, '').replace('.#.', '.0.');
-  let base: string;
-  if (!g) {
-    if (t.role === 'lm_head') base = mod;
-    else if (t.role === 'vision' || t.role === 'projector') base = `visual.${mod}`;
-    else base = `model.${mod}`;
-  } else if (g.stack === 'vision') base = `visual.blocks.${layer}.${mod}`;
-  else base = `model.layers.${layer}.${mod}`;
-  const out = [base];
-  if (base.startsWith('model.')) {
-    const rest = base.slice('model.'.length);
-    out.push(`model.language_model.${rest}`, `language_model.model.${rest}`);
+  // Vision and projector tensors outside the layers carry their checkpoint prefix (visual., vision_tower., ...).
+  if (!g && (t.role === 'vision' || t.role === 'projector')) return [mod, `model.${mod}`];
+  if (!g && t.role === 'lm_head') return [mod, `language_model.${mod}`];
+  if (g?.stack === 'vision') {
+    return [
+      `visual.blocks.${layer}.${mod}`,
+      `model.visual.blocks.${layer}.${mod}`,
+      `vision_tower.encoder.blocks.${layer}.${mod}`,
+    ];
   }
-  if (base.startsWith('visual.')) out.push(`model.${base}`);
-  if (base === 'lm_head') out.push('language_model.lm_head');
-  if (base.includes('.shared_expert.'))
+  const rest = g ? `layers.${layer}.${mod}` : mod;
+  const out = [`model.${rest}`, `model.language_model.${rest}`, `language_model.model.${rest}`];
+  if (rest.includes('.shared_expert.'))
     out.push(...out.map((n) => n.replace('.shared_expert.', '.shared_experts.')));
   return out;
 }

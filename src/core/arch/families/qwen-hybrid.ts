@@ -85,7 +85,7 @@ function hybridText(t: ConfigReader, moeModel: boolean) {
   const interval = Math.max(t.optInt('full_attention_interval', 4), 1);
   const types = t.array('layer_types');
   if (types && types.length !== n)
-    t.invalid.push(`layer_types has ${types.length} entries but num_hidden_layers is ${n}`);
+    t.invalid.push(`${t.prefix}layer_types has ${types.length} entries but num_hidden_layers is ${n}`);
   const full = range(n).map((i) =>
     types && types.length === n ? types[i] === 'full_attention' : (i + 1) % interval === 0,
   );
