@@ -57,6 +57,8 @@ export interface AttentionSpec {
   causal: boolean;
   /** DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): a lightning indexer picks top-k tokens per query. */
   indexer?: IndexerSpec | null;
+  /** Reads the KV cache of an earlier layer and stores none (Gemma 3n's num_kv_shared_layers). */
+  kvShared?: boolean;
 }
 
 /** The DSA lightning indexer: its own small heads and a key cache of one head per token. */

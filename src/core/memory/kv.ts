@@ -13,6 +13,7 @@ export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
 
 /** Bytes one token adds to one layer's cache on one device. */
 export function kvBytesPerTokenLayer(a: AttentionSpec, kvBytes: number, tp: number): number {
+  if (a.kvShared) return 0;
   const own = a.mla
     ? (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes
     : kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
