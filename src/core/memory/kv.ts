@@ -11,9 +11,11 @@ export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
   return a.numKvHeads >= tp ? a.numKvHeads / tp : 1;
 }
 
-/** Bytes one token adds to one layer's cache on one device. */
+/**
+ * Bytes of one token in one layer's cache on one device: what the layer's attention reads per cached token. A
+ * KV-shared layer (Gemma 3n) reads an earlier layer's cache and stores none: kvCache skips it.
+ */
 export function kvBytesPerTokenLayer(a: AttentionSpec, kvBytes: number, tp: number): number {
-  if (a.kvShared) return 0;
   const own = a.mla
     ? (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes
     : kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
@@ -76,7 +78,7 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
     if (g.stack !== 'decoder') continue;
     const n = layersOnDevice(g, o.layerFilter);
     if (n === 0) continue;
-    if (g.attention && spec.structure !== 'encoder') {
+    if (g.attention && spec.structure !== 'encoder' && !g.attention.kvShared) {
       const per = kvBytesPerTokenLayer(g.attention, o.kvBytes, o.tp) * n;
       perToken += per;
       kv += per * o.batch * roundUp(cachedTokens(g.attention, o.seq), o.blockSize);
