@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { countParameters, excludedFromQuant, specFromConfig } from '../src/core/arch/index.js';
 import type { ModelSpec, Tensor } from '../src/core/arch/index.js';
 import { findDevice, findModel, modelSpec, systemLinks } from '../src/catalog/index.js';
-import { kvCache } from '../src/core/memory/kv.js';
+import { attendedTokens, indexerBytesPerToken, kvCache } from '../src/core/memory/kv.js';
 import { weightLayout } from '../src/core/memory/weights.js';
 import { REFERENCE } from './helpers.js';
 
@@ -391,6 +391,16 @@ describe('KV cache and recurrent state per token, by hand', () => {
     expect(kv(spec('zai-org/GLM-5'), 1).kvBytesPerToken).toBe(78 * ((512 + 64) * 2 + 128 + 4));
     // fp8 KV halves the latent only; the indexer cache is fp8 with its scale whatever the KV dtype.
     expect(kv(spec('zai-org/GLM-5'), 1, 1).kvBytesPerToken).toBe(78 * (576 + 132));
+  });
+
+  it('DSA: a query attends to at most index_topk = 2048 cached tokens; the indexer reads every key (132 B)', () => {
+    const a = spec('deepseek-ai/DeepSeek-V3.2').groups[0]!.attention!;
+    expect(attendedTokens(a, 1000)).toBe(1000);
+    expect(attendedTokens(a, 8192)).toBe(2048);
+    expect(indexerBytesPerToken(a)).toBe(128 + 4);
+    const r1 = spec('deepseek-ai/DeepSeek-R1').groups[0]!.attention!;
+    expect(attendedTokens(r1, 8192)).toBe(8192);
+    expect(indexerBytesPerToken(r1)).toBe(0);
   });
 
   it('DeepSeek-V3.2: 61 x (1,152 + 132) = 78,324 B; DeepSeek-R1 without an indexer: 61 x 1,152', () => {

@@ -39,6 +39,15 @@ export function cachedTokens(a: AttentionSpec, seq: number): number {
   return t;
 }
 
+/**
+ * Cached tokens one query attends to: windows and chunks bound it, and a DSA indexer (DeepSeek-V3.2, GLM-5) picks
+ * only its top index_topk of them (the indexer itself still scores every cached key: indexerBytesPerToken).
+ */
+export function attendedTokens(a: AttentionSpec, context: number): number {
+  const t = cachedTokens(a, context);
+  return a.indexer ? Math.min(t, a.indexer.topK) : t;
+}
+
 function roundUp(tokens: number, block: number | null): number {
   return block ? Math.ceil(tokens / block) * block : tokens;
 }
