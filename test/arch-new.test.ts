@@ -506,6 +506,20 @@ describe('checkpoint quantisation (quantization_config / hf_quant_config)', () =
     expect(weightLayout(s, 'auto').total).toBe(2 * (c.total - experts) + expertBytes);
   });
 
+  it('ModelOpt MIXED_PRECISION (nvidia/Qwen3.6-35B-A3B-NVFP4): each listed module in its format, the rest bf16', () => {
+    const h = 2048;
+    const fp8 = 30 * (8192 * h + 4096 * h + h * 4096) + 10 * (8192 * h + 2 * 512 * h + h * 4096); // GDN, attention
+    const nvfp4 = [
+      ...Array<number>(40 * 3).fill(256 * 512 * h), // routed experts, stacked per projection
+      ...Array<number>(40 * 3).fill(512 * h), // shared expert
+      248320 * h, // lm_head (W4A16_NVFP4)
+    ];
+    const saved = fp8 + nvfp4.reduce((sum, n) => sum + (2 * n - (n / 2 + n / 16 + 4)), 0);
+    const s = spec('nvidia/Qwen3.6-35B-A3B-NVFP4');
+    expect(countParameters(s).total).toBe(35_107_181_936); // keras-hub qwen3_6_moe_35b_a3b, same shapes
+    expect(weightLayout(s, 'auto').total).toBe(2 * 35_107_181_936 - saved);
+  });
+
   it('MiniMax-M2.5 FP8 keeps its router (modules_to_not_convert: gate) and head in bf16', () => {
     const q = spec('MiniMaxAI/MiniMax-M2.5').checkpointQuant!;
     expect(q.format).toBe('fp8_block');

@@ -170,4 +170,10 @@ export interface CheckpointQuant {
   excludedModules?: readonly string[];
   /** KV-cache dtype the checkpoint was calibrated for (modelopt kv_cache_quant_algo FP8), if any. */
   kvCacheDtype?: string | null;
+  /**
+   * Per-module formats of a mixed-precision checkpoint (ModelOpt MIXED_PRECISION `quantized_layers`): module name
+   * -> format id. When present, a matrix is stored in the format of its module (or of the nearest listed parent) and
+   * every unlisted module stays at the model dtype.
+   */
+  moduleFormats?: Readonly<Record<string, string>>;
 }

@@ -24,13 +24,26 @@ function modelopt(q: RawConfig): CheckpointQuant {
       : isObject(kvScheme) && kvScheme['num_bits'] === 8 && kvScheme['type'] === 'float'
         ? 'fp8'
         : null;
-  // Anything else (MIXED_PRECISION, W4A8_AWQ) names no single format: weights.ts then keeps the model dtype.
+  const layers = inner['quantized_layers'];
+  const moduleFormats: Record<string, string> = {};
+  if (isObject(layers)) {
+    for (const [name, v] of Object.entries(layers)) {
+      const f = isObject(v) ? modeloptFormat(String(v['quant_algo'] ?? ''), v['group_size']) : null;
+      if (f) moduleFormats[name] = f;
+    }
+  }
+  // MIXED_PRECISION names the format most of its listed modules use (weights.ts applies each module's own);
+  // anything else unknown keeps the model dtype in weights.ts.
+  const listed = Object.values(moduleFormats);
+  const counts = new Map<string, number>();
+  for (const f of listed) counts.set(f, (counts.get(f) ?? 0) + 1);
+  const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   const format =
     algo === 'NVFP4'
       ? 'nvfp4'
       : algo.startsWith('FP8')
         ? 'fp8'
-        : `modelopt-${algo.toLowerCase() || 'unknown'}`;
+        : (majority ?? `modelopt-${algo.toLowerCase() || 'unknown'}`);
   return {
     method: 'modelopt',
     format,
@@ -38,7 +51,43 @@ function modelopt(q: RawConfig): CheckpointQuant {
     blockSize: null,
     excludedModules: [...strings(inner['exclude_modules']), ...strings(inner['ignore'] ?? q['ignore'])],
     kvCacheDtype: kv,
+    ...(Object.keys(moduleFormats).length ? { moduleFormats } : {}),
   };
+}
+
+/** A ModelOpt per-layer algorithm as a storage format; null for one infersim does not model (kept at 16 bit). */
+function modeloptFormat(algo: string, group: unknown): string | null {
+  const a = algo.toUpperCase();
+  // W4A16_NVFP4 stores the same NVFP4 weights and computes with 16-bit activations.
+  if (a === 'NVFP4' || a === 'W4A16_NVFP4') return 'nvfp4';
+  if (a.startsWith('FP8')) return 'fp8';
+  if (a === 'W4A8_AWQ' || a === 'W4A16_AWQ' || a === 'INT4_AWQ')
+    return `awq-int4-g${typeof group === 'number' ? group : 128}`;
+  return null;
+}
+
+/**
+ * The format of a tensor in a mixed-precision checkpoint: its module's, or the nearest listed parent's
+ * (`mlp.experts` covers every expert projection); null when its module is not listed.
+ */
+export function moduleFormat(
+  q: CheckpointQuant,
+  t: Tensor,
+  g: LayerGroup | null,
+  layer: number,
+): string | null {
+  const map = q.moduleFormats;
+  if (!map) return null;
+  for (let name of moduleNames(t, g, layer)) {
+    for (;;) {
+      const f = map[name];
+      if (f !== undefined) return f;
+      const dot = name.lastIndexOf('.');
+      if (dot < 0) break;
+      name = name.slice(0, dot);
+    }
+  }
+  return null;
 }
 
 /**
