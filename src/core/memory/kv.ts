@@ -11,10 +11,24 @@ export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
   return a.numKvHeads >= tp ? a.numKvHeads / tp : 1;
 }
 
-/** Bytes one token adds to one layer's cache on one device. */
+/**
+ * Bytes of one token in one layer's cache on one device: what the layer's attention reads per cached token. A
+ * KV-shared layer (Gemma 3n) reads an earlier layer's cache and stores none: kvCache skips it.
+ */
 export function kvBytesPerTokenLayer(a: AttentionSpec, kvBytes: number, tp: number): number {
-  if (a.mla) return (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes;
-  return kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
+  const own = a.mla
+    ? (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes
+    : kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
+  return own + indexerBytesPerToken(a);
+}
+
+/**
+ * A DSA indexer caches one key of index_head_dim per token and layer, whatever the KV dtype: vLLM's
+ * DeepseekV32IndexerCache holds fp8 values plus one fp32 scale per 128 (uint8, head_dim + head_dim / 128 · 4).
+ */
+export function indexerBytesPerToken(a: AttentionSpec): number {
+  if (!a.indexer) return 0;
+  return a.indexer.headDim + Math.ceil(a.indexer.headDim / 128) * 4;
 }
 
 /** Tokens a layer keeps for a sequence of `seq` tokens: windows and chunks bound it. */
@@ -23,6 +37,15 @@ export function cachedTokens(a: AttentionSpec, seq: number): number {
   if (a.window !== null) t = Math.min(t, a.window);
   if (a.chunk !== null) t = Math.min(t, a.chunk);
   return t;
+}
+
+/**
+ * Cached tokens one query attends to: windows and chunks bound it, and a DSA indexer (DeepSeek-V3.2, GLM-5) picks
+ * only its top index_topk of them (the indexer itself still scores every cached key: indexerBytesPerToken).
+ */
+export function attendedTokens(a: AttentionSpec, context: number): number {
+  const t = cachedTokens(a, context);
+  return a.indexer ? Math.min(t, a.indexer.topK) : t;
 }
 
 function roundUp(tokens: number, block: number | null): number {
@@ -64,7 +87,7 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
     if (g.stack !== 'decoder') continue;
     const n = layersOnDevice(g, o.layerFilter);
     if (n === 0) continue;
-    if (g.attention && spec.structure !== 'encoder') {
+    if (g.attention && spec.structure !== 'encoder' && !g.attention.kvShared) {
       const per = kvBytesPerTokenLayer(g.attention, o.kvBytes, o.tp) * n;
       perToken += per;
       kv += per * o.batch * roundUp(cachedTokens(g.attention, o.seq), o.blockSize);
@@ -77,10 +100,10 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
       const s = g.ssm;
       const shard = Math.max(1, o.tp);
       // Conv state keeps the last d_conv-1 inputs; the SSM state is fp32 (mamba1: d_inner·d_state,
-      // mamba2: heads·head_dim·d_state).
+      // mamba2 and gated DeltaNet: heads·head_dim·d_state).
       const conv = ((s.convDim * (s.dConv - 1)) / shard) * o.stateBytes;
       const ssm =
-        ((s.kind === 'mamba2' ? s.numHeads * s.headDim * s.dState : s.dInner * s.dState) / shard) * 4;
+        ((s.kind === 'mamba1' ? s.dInner * s.dState : s.numHeads * s.headDim * s.dState) / shard) * 4;
       state += (conv + ssm) * n * o.batch;
     }
   }

@@ -63,7 +63,11 @@ export function layerTypes(spec: ModelSpec): LayerType[] {
     if (g.ssm)
       add(
         'ssm',
-        g.ssm.kind === 'mamba2' ? 'Mamba2Mixer' : 'MambaMixer',
+        g.ssm.kind === 'mamba2'
+          ? 'Mamba2Mixer'
+          : g.ssm.kind === 'gated_deltanet'
+            ? 'GatedDeltaNet'
+            : 'MambaMixer',
         g.count,
         { hidden_size: spec.hiddenSize, d_inner: g.ssm.dInner, d_state: g.ssm.dState },
         ['tensor_parallel'],
