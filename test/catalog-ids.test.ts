@@ -111,7 +111,7 @@ describe('quantization_config as --precision auto reads it', () => {
     expect(
       fmt(ct({ num_bits: 4, type: 'float', strategy: 'group', group_size: 32 }, 'mxfp4-pack-quantized')),
     ).toBe('mxfp4');
-    // A scheme without a storage format of its own is named, not read as 16-bit weights.
+    // Asymmetric int4 keeps a zero point per group, as AWQ stores it.
     expect(
       fmt(
         ct(
@@ -119,7 +119,11 @@ describe('quantization_config as --precision auto reads it', () => {
           'pack-quantized',
         ),
       ),
-    ).toBe('compressed-tensors-pack-quantized');
+    ).toBe('awq-int4-g64');
+    // A scheme without a storage format of its own is named, not read as 16-bit weights.
+    expect(fmt(ct({ num_bits: 2, type: 'int', strategy: 'group', group_size: 64 }, 'pack-quantized'))).toBe(
+      'compressed-tensors-pack-quantized',
+    );
   });
 
   it('ModelOpt, fbgemm FP8, FP8 blocks, AWQ, GPTQ and bitsandbytes', () => {
