@@ -12,6 +12,9 @@
  *   with fp8/fp4 weights (its default quantised KV), else bf16.
  * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests (2·N when N ≥ 512, to bound the run
  *   time) and leaves the first N out: they all arrive at once, which a benchmark of many more requests dilutes.
+ * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
+ *   the deployment raised it).
+ * - a tp the attention heads cannot be split by (tp 48 for 128 heads) is one attention-DP rank per GPU.
  * - attention DP: ranks are taken as symmetric (one rank simulated with N / attention_dp users, the MoE layers seeing
  *   attention_dp times its tokens), which keeps rows of thousands of users fast.
  */
@@ -20,7 +23,13 @@ import type { ModelSpec } from '../core/arch/spec.js';
 import type { HardwareSpec } from '../core/hardware/spec.js';
 import type { Efficiency } from '../core/perf/efficiency.js';
 import type { Links } from '../core/perf/step.js';
-import { simulateServing, type EngineId, type ServingPlan } from '../core/serving/index.js';
+import {
+  NoKvError,
+  simulateServing,
+  type EngineId,
+  type ServingInput,
+  type ServingPlan,
+} from '../core/serving/index.js';
 
 export type ServingRow = Record<string, string>;
 
@@ -115,9 +124,16 @@ function int(row: ServingRow, key: string, fallback?: number): number {
 
 /** The plan of a row's agg replica or one of its worker kinds (prefix '' or 'prefill_' / 'decode_'). */
 function rowPlan(row: ServingRow, prefix: string, spec: ModelSpec): ServingPlan {
-  const tp = Math.max(1, int(row, `${prefix}tp_size`, 1));
+  let tp = Math.max(1, int(row, `${prefix}tp_size`, 1));
   const pp = Math.max(1, int(row, `${prefix}pp_size`, 1));
-  const dp = Math.max(1, int(row, `${prefix}attention_dp_size`, 1));
+  let dp = Math.max(1, int(row, `${prefix}attention_dp_size`, 1));
+  // Wide deployments list tp = every GPU of the worker (SGLang's --tp 48 --dp 48 --enable-dp-attention); a tp that
+  // the attention heads cannot be split by is read that way: one attention-DP rank per GPU.
+  const heads = spec.groups.find((g) => g.attention)?.attention?.numHeads ?? 1;
+  if (heads % tp !== 0) {
+    dp *= tp;
+    tp = 1;
+  }
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
   const group = tp * dp;
   let moeEp = moe ? Math.max(1, int(row, `${prefix}moe_ep_size`, 1)) : 1;
@@ -161,7 +177,7 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
   const ranks = dp * decodeWorkers;
   const share = Math.max(1, Math.round(users / ranks));
   const waves = options.waves ?? (share >= 512 ? 2 : 3);
-  const r = simulateServing({
+  const input: ServingInput = {
     spec,
     hw,
     precision,
@@ -194,6 +210,91 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     efficiencyFor: options.efficiencyFor,
     ideal: false,
     itl: false,
-  });
+  };
+  let r;
+  try {
+    r = simulateServing(input);
+  } catch (e) {
+    // The row ran, so its weights fit: engines are then run with a larger memory fraction than their default.
+    if (!(e instanceof NoKvError)) throw e;
+    r = simulateServing({ ...input, memoryFraction: 0.97 });
+  }
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
+}
+
+export type RowResult = { id: string; ttft_ms: number; tpot_ms: number } | { id: string; error: string };
+
+/** One prediction per row; a row that cannot be simulated is an error entry, never an exception. */
+export function predictRows(
+  rows: readonly ServingRow[],
+  options: PredictRowOptions = {},
+  onRow?: (done: number, total: number) => void,
+): RowResult[] {
+  const out: RowResult[] = [];
+  rows.forEach((row, i) => {
+    const id = row.id || `row ${i + 1}`;
+    try {
+      const p = predictRow(row, options);
+      out.push({ id, ttft_ms: p.ttft_ms, tpot_ms: p.tpot_ms });
+    } catch (e) {
+      out.push({ id, error: e instanceof Error ? e.message.split('\n')[0]! : String(e) });
+    }
+    onRow?.(i + 1, rows.length);
+  });
+  return out;
+}
+
+export interface GroupError {
+  engine: string;
+  system: string;
+  mode: string;
+  rows: number;
+  predicted: number;
+  ttft_median_abs_error: number;
+  tpot_median_abs_error: number;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Median absolute relative error of TTFT and TPOT per (engine, system, mode), over rows with measurements. */
+export function groupErrors(rows: readonly ServingRow[], results: readonly RowResult[]): GroupError[] {
+  const groups = new Map<string, { g: GroupError; ttft: number[]; tpot: number[] }>();
+  rows.forEach((row, i) => {
+    const key = `${row.backend}|${row.system}|${row.mode}`;
+    let e = groups.get(key);
+    if (!e) {
+      e = {
+        g: {
+          engine: row.backend ?? '',
+          system: row.system ?? '',
+          mode: row.mode ?? '',
+          rows: 0,
+          predicted: 0,
+          ttft_median_abs_error: NaN,
+          tpot_median_abs_error: NaN,
+        },
+        ttft: [],
+        tpot: [],
+      };
+      groups.set(key, e);
+    }
+    e.g.rows++;
+    const r = results[i]!;
+    if ('error' in r) return;
+    e.g.predicted++;
+    const mt = Number(row.silicon_ttft_ms);
+    const mp = Number(row.silicon_tpot_ms);
+    if (mt > 0) e.ttft.push(Math.abs(r.ttft_ms / mt - 1));
+    if (mp > 0) e.tpot.push(Math.abs(r.tpot_ms / mp - 1));
+  });
+  return [...groups.values()].map(({ g, ttft, tpot }) => ({
+    ...g,
+    ttft_median_abs_error: median(ttft),
+    tpot_median_abs_error: median(tpot),
+  }));
 }
