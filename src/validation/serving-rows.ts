@@ -13,7 +13,8 @@
  * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests (2·N when N ≥ 512, to bound the run
  *   time) and leaves the first N out: they all arrive at once, which a benchmark of many more requests dilutes.
  * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
- *   the deployment raised it).
+ *   the deployment raised it); a placeholder layout of all ones that cannot hold the weights is widened
+ *   (widenPlaceholder).
  * - a tp the attention heads cannot be split by (tp 48 for 128 heads) is one attention-DP rank per GPU.
  * - attention DP: ranks are taken as symmetric (one rank simulated with N / attention_dp users, the MoE layers seeing
  *   attention_dp times its tokens), which keeps rows of thousands of users fast.
@@ -23,6 +24,8 @@ import type { ModelSpec } from '../core/arch/spec.js';
 import type { HardwareSpec } from '../core/hardware/spec.js';
 import type { Efficiency } from '../core/perf/efficiency.js';
 import type { Links } from '../core/perf/step.js';
+import { kvCapacity } from '../core/serving/capacity.js';
+import { engineDefaults } from '../core/serving/engines.js';
 import {
   NoKvError,
   simulateServing,
@@ -149,6 +152,50 @@ export function rowConcurrency(row: ServingRow): number {
   return int(row, 'batch_size') * Math.max(1, int(row, 'attention_dp_size', 1));
 }
 
+const isOne = (p: ServingPlan) => p.tp === 1 && p.attentionDp === 1 && p.moeEp === 1 && p.moeTp === 1;
+
+/**
+ * A layout of all ones (tp, attention DP, MoE TP/EP of 1) is a placeholder when one GPU cannot hold the weights
+ * (DeepSeek-R1 on one GB200): it becomes the smallest power-of-two group that holds a request, in the layout such
+ * deployments use: attention DP with expert parallel over every GPU (MoE), tensor parallel (dense).
+ */
+function widenPlaceholder(
+  p: ServingPlan,
+  spec: ModelSpec,
+  hw: HardwareSpec,
+  o: { precision: string; kvPrecision: string; engine: EngineId; tokens: number },
+): ServingPlan {
+  if (!isOne(p)) return p;
+  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+  const holds = (q: ServingPlan) =>
+    kvCapacity(spec, hw, {
+      precision: o.precision,
+      kvPrecision: o.kvPrecision,
+      plan: q,
+      engine: engineDefaults(o.engine, hw.memoryBytes),
+      maxModelLen: o.tokens,
+      memoryFraction: 0.97,
+    }).tokensPerRank >= o.tokens;
+  if (holds(p)) return p;
+  for (let n = 2; n <= 64; n *= 2) {
+    const q = moe
+      ? { tp: 1, pp: 1, attentionDp: n, moeTp: 1, moeEp: n }
+      : { tp: n, pp: 1, attentionDp: 1, moeTp: n, moeEp: 1 };
+    if (holds(q)) return q;
+  }
+  return p;
+}
+
+/** The row ran, so its weights fit: where the engine's default memory fraction leaves no KV, it was raised. */
+function fitting(input: ServingInput) {
+  try {
+    return simulateServing(input);
+  } catch (e) {
+    if (!(e instanceof NoKvError)) throw e;
+    return simulateServing({ ...input, memoryFraction: 0.97 });
+  }
+}
+
 /** The simulation a row describes, and its predicted median TTFT and TPOT (ms). */
 export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
   const spec = rowModel(row.model_path ?? '');
@@ -166,9 +213,11 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
   const users = rowConcurrency(row);
   if (users < 1) throw new RowError('concurrency must be positive');
   const disagg = row.mode === 'disagg';
-  const agg = disagg ? null : rowPlan(row, '', spec);
-  const prefill = disagg ? rowPlan(row, 'prefill_', spec) : null;
-  const decode = disagg ? rowPlan(row, 'decode_', spec) : null;
+  const fmt = { precision, kvPrecision, engine, tokens: isl + osl };
+  const plan = (prefix: string) => widenPlaceholder(rowPlan(row, prefix, spec), spec, hw, fmt);
+  const agg = disagg ? null : plan('');
+  const prefill = disagg ? plan('prefill_') : null;
+  const decode = disagg ? plan('decode_') : null;
   // Symmetric attention-DP ranks and decode workers: simulate one decode rank's share of the users; the prefill
   // workers that serve all ranks are shared by them (their steps stretched when they have less capacity).
   const dp = (agg ?? decode)!.attentionDp;
@@ -211,14 +260,7 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     ideal: false,
     itl: false,
   };
-  let r;
-  try {
-    r = simulateServing(input);
-  } catch (e) {
-    // The row ran, so its weights fit: engines are then run with a larger memory fraction than their default.
-    if (!(e instanceof NoKvError)) throw e;
-    r = simulateServing({ ...input, memoryFraction: 0.97 });
-  }
+  const r = fitting(input);
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
 }
 

@@ -159,9 +159,7 @@ export function simulateServing(i: ServingInput): ServingResult {
     kvTokens[role === 'both' ? 'agg' : role] = tokens;
     const blocks = Math.floor(tokens / cfg.blockTokens);
     if (blocks < 1)
-      throw new InputError(
-        `${field}: no KV cache fits on the GPUs (weights and activations take all memory)`,
-      );
+      throw new NoKvError(`${field}: no KV cache fits on the GPUs (weights and activations take all memory)`);
     return { role, g, cfg, blocks };
   });
 
