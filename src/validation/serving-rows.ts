@@ -279,8 +279,8 @@ function fitting(input: ServingInput) {
   }
 }
 
-/** The simulation a row describes, and its predicted median TTFT and TPOT (ms). */
-export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+/** The serving simulation a row describes (see the mapping above). */
+export function rowInput(row: ServingRow, options: PredictRowOptions = {}): ServingInput {
   const spec = rowModel(row.model_path ?? '');
   const { hw, links } = rowHardware(row.system ?? '');
   const engine = row.backend as EngineId;
@@ -376,7 +376,12 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     ideal: false,
     itl: false,
   };
-  const r = fitting(input);
+  return input;
+}
+
+/** The row's predicted median TTFT and TPOT (ms). */
+export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+  const r = fitting(rowInput(row, options));
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
 }
 
