@@ -10,6 +10,7 @@
  * max_model_len 8,192): "Maximum concurrency for 8,192 tokens per request: 58.11x".
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, fromUrl, toQuery } from '../../web/src/state.js';
 import { testApp, type TestApp } from './helpers.js';
 
 let t: TestApp;
@@ -89,5 +90,16 @@ describe('POST /api/web/plan engine', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.json.capacity.fits).toBe(false);
     expect(r.json.capacity.error).toMatch(/max_model_len 201024 is longer than/);
+  });
+});
+
+describe('web page state: the engine in the URL like the other settings', () => {
+  it('eng and ev round-trip; the defaults (vllm, modelled release) stay out of the URL', () => {
+    expect(DEFAULTS.engine).toBe('vllm');
+    expect(toQuery(DEFAULTS)).toBe('');
+    const s = fromUrl('?eng=sglang&ev=0.5.3');
+    expect(s.engine).toBe('sglang');
+    expect(s.engineVersion).toBe('0.5.3');
+    expect(toQuery(s)).toBe('?eng=sglang&ev=0.5.3');
   });
 });
