@@ -298,6 +298,13 @@ export function registerPerf(program: Command): void {
     .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
     .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
     .option('--max-gpus <n>', 'largest group to consider', int('--max-gpus', 1, 512), 64)
+    .option(
+      '--engine <e>',
+      `serving engine whose KV capacity bounds throughput (${ENGINE_IDS.join(', ')})`,
+      choice('--engine', ENGINE_IDS),
+      'vllm',
+    )
+    .option('--engine-version <v>', 'engine release (vllm default 0.19.0, sglang 0.5.3, trtllm 1.0.0)')
     .option('--json', 'print JSON')
     .action(
       (
@@ -308,6 +315,8 @@ export function registerPerf(program: Command): void {
           precision: string;
           kvPrecision?: string;
           maxGpus: number;
+          engine: EngineId;
+          engineVersion?: string;
           json?: boolean;
         },
       ) => {
@@ -319,6 +328,8 @@ export function registerPerf(program: Command): void {
           kvPrecision: o.kvPrecision ?? defaultKvPrecision(m.spec, o.precision),
           seq: o.seq,
           maxDevices: o.maxGpus,
+          engine: o.engine,
+          engineVersion: o.engineVersion,
         });
         const best = plans.find((p) => p.fits && p.output_tokens_per_s > 0) ?? null;
         if (o.json)
