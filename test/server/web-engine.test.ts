@@ -93,6 +93,22 @@ describe('POST /api/web/plan engine', () => {
   });
 });
 
+describe('OpenAPI documents the engine fields', () => {
+  it('engine (enum) and engine_version on /api/web/plan, /api/calculate and /config/system-metrics', async () => {
+    const r = await t.call('GET', '/openapi.json');
+    expect(r.status).toBe(200);
+    const body = (path: string) => r.json.paths[path].post.requestBody.content['application/json'].schema;
+    for (const props of [
+      body('/api/web/plan').properties,
+      body('/api/calculate').properties,
+      body('/config/system-metrics').properties.decode_req.properties,
+    ]) {
+      expect(props.engine.enum).toEqual(['vllm', 'sglang', 'trtllm']);
+      expect(props.engine_version.type).toBe('string');
+    }
+  });
+});
+
 describe('web page state: the engine in the URL like the other settings', () => {
   it('eng and ev round-trip; the defaults (vllm, modelled release) stay out of the URL', () => {
     expect(DEFAULTS.engine).toBe('vllm');
