@@ -32,10 +32,14 @@ describe('/config/system-metrics engine', () => {
     expect(c.kv_cache_bytes_available).toBeCloseTo(SGLANG_KV, 0);
     expect(c.max_concurrency).toBe(Math.round((SGLANG_TOKENS / 2048) * 100) / 100);
     expect(c.uncertain_terms.length).toBeGreaterThan(0);
-    // Without the field: vLLM 0.19.0.
-    const v = await t.call('POST', '/config/system-metrics', { decode_req: decode });
+    // engine_version alone: vLLM at that release. Without either field the hot path answers capacity null.
+    const v = await t.call('POST', '/config/system-metrics', {
+      decode_req: { ...decode, engine_version: '0.19.0' },
+    });
     expect(v.json.decode.capacity.engine).toBe('vllm');
     expect(v.json.decode.capacity.engine_version).toBe('0.19.0');
+    const none = await t.call('POST', '/config/system-metrics', { decode_req: decode });
+    expect(none.json.decode.capacity).toBeNull();
   });
 
   it('422 naming decode_req.engine / decode_req.engine_version', async () => {

@@ -236,16 +236,20 @@ async function phase(
   });
   const n = devices(plan);
   const latency = kind === 'prefill' ? r.ttft_s : r.tpot_s;
-  // The engine's KV cache with max_model_len = this phase's length, on one device of the plan.
-  const capacity = capacityBlock(model.spec, hw.spec, {
-    engine: req.engine,
-    engine_version: req.engine_version,
-    plan,
-    precision: dtype,
-    kvPrecision: kv,
-    maxModelLen: req.seq_len + (kind === 'decode' ? 1 : 0),
-    fieldPrefix: `${kind}_req.`,
-  }).json;
+  // The engine's KV cache with max_model_len = this phase's length, on one device of the plan; asked for with
+  // engine / engine_version (this route is a hot path: the load benchmark keeps its cost off when not asked).
+  const wantsCapacity = req.engine !== undefined || req.engine_version !== undefined;
+  const capacity = !wantsCapacity
+    ? null
+    : capacityBlock(model.spec, hw.spec, {
+        engine: req.engine,
+        engine_version: req.engine_version,
+        plan,
+        precision: dtype,
+        kvPrecision: kv,
+        maxModelLen: req.seq_len + (kind === 'decode' ? 1 : 0),
+        fieldPrefix: `${kind}_req.`,
+      }).json;
   const flopsPerDevice = Object.values(kind === 'prefill' ? r.flops.prefill : r.flops.decode_step).reduce(
     (a, x) => a + (x ?? 0),
     0,
