@@ -340,8 +340,8 @@ export type EngineFitOptions = EngineOptions & { engine?: EngineId };
  * The verdict as an engine gives it at start: `batch` requests of max_model_len tokens against the KV cache the
  * engine computes (engineKvCapacity), so the verdict and the capacity figures are one computation. The budget is
  * the engine's (vLLM: CUDA total x gpu_memory_utilization); required = what the engine takes before the KV cache
- * (budget - KV available) + the KV of `batch` requests as the engine counts them (KV available / max_concurrency,
- * whole blocks); so it fits exactly when the engine starts and max_concurrency >= batch.
+ * (budget - KV available) + `batch` shares of the cache per request (KV available / max_concurrency: one request's
+ * whole blocks plus its part of any leftover); so it fits exactly when the engine starts and max_concurrency >= batch.
  */
 export function engineFit(
   spec: ModelSpec,
