@@ -183,6 +183,12 @@ export function registerPerf(program: Command): void {
           ...(o.explain ? { trace } : {}),
         });
       printVerdict(fit, flags, runtime);
+      // Memory may hold the batch while the engine's KV cache (its own sizing) holds fewer: it would queue the rest.
+      if (fit.fits && cap.max_concurrency < o.batch)
+        process.stdout.write(
+          `note: ${cap.engine} ${cap.engine_version} holds ${cap.max_concurrency.toFixed(2)} requests of ` +
+            `${o.inputLen + o.outputLen} tokens at once; a batch of ${o.batch} would queue\n`,
+        );
       printTable(
         ['', 'estimate', 'ideal bound', 'bound'],
         [
