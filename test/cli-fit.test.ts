@@ -219,20 +219,28 @@ describe('perf and throughput --gpu: an impossible setup is never printed as if 
     expect(j.fit.headroom_bytes).toBe(m.fit.headroom_bytes);
   });
 
-  it("throughput: 499K + 1K tokens on one H100 — vLLM's KV-cache error, no throughput figures", async () => {
-    const argv = ['throughput', M, '--gpu', 'h100', '--input-len', '499000', '--output-len', '1000'];
+  it("throughput: 70B in fp8 at 100K + 1K tokens on one H100 — the engine's KV-cache error, no figures", async () => {
+    const big = 'meta-llama/Llama-3.1-70B-Instruct';
+    const argv = ['throughput', big, '--gpu', 'h100', '--precision', 'fp8'];
+    argv.push('--input-len', '100000', '--output-len', '1000');
     const j = await json(...argv);
     expect(j.fits).toBe(false);
     expect(j.fit.reason).toBe('kv_cache');
-    // 500,000 tokens (a whole number of 16-token blocks) x 131,072 B = 65,536,000,000 B = 61.04 GiB.
+    expect(j.fit.engine).toBe('vllm');
+    // The verdict is the capacity's own: one computation.
+    expect(j.fit.message).toBe(j.capacity.error);
+    // KV per token: 80 layers x 2 (K, V) x 8 KV heads x 128 x 2 B = 327,680 B; 101,000 tokens take 6,313 blocks of
+    // 16 = 101,008 tokens = 33,098,301,440 B = 30.83 GiB.
     expect(j.fit.message).toMatch(
-      /^ValueError: To serve at least one request with the models's max seq len \(500000\), \(61\.04 GiB KV cache is needed, which is larger than the available KV cache memory \(\d+\.\d\d GiB\)\. Based on the available memory, the estimated maximum model length is \d+\. Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine\.$/,
+      /^To serve at least one request with the model's max seq len \(101000\), 30\.83 GiB KV cache is needed, which is larger than the available KV cache memory \(\d+\.\d\d GiB\)\. Based on the available memory, the estimated maximum model length is \d+\./,
     );
     expect(j.output_tokens_per_s).toBeUndefined();
     expect(j.if_it_fit).toBeUndefined();
+    // vLLM's estimate is floor(available / 327,680); whole 16-token blocks make the longest that starts a multiple
+    // of 16 at most that.
+    const est = Number(/maximum model length is (\d+)/.exec(j.fit.message)![1]);
     const len = j.fit.suggestions.find((s: Suggestion) => s.change.startsWith('--input-len'));
-    const maxLen = Number(/maximum model length is (\d+)/.exec(j.fit.message)![1]);
-    expect(len.change).toBe(`--input-len ${maxLen - 1000}`);
+    expect(len.change).toBe(`--input-len ${Math.floor(est / 16) * 16 - 1000}`);
     await eachSuggestionFits(argv, j.fit.suggestions);
     const t = await run(...argv);
     expect(t.out.split('\n')[0]).toBe(`does not fit on NVIDIA H100 SXM5 80GB: ${j.fit.message}`);

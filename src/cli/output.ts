@@ -79,8 +79,9 @@ const pct = (f: number) => `${(Math.abs(f) * 100).toFixed(1)}%`;
 /** The verdict for people: the first line says whether it fits (in the engine's words when not), then by how much. */
 export function printFit(v: FitVerdict, flagOf: FlagOf = plainFlag, budget = ''): void {
   const where = `${v.device_name}`;
-  const of =
-    v.gpu_memory_utilization < 1
+  const of = v.budget_note
+    ? `${gb(v.available_bytes)} available (${v.budget_note}${budget})`
+    : v.gpu_memory_utilization < 1
       ? `${gb(v.available_bytes)} available (${gb(v.visible_bytes)} visible x gpu_memory_utilization ${v.gpu_memory_utilization}${budget})`
       : `${gb(v.available_bytes)} visible${budget}`;
   const need = `needs ${gb(v.required_bytes)} per device; ${of}`;

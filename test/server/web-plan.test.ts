@@ -39,8 +39,12 @@ describe('POST /api/web/plan with cp, sp and dp', () => {
     );
     expect(two.json.plan).toEqual({ tp: 1, pp: 1, ep: 1, cp: 2, sp: false, dp: 1 });
     expect(two.json.devices).toBe(2);
-    // The engine holds twice the sequences (each device keeps half of each one's KV cache).
-    expect(two.json.capacity.max_concurrency).toBeGreaterThanOrEqual(2 * one.json.capacity.max_concurrency);
+    // The engine profiles size the KV cache per TP rank and do not model CP: the capacity is counted as at cp 1
+    // (never more than the engine would hold) and the term is named as uncertain.
+    expect(two.json.capacity.max_concurrency).toBe(one.json.capacity.max_concurrency);
+    const terms = (r: typeof two) => r.json.capacity.uncertain_terms.map((u: { term: string }) => u.term);
+    expect(terms(two)).toContain('context_parallel');
+    expect(terms(one)).not.toContain('context_parallel');
   });
 
   it('SP shards the residual activations over the TP group; DP multiplies devices and the aggregate rate', async () => {

@@ -122,11 +122,19 @@ export interface PlanResult {
     usable_bytes: number;
     fits: boolean;
   };
+  /** The engine's KV cache at max_model_len; only engine, max_model_len, fits and error when it refuses the setup. */
   capacity: {
+    engine: string;
+    engine_version?: string;
     max_model_len: number;
-    kv_cache_bytes_available: number;
-    max_kv_tokens: number;
-    max_concurrency: number;
+    kv_cache_dtype?: string;
+    kv_cache_bytes_available?: number;
+    max_kv_tokens?: number;
+    /** Requests of max_model_len at once, to two decimals as engines print it. */
+    max_concurrency?: number;
+    fits: boolean;
+    error: string | null;
+    uncertain_terms?: { term: string; note: string }[];
   };
   performance: {
     estimate: PerfFigures;

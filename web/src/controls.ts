@@ -8,6 +8,11 @@ export type Update = (patch: Partial<State>) => void;
 
 const DEGREES = [1, 2, 4, 8, 16, 32, 64];
 const RUNTIMES = ['vllm-v1', 'vllm-v0', 'pytorch', 'none'];
+const ENGINES: [string, string][] = [
+  ['vllm', 'vLLM'],
+  ['sglang', 'SGLang'],
+  ['trtllm', 'TensorRT-LLM'],
+];
 
 function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
   return el(
@@ -25,6 +30,18 @@ function select(id: string, options: [string, string][], value: string, onChange
   s.value = value;
   s.addEventListener('change', () => onChange(s.value));
   return s;
+}
+
+/** The engine release as typed (committed on change; the server names a bad one). */
+function engineVersion(s: State, update: Update): HTMLElement {
+  const i = el('input', {
+    id: 'engine-version',
+    type: 'text',
+    value: s.engineVersion,
+    placeholder: 'e.g. 0.19.0',
+  });
+  i.addEventListener('change', () => update({ engineVersion: i.value.trim().slice(0, 20) }));
+  return i;
 }
 
 /** A number input: a valid number counts as it is typed; leaving it invalid puts the last valid one back. */
@@ -315,7 +332,18 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
         field(
           'GPU mem. util.',
           number('util', s.util, 0.05, 1, 0.05, (v) => update({ util: v })),
+          "vLLM's; other engines use their own default",
         ),
+      ),
+      el(
+        'div',
+        { class: 'row' },
+        field(
+          'Engine',
+          select('engine', ENGINES, s.engine, (v) => update({ engine: v })),
+          'sizes the KV cache',
+        ),
+        field('Engine version', engineVersion(s, update), 'empty: modelled default'),
       ),
     ),
   );

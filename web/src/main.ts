@@ -84,6 +84,8 @@ function planRequest(model: string, precision = state.precision) {
     dp: state.replicas,
     gpu_memory_utilization: state.util,
     runtime: state.runtime,
+    engine: state.engine,
+    ...(state.engineVersion ? { engine_version: state.engineVersion } : {}),
   };
 }
 

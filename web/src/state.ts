@@ -12,6 +12,9 @@ export interface State {
   precision: string;
   kv: string;
   runtime: string;
+  /** Serving engine whose KV-cache sizing the capacity figures use, and its release ('' = the modelled default). */
+  engine: string;
+  engineVersion: string;
   util: number;
   batch: number;
   input: number;
@@ -45,6 +48,8 @@ export const DEFAULTS: State = {
   precision: 'bf16',
   kv: 'auto',
   runtime: 'vllm-v1',
+  engine: 'vllm',
+  engineVersion: '',
   util: 0.9,
   batch: 8,
   input: 1024,
@@ -75,6 +80,8 @@ const KEYS: Record<keyof State, string> = {
   precision: 'p',
   kv: 'kv',
   runtime: 'rt',
+  engine: 'eng',
+  engineVersion: 'ev',
   util: 'u',
   batch: 'b',
   input: 'in',

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { defaultKvPrecision, kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
-import { inferenceFit, type FitVerdict } from '../../core/memory/fit.js';
+import { ENGINE_IDS, engineKvCapacity, type EngineId } from '../../core/memory/engines/index.js';
+import { engineFit, inferenceFit, type FitVerdict } from '../../core/memory/fit.js';
 import type { InferenceOptions } from '../../core/memory/inference.js';
 import { perf } from '../../core/perf/latency.js';
 import { offlineThroughput } from '../../core/perf/throughput.js';
 import { devices } from '../../core/parallel/plan.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
 import { systemLinks } from '../../catalog/index.js';
-import { int, LIMITS, planOptions, utilizationOption } from '../options.js';
+import { choice, int, LIMITS, planOptions, utilizationOption } from '../options.js';
 import {
   fitJson,
   gb,
@@ -32,6 +33,8 @@ interface Common {
   precision: string;
   kvPrecision?: string;
   gpuMemoryUtilization: number;
+  engine: EngineId;
+  engineVersion?: string;
   json?: boolean;
   explain?: boolean;
 }
@@ -59,8 +62,44 @@ function parallelOptions(c: Command): Command {
       '--kv-precision <p>',
       'KV-cache dtype (default: the weight precision if a float, else the model dtype)',
     )
+    .option(
+      '--engine <e>',
+      `serving engine whose KV capacity counts (${ENGINE_IDS.join(', ')}); --gpu-memory-utilization is vLLM's`,
+      choice('--engine', ENGINE_IDS),
+      'vllm',
+    )
+    .option('--engine-version <v>', 'engine release (vllm default 0.19.0, sglang 0.5.3, trtllm 1.0.0)')
     .option('--json', 'print JSON')
     .option('--explain', 'show the formula and inputs of every figure');
+}
+
+/** The engine's launch settings for a CLI run: its memory fraction only where the flag is its own (vLLM's). */
+function engineOptions(r: ReturnType<typeof resolve>, o: Common, maxModelLen: number) {
+  return {
+    engine: o.engine,
+    engineVersion: o.engineVersion,
+    plan: r.plan,
+    precision: o.precision,
+    kvCacheDtype: o.kvPrecision,
+    maxModelLen,
+    memoryFraction: o.engine === 'vllm' ? o.gpuMemoryUtilization : undefined,
+  };
+}
+
+/** Capacity as the engine prints it: concurrency with two decimals ("58.11x"), the terms it is unsure of. */
+function capacityJson(c: ReturnType<typeof engineKvCapacity>) {
+  return {
+    engine: c.engine,
+    engine_version: c.engine_version,
+    max_model_len: c.settings.max_model_len,
+    kv_cache_dtype: c.settings.kv_cache_dtype,
+    kv_cache_bytes_available: c.kv_cache_bytes_available,
+    max_kv_tokens: c.max_kv_tokens,
+    max_concurrency: Math.round(c.max_concurrency * 100) / 100,
+    fits: c.fits,
+    error: c.error,
+    uncertain_terms: c.uncertain_terms,
+  };
 }
 
 function resolve(model: string, o: Common) {
@@ -118,6 +157,8 @@ export function registerPerf(program: Command): void {
       const { m, hw, plan, kv, links } = res;
       const { fit, runtime } = fitOf(res, o, { batch: o.batch, seq: o.inputLen + o.outputLen });
       const flags = lengthFlag(o.outputLen);
+      // What the engine's KV cache holds at this length, beside the memory of this batch.
+      const cap = engineKvCapacity(m.spec, hw, engineOptions(res, o, o.inputLen + o.outputLen));
       const r = perf(m.spec, hw, {
         precision: o.precision,
         kvPrecision: kv,
@@ -137,10 +178,17 @@ export function registerPerf(program: Command): void {
           plan,
           fits: fit.fits,
           fit: fitJson(fit, flags, { runtime }),
+          capacity: capacityJson(cap),
           ...(fit.fits ? rest : { if_it_fit: rest }),
           ...(o.explain ? { trace } : {}),
         });
       printVerdict(fit, flags, runtime);
+      // Memory may hold the batch while the engine's KV cache (its own sizing) holds fewer: it would queue the rest.
+      if (fit.fits && cap.max_concurrency < o.batch)
+        process.stdout.write(
+          `note: ${cap.engine} ${cap.engine_version} holds ${cap.max_concurrency.toFixed(2)} requests of ` +
+            `${o.inputLen + o.outputLen} tokens at once; a batch of ${o.batch} would queue\n`,
+        );
       printTable(
         ['', 'estimate', 'ideal bound', 'bound'],
         [
@@ -154,6 +202,13 @@ export function registerPerf(program: Command): void {
             '',
           ],
           ['memory per device', gb(fit.required_bytes), '', ''],
+          [
+            `max concurrency (${cap.engine} ${cap.engine_version}, ${(o.inputLen + o.outputLen).toLocaleString('en-US')} tokens)`,
+            `${cap.max_concurrency.toFixed(2)}x`,
+            '',
+            '',
+          ],
+          ['uncertain terms', cap.uncertain_terms.map((u) => u.term).join(', '), '', ''],
         ],
       );
       if (o.explain) printTrace(trace);
@@ -164,38 +219,43 @@ export function registerPerf(program: Command): void {
     .argument('<model>', 'catalog id or alias, or a path to a config.json')
     .requiredOption('--input-len <n>', 'prompt tokens', int('--input-len', 1, LIMITS.seq))
     .requiredOption('--output-len <n>', 'generated tokens', int('--output-len', 1, LIMITS.seq))
-    .option('--max-batch <n>', 'engine max batch size', int('--max-batch', 1, LIMITS.batch), 2048)
+    .option(
+      '--max-batch <n>',
+      "engine max batch size (vLLM max_num_seqs; default: the engine's)",
+      int('--max-batch', 1, LIMITS.batch),
+    )
     .option(
       '--max-num-tokens <n>',
-      'engine max tokens per step',
+      "engine max tokens per step (vLLM max_num_batched_tokens; default: the engine's)",
       int('--max-num-tokens', 1, LIMITS.seq),
-      8192,
     )
     .action(
       (
         model: string,
-        o: Common & { inputLen: number; outputLen: number; maxBatch: number; maxNumTokens: number },
+        o: Common & { inputLen: number; outputLen: number; maxBatch?: number; maxNumTokens?: number },
       ) => {
         const res = resolve(model, o);
-        const { m, hw, plan, kv, links } = res;
-        // The engine's profile step: max_num_batched_tokens tokens, one logits row per sequence (vLLM caps at 256).
-        const { fit, runtime } = fitOf(res, o, {
-          batch: 1,
-          seq: o.inputLen + o.outputLen,
-          stepTokens: o.maxNumTokens,
-          logitsRows: Math.min(o.maxBatch, 256),
-        });
+        const { m, hw, plan, links } = res;
+        // The verdict is the engine's own start check on the same capacity that bounds the batch below.
+        const eo = {
+          ...engineOptions(res, o, o.inputLen + o.outputLen),
+          maxNumSeqs: o.maxBatch,
+          maxNumBatchedTokens: o.maxNumTokens,
+        };
+        const fit = engineFit(m.spec, hw, eo);
+        const engine = `${fit.capacity.engine} ${fit.capacity.engine_version}`;
         const flags = lengthFlag(o.outputLen);
         const r = offlineThroughput(m.spec, hw, {
           precision: o.precision,
-          kvPrecision: kv,
+          kvPrecision: o.kvPrecision,
           plan,
           inputLen: o.inputLen,
           outputLen: o.outputLen,
           maxBatch: o.maxBatch,
           maxNumTokens: o.maxNumTokens,
+          engine: o.engine,
+          engineVersion: o.engineVersion,
           gpuMemoryUtilization: o.gpuMemoryUtilization,
-          runtime,
           links,
           explain: o.explain,
         });
@@ -206,12 +266,16 @@ export function registerPerf(program: Command): void {
             gpu: hw.id,
             plan,
             fits: fit.fits,
-            fit: fitJson(fit, flags, { runtime }),
+            fit: fitJson(fit, flags, {
+              engine: fit.capacity.engine,
+              engine_version: fit.capacity.engine_version,
+            }),
             // Nothing runs without room for one sequence: no throughput figures then, only the verdict.
             ...(fit.fits ? rest : {}),
+            capacity: capacityJson(fit.capacity),
             ...(o.explain ? { trace } : {}),
           });
-        printFit(fit, flags, `, runtime ${runtime}`);
+        printFit(fit, flags, `, ${engine}`);
         if (!fit.fits) return;
         printTable(
           ['', 'estimate', 'ideal bound'],
@@ -223,7 +287,8 @@ export function registerPerf(program: Command): void {
             ],
             ['step', ms(r.step_s), ms(r.ideal.step_s)],
             ['running sequences', `${r.batch} (${r.batch_limit})`, ''],
-            ['max concurrency by KV', String(r.max_concurrency), ''],
+            [`max concurrency by KV (${engine})`, `${r.max_concurrency.toFixed(2)}x`, ''],
+            ['uncertain terms', fit.capacity.uncertain_terms.map((u) => u.term).join(', '), ''],
           ],
         );
         if (o.explain) printTrace(trace);
@@ -239,6 +304,13 @@ export function registerPerf(program: Command): void {
     .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
     .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
     .option('--max-gpus <n>', 'largest group to consider', int('--max-gpus', 1, 512), 64)
+    .option(
+      '--engine <e>',
+      `serving engine whose KV capacity bounds throughput (${ENGINE_IDS.join(', ')})`,
+      choice('--engine', ENGINE_IDS),
+      'vllm',
+    )
+    .option('--engine-version <v>', 'engine release (vllm default 0.19.0, sglang 0.5.3, trtllm 1.0.0)')
     .option('--json', 'print JSON')
     .action(
       (
@@ -249,6 +321,8 @@ export function registerPerf(program: Command): void {
           precision: string;
           kvPrecision?: string;
           maxGpus: number;
+          engine: EngineId;
+          engineVersion?: string;
           json?: boolean;
         },
       ) => {
@@ -260,6 +334,8 @@ export function registerPerf(program: Command): void {
           kvPrecision: o.kvPrecision ?? defaultKvPrecision(m.spec, o.precision),
           seq: o.seq,
           maxDevices: o.maxGpus,
+          engine: o.engine,
+          engineVersion: o.engineVersion,
         });
         const best = plans.find((p) => p.fits && p.output_tokens_per_s > 0) ?? null;
         if (o.json)

@@ -1,4 +1,7 @@
 /**
+ * Deprecated: kept only for src/core/serving/capacity.ts (main) until its adapter switches to `engineKvCapacity`;
+ * nothing else calls it. Remove it then.
+ *
  * Runtime-profile capacity: usable = visible memory · gpu_memory_utilization, minus weights, the activation peak
  * of core/memory/inference and the runtime profile's non-torch memory; the rest is KV blocks, and concurrency is
  * whole sequences. For capacity as a named engine computes and prints it (vLLM, SGLang, TensorRT-LLM; unrounded

@@ -15,6 +15,7 @@ import type { ModelSpec } from '../arch/spec.js';
 import type { HardwareSpec } from '../hardware/spec.js';
 import { TRAINING_DEFAULTS } from '../defaults.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
+import { engineKvCapacity, type EngineCapacity, type EngineId, type EngineOptions } from './engines/index.js';
 import { inferenceMemory, InputError, type InferenceMemory, type InferenceOptions } from './inference.js';
 import { trainingMemory, type TrainingOptions, type ZeroStage } from './training.js';
 import { weightLayout } from './weights.js';
@@ -52,6 +53,8 @@ export interface FitVerdict {
   /** The engine's own words for the failure (vLLM for inference, PyTorch for training); null when it fits. */
   message: string | null;
   suggestions: FitSuggestion[];
+  /** What available_bytes is when it is not visible x gpu_memory_utilization (SGLang, TensorRT-LLM budgets). */
+  budget_note?: string;
 }
 
 const GiB = 2 ** 30;
@@ -323,5 +326,112 @@ export function trainingFit(spec: ModelSpec, hw: HardwareSpec, o: TrainingOption
       : `torch.OutOfMemoryError: CUDA out of memory: the training step peaks at ${gib(v.required_bytes)} GiB; ` +
         `GPU 0 has a total capacity of ${gib(v.visible_bytes)} GiB`,
     suggestions: s.list,
+  };
+}
+
+const BUDGET_NOTE = {
+  sglang: (f: number) => `memory free at start x mem_fraction_static ${f}, weights + KV pool`,
+  trtllm: (f: number) => `memory free after loading; kv_cache_free_gpu_mem_fraction ${f} of it is KV`,
+};
+
+export type EngineFitOptions = EngineOptions & { engine?: EngineId };
+
+/**
+ * The verdict as an engine gives it at start: `batch` requests of max_model_len tokens against the KV cache the
+ * engine computes (engineKvCapacity), so the verdict and the capacity figures are one computation. The budget is
+ * the engine's (vLLM: CUDA total x gpu_memory_utilization); required = what the engine takes before the KV cache
+ * (budget - KV available) + `batch` shares of the cache per request (KV available / max_concurrency: one request's
+ * whole blocks plus its part of any leftover); so it fits exactly when the engine starts and max_concurrency >= batch.
+ */
+export function engineFit(
+  spec: ModelSpec,
+  hw: HardwareSpec,
+  o: EngineFitOptions,
+  batch = 1,
+): FitVerdict & { capacity: EngineCapacity } {
+  const run = (change: Partial<EngineFitOptions>) => engineKvCapacity(spec, hw, { ...o, ...change });
+  const required = (c: EngineCapacity) => {
+    const perRequest =
+      c.max_concurrency > 0
+        ? c.kv_cache_bytes_available / c.max_concurrency
+        : c.kv_cache_bytes_per_token * c.settings.max_model_len;
+    return c.budget_bytes - c.kv_cache_bytes_available + batch * perRequest;
+  };
+  const ok = (c: EngineCapacity) => c.fits && c.max_concurrency >= batch;
+  const cap = run({});
+  const available = Math.floor(cap.budget_bytes);
+  const need = ok(cap) ? Math.min(required(cap), available) : Math.max(required(cap), available + 1);
+  const headroom = available - need;
+  let reason: FitReason | null = null;
+  let message: string | null = null;
+  if (!ok(cap)) {
+    if (cap.weights_bytes > cap.budget_bytes) {
+      reason = 'weights';
+      message =
+        `torch.OutOfMemoryError: CUDA out of memory: the weights (${gib(cap.weights_bytes)} GiB per device) ` +
+        `do not load in the ${gib(cap.budget_bytes)} GiB ${cap.engine} may use on one ${hw.name}`;
+    } else if (cap.kv_cache_bytes_available <= 0) {
+      reason = 'no_kv_memory';
+      message = cap.error;
+    } else {
+      reason = 'kv_cache';
+      message =
+        cap.error ??
+        `To serve ${batch} requests of ${cap.settings.max_model_len} tokens, ${gib(required(cap) - (cap.budget_bytes - cap.kv_cache_bytes_available))} GiB ` +
+          `KV cache is needed, which is larger than the available KV cache memory (${gib(cap.kv_cache_bytes_available)} GiB); ` +
+          `it holds ${cap.max_concurrency.toFixed(2)} such requests.`;
+    }
+  }
+  const s = new Suggestions(available);
+  // Each change is measured by the engine profile itself; a change the engine rejects is skipped.
+  const measure = (change: Partial<EngineFitOptions>): number => {
+    const c = run(change);
+    return ok(c) ? Math.min(required(c), Math.floor(c.budget_bytes)) : Infinity;
+  };
+  if (!ok(cap)) {
+    const plan = o.plan ?? { tp: 1, pp: 1, ep: 1 };
+    s.first(
+      doublings(plan.tp, 64),
+      (t) => measure({ plan: { ...plan, tp: t } }),
+      (t) => [{ tp: t }, `tensor parallel ${t}`],
+    );
+    s.first(
+      Array.from({ length: Math.max(0, Math.min(64, spec.numLayers) - plan.pp) }, (_, i) => plan.pp + 1 + i),
+      (p) => measure({ plan: { ...plan, pp: p } }),
+      (p) => [{ pp: p }, `pipeline parallel ${p}`],
+    );
+    const precision = o.precision ?? 'auto';
+    const weightsNow = weightLayout(spec, precision === 'auto' ? 'auto' : normaliseFormatId(precision)).total;
+    s.first(
+      LOWER_WEIGHT_FORMATS.filter((f) => weightLayout(spec, f).total < weightsNow),
+      (f) => measure({ precision: f }),
+      (f) => [{ precision: f }, `weights in ${f}`],
+    );
+    if ((kvElementBytes(cap.settings.kv_cache_dtype) ?? 0) > 1)
+      s.first(
+        ['fp8'],
+        (k) => measure({ kvCacheDtype: k }),
+        (k) => [{ kv_precision: k }, `KV cache in ${k}`],
+      );
+    const len = cap.settings.max_model_len;
+    const okLen = (n: number) => s.fits(s.try(() => measure({ maxModelLen: n })));
+    const seq = largest(1, len - 1, okLen);
+    if (seq !== null) s.add({ seq }, `at most ${seq} tokens per request`, measure({ maxModelLen: seq }));
+  }
+  return {
+    fits: ok(cap),
+    device: hw.id,
+    device_name: hw.name,
+    visible_bytes: cap.device_total_bytes,
+    gpu_memory_utilization: cap.settings.memory_fraction,
+    available_bytes: available,
+    required_bytes: need,
+    headroom_bytes: headroom,
+    headroom_fraction: available > 0 ? headroom / available : -Infinity,
+    reason,
+    message,
+    suggestions: s.list,
+    ...(cap.engine === 'vllm' ? {} : { budget_note: BUDGET_NOTE[cap.engine](cap.settings.memory_fraction) }),
+    capacity: cap,
   };
 }

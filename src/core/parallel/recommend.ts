@@ -4,7 +4,8 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import type { HardwareSpec } from '../hardware/spec.js';
-import { inferenceMemory } from '../memory/inference.js';
+import type { EngineId } from '../memory/engines/index.js';
+import { inferenceMemory, InputError } from '../memory/inference.js';
 import { offlineThroughput } from '../perf/throughput.js';
 import { validatePlan, type ParallelPlan } from './plan.js';
 
@@ -24,6 +25,9 @@ export interface PlanOptions {
   seq: number;
   maxDevices?: number;
   gpuMemoryUtilization?: number;
+  /** The engine whose KV capacity bounds each plan's throughput (default vllm), and its release. */
+  engine?: EngineId;
+  engineVersion?: string;
 }
 
 export function recommendPlans(spec: ModelSpec, hw: HardwareSpec, o: PlanOptions): PlanOption[] {
@@ -55,14 +59,21 @@ export function recommendPlans(spec: ModelSpec, hw: HardwareSpec, o: PlanOptions
         let tput = 0;
         if (fits) {
           const half = Math.max(1, Math.floor(o.seq / 2));
-          tput = offlineThroughput(spec, hw, {
-            precision: o.precision,
-            kvPrecision: o.kvPrecision,
-            plan,
-            inputLen: half,
-            outputLen: half,
-            gpuMemoryUtilization: util,
-          }).output_tokens_per_s;
+          try {
+            tput = offlineThroughput(spec, hw, {
+              precision: o.precision,
+              kvPrecision: o.kvPrecision,
+              plan,
+              inputLen: half,
+              outputLen: half,
+              gpuMemoryUtilization: util,
+              engine: o.engine,
+              engineVersion: o.engineVersion,
+            }).output_tokens_per_s;
+          } catch (e) {
+            // The engine refuses this length (beyond the model's positions): no throughput, the plan still ranks.
+            if (!(e instanceof InputError)) throw e;
+          }
         }
         out.push({
           plan,

@@ -7,9 +7,8 @@
 import type { ModelSpec } from '../arch/spec.js';
 import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
 import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
-import { engineCapacity } from '../memory/capacity.js';
-import { InputError, modelDtype } from '../memory/inference.js';
-import type { RuntimeId } from '../memory/runtime.js';
+import { engineKvCapacity, type EngineCapacity, type EngineId } from '../memory/engines/index.js';
+import { InputError } from '../memory/inference.js';
 import { kvElementBytes } from '../numerics/formats.js';
 import { devices as planDevices, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { efficiencyFor, IDEAL, type Efficiency } from './efficiency.js';
@@ -18,14 +17,22 @@ import { stepTime, type Bound, type Links } from './step.js';
 
 export interface ThroughputOptions {
   precision: string;
+  /** KV-cache dtype; default: the engine's ('auto': the model dtype, fp8 for checkpoints that ship it). */
   kvPrecision?: string;
   plan: ParallelPlan;
   inputLen: number;
   outputLen: number;
+  /** Engine max batch (vLLM max_num_seqs); default: the engine's own. */
   maxBatch?: number;
+  /** Engine max tokens per step (vLLM max_num_batched_tokens); default: the engine's own. */
   maxNumTokens?: number;
+  /** The engine whose KV capacity bounds the batch (default vllm) and its release. */
+  engine?: EngineId;
+  engineVersion?: string;
+  /** vLLM --gpu-memory-utilization; other engines ignore it (use memoryFraction). */
   gpuMemoryUtilization?: number;
-  runtime?: RuntimeId;
+  /** The engine's own memory fraction (SGLang mem_fraction_static, TRT-LLM kv_cache_free_gpu_mem_fraction). */
+  memoryFraction?: number;
   links?: Links;
   efficiency?: Efficiency;
   explain?: boolean;
@@ -39,7 +46,10 @@ export interface ThroughputFigures {
 }
 
 export interface ThroughputResult extends ThroughputFigures {
+  /** Requests of input_len + output_len tokens the engine's KV cache holds, unrounded as engines print it. */
   max_concurrency: number;
+  /** The engine capacity behind max_concurrency. */
+  capacity: EngineCapacity;
   /** Sequences running at once in the steady state. */
   batch: number;
   /** What limits the batch: KV capacity, max batch or max tokens per step. */
@@ -56,28 +66,31 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
   if (!(Number.isInteger(o.outputLen) && o.outputLen >= 1))
     throw new InputError(`output_len must be a positive integer`);
   validatePlan(spec, o.plan);
-  const kvPrecision = o.kvPrecision ?? modelDtype(spec);
-  const kvBytes = kvElementBytes(kvPrecision);
-  if (kvBytes === null) throw new InputError(`unknown kv precision '${kvPrecision}'`);
-  const maxBatch = o.maxBatch ?? 2048;
-  const maxNumTokens = o.maxNumTokens ?? 8192;
   const seqLen = o.inputLen + o.outputLen;
-  const cap = engineCapacity(spec, {
-    deviceBytes: hw.visibleMemoryBytes,
-    gpuMemoryUtilization: o.gpuMemoryUtilization ?? 0.9,
-    precision: o.precision,
-    kvPrecision,
+  const engine = o.engine ?? 'vllm';
+  // The engine sizes its KV cache as it would at start with max_model_len = input + output (its own defaults
+  // for whatever is not given), so the batch is bounded by what the engine prints, not a separate estimate.
+  const cap = engineKvCapacity(spec, hw, {
+    engine,
+    engineVersion: o.engineVersion,
     plan: o.plan,
+    precision: o.precision,
+    kvCacheDtype: o.kvPrecision,
     maxModelLen: seqLen,
-    maxNumBatchedTokens: maxNumTokens,
-    maxNumSeqs: Math.min(maxBatch, 256),
-    blockSize: 32,
-    runtime: o.runtime ?? 'vllm-v1',
+    maxNumSeqs: o.maxBatch,
+    maxNumBatchedTokens: o.maxNumTokens,
+    memoryFraction: o.memoryFraction ?? (engine === 'vllm' ? o.gpuMemoryUtilization : undefined),
   });
-  const concurrency = cap.max_concurrency;
+  // The KV dtype the engine picked ('auto' = its default for this checkpoint) is what decode steps read.
+  const kvBytes = kvElementBytes(cap.settings.kv_cache_dtype);
+  if (kvBytes === null) throw new InputError(`unknown kv precision '${cap.settings.kv_cache_dtype}'`);
+  const maxBatch = cap.settings.max_num_seqs;
+  const maxNumTokens = cap.settings.max_num_batched_tokens;
+  const concurrency = cap.fits ? cap.max_concurrency : 0;
+  const kvLimit = Math.floor(concurrency);
   const perStepLimit = Math.max(1, Math.floor(maxNumTokens / (1 + o.inputLen / o.outputLen)));
-  const batch = Math.min(concurrency, maxBatch, perStepLimit);
-  const limit = batch === concurrency ? 'kv_capacity' : batch === maxBatch ? 'max_batch' : 'max_num_tokens';
+  const batch = Math.min(kvLimit, maxBatch, perStepLimit);
+  const limit = batch === kvLimit ? 'kv_capacity' : batch === maxBatch ? 'max_batch' : 'max_num_tokens';
   const ctx = stepContext(spec, hw, o.precision, o.plan, o.links);
   const actBytes = ctx.precision === 'fp32' ? 4 : 2;
   const pp = o.plan.pp;
@@ -121,14 +134,14 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
     'max_concurrency',
     concurrency,
     'sequences',
-    'floor(KV bytes available / KV bytes of one input_len + output_len sequence)',
+    `${cap.engine} ${cap.engine_version}: KV cache / KV of one input_len + output_len request (unrounded)`,
     { kv_cache_bytes_available: cap.kv_cache_bytes_available, seq_len: seqLen },
   );
   t.add(
     'batch',
     batch,
     'sequences',
-    'min(max_concurrency, max_batch, floor(max_num_tokens / (1 + input_len/output_len)))',
+    'min(floor(max_concurrency), max_batch, floor(max_num_tokens / (1 + input_len/output_len)))',
     { max_batch: maxBatch, max_num_tokens: maxNumTokens },
   );
   t.add(
@@ -142,6 +155,7 @@ export function offlineThroughput(spec: ModelSpec, hw: HardwareSpec, o: Throughp
   return {
     ...est,
     max_concurrency: concurrency,
+    capacity: cap,
     batch,
     batch_limit: limit,
     output_tokens_per_s_per_device: est.output_tokens_per_s / devices,

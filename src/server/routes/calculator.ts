@@ -18,6 +18,7 @@ import { resolveModel, specFromUserConfig, type AppContext, type App } from '../
 import { gb } from '../describe.js';
 import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
+import { capacityBlock, engineFields } from '../engine-capacity.js';
 import { configFromShape } from '../memory.js';
 import { explainQuery, wantsExplain } from '../schemas.js';
 
@@ -40,6 +41,7 @@ const calculateBody = z
     gpu_tflops: z.number().positive().max(1e6).default(312),
     precision: z.enum(PRECISIONS).default('fp16'),
     efficiency_factor: z.number().gt(0).max(1).optional(),
+    ...engineFields,
   })
   .strict();
 
@@ -149,6 +151,15 @@ async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, expl
     links,
     explain,
   });
+  // What the engine's KV cache holds at max_model_len = seq_length on one device of the plan.
+  const capacity = capacityBlock(spec, hw, {
+    engine: b.engine,
+    engine_version: b.engine_version,
+    plan,
+    precision,
+    kvPrecision: kv,
+    maxModelLen: b.seq_length,
+  }).json;
   const byGpu: Record<string, number> = {};
   for (const d of catalog().devices.items) {
     if (d.kind !== 'gpu') continue;
@@ -227,6 +238,7 @@ async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, expl
       bound: r.bound,
       efficiency_used: r.efficiency,
     },
+    capacity,
     parallelism: {
       recommended_strategy: plan.pp > 1 ? 'pipeline' : plan.tp > 1 ? 'tensor' : 'none',
       tensor_parallel_gpus: plan.tp,

@@ -12,6 +12,7 @@ import { devices, type ParallelPlan } from '../../core/parallel/plan.js';
 import { perf } from '../../core/perf/latency.js';
 import { resolveModel, type App, type AppContext } from '../context.js';
 import { gb } from '../describe.js';
+import { capacityBlock, engineFields } from '../engine-capacity.js';
 import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { weightPrecision } from '../memory.js';
@@ -160,6 +161,7 @@ const phaseReq = z
     batch_size: z.number().int().min(1).max(LIMITS.batch),
     seq_len: z.number().int().min(1).max(LIMITS.seq),
     layers: z.record(z.string().max(40), layerCfg).optional(),
+    ...engineFields,
   })
   .strict();
 const metricsBody = z.object({ prefill_req: phaseReq.optional(), decode_req: phaseReq.optional() }).strict();
@@ -234,6 +236,20 @@ async function phase(
   });
   const n = devices(plan);
   const latency = kind === 'prefill' ? r.ttft_s : r.tpot_s;
+  // The engine's KV cache with max_model_len = this phase's length, on one device of the plan; asked for with
+  // engine / engine_version (this route is a hot path: the load benchmark keeps its cost off when not asked).
+  const wantsCapacity = req.engine !== undefined || req.engine_version !== undefined;
+  const capacity = !wantsCapacity
+    ? null
+    : capacityBlock(model.spec, hw.spec, {
+        engine: req.engine,
+        engine_version: req.engine_version,
+        plan,
+        precision: dtype,
+        kvPrecision: kv,
+        maxModelLen: req.seq_len + (kind === 'decode' ? 1 : 0),
+        fieldPrefix: `${kind}_req.`,
+      }).json;
   const flopsPerDevice = Object.values(kind === 'prefill' ? r.flops.prefill : r.flops.decode_step).reduce(
     (a, x) => a + (x ?? 0),
     0,
@@ -251,6 +267,7 @@ async function phase(
       chips_used: n,
       plan,
       dtype,
+      capacity,
       ...(explain ? { trace: [...mem.trace, ...r.trace] } : {}),
     },
     chips: hw.num_chips,

@@ -14,7 +14,6 @@ import { catalog, findDevice, hardwareSpec, systemLinks } from '../../catalog/in
 import { countParameters, type ModelSpec } from '../../core/arch/index.js';
 import type { HardwareSpec } from '../../core/hardware/spec.js';
 import { kvBlockSizeFor, SERVING_DEFAULTS, TRAINING_DEFAULTS } from '../../core/defaults.js';
-import { engineCapacity } from '../../core/memory/capacity.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
 import { RUNTIME_IDS } from '../../core/memory/runtime.js';
 import { trainingMemory, type TrainingPrecision } from '../../core/memory/training.js';
@@ -22,6 +21,7 @@ import { devices, replicaDevices, validatePlan, type ParallelPlan } from '../../
 import { perf } from '../../core/perf/latency.js';
 import { replicaRates } from '../../core/perf/replicas.js';
 import { resolveModel, specFromUserConfig, type App, type AppContext } from '../context.js';
+import { capacityBlock, engineFields } from '../engine-capacity.js';
 import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { kvPrecision, weightPrecision } from '../memory.js';
@@ -55,6 +55,7 @@ const planBody = z
     dp: par.default(1).describe('data parallel: independent replicas of the whole tp·pp·ep·cp group'),
     gpu_memory_utilization: z.number().gt(0).max(1).default(SERVING_DEFAULTS.gpuMemoryUtilization),
     runtime: z.enum(RUNTIME_IDS).default(SERVING_DEFAULTS.runtime),
+    ...engineFields,
   })
   .strict();
 type PlanBody = z.infer<typeof planBody>;
@@ -160,17 +161,15 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
     blockSize: kvBlockSizeFor(b.runtime),
     explain,
   });
-  const cap = engineCapacity(spec, {
-    deviceBytes: hw.visibleMemoryBytes,
-    gpuMemoryUtilization: b.gpu_memory_utilization,
+  // The engine's KV cache at max_model_len = input + output (gpu_memory_utilization is vLLM's setting).
+  const cap = capacityBlock(spec, hw, {
+    engine: b.engine,
+    engine_version: b.engine_version,
+    plan: p,
     precision,
     kvPrecision: kv,
-    plan: p,
     maxModelLen: seq,
-    maxNumBatchedTokens: Math.min(seq, 8192),
-    maxNumSeqs: 256,
-    blockSize: SERVING_DEFAULTS.kvBlockSize,
-    runtime: b.runtime,
+    gpuMemoryUtilization: b.gpu_memory_utilization,
     explain,
   });
   const opts = { precision, kvPrecision: kv, inputLen: b.input_len, outputLen: b.output_len, plan: p, links };
@@ -257,12 +256,7 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
       usable_bytes: limit,
       fits: mem.total_bytes <= limit,
     },
-    capacity: {
-      max_model_len: seq,
-      kv_cache_bytes_available: cap.kv_cache_bytes_available,
-      max_kv_tokens: cap.max_kv_tokens,
-      max_concurrency: cap.max_concurrency,
-    },
+    capacity: cap.json,
     performance: {
       estimate: pick(r),
       ideal: pick({ ...r, ...r.ideal }),
@@ -274,7 +268,11 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
     fits_on: fit,
     warnings,
     trace: explain
-      ? { memory: mem.trace, capacity: cap.trace, performance: [...r.trace, ...aggregate.trace] }
+      ? {
+          memory: mem.trace,
+          capacity: cap.capacity?.trace ?? [],
+          performance: [...r.trace, ...aggregate.trace],
+        }
       : null,
   };
 }

@@ -64,7 +64,7 @@ export function renderCompare(
       el(
         'td',
         { class: 'r' },
-        rate(p.capacity.max_kv_tokens),
+        p.capacity.max_kv_tokens === undefined ? '—' : rate(p.capacity.max_kv_tokens),
         ' ',
         how(SCOPE, `max KV tokens of ${e.label}`, p.trace?.capacity, null, src),
       ),

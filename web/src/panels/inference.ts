@@ -22,6 +22,74 @@ function card(title: string, id: string, ...body: (Node | null)[]): HTMLElement 
 }
 
 /** A number with its data-* hooks (tests compare them with the API) and its "how?". */
+/** The engine's capacity: which engine, its KV tokens and concurrency as it prints them, what it is unsure of. */
+function capacityRows(
+  r: PlanResult,
+  trace: TraceEntry[] | undefined,
+  h: (title: string, trace: TraceEntry[] | undefined, pick: RegExp | null) => HTMLElement,
+): HTMLElement[] {
+  const c = r.capacity;
+  const engine = `${c.engine}${c.engine_version ? ` ${c.engine_version}` : ''}`;
+  const len = tokens(c.max_model_len);
+  if (c.max_kv_tokens === undefined || c.max_concurrency === undefined)
+    return [
+      el(
+        'tr',
+        {},
+        el('th', { text: `Engine capacity (${engine})` }),
+        el('td', { 'data-testid': 'capacity-error', text: c.error ?? 'not available' }),
+      ),
+    ];
+  const rows = [
+    el(
+      'tr',
+      {},
+      el('th', { text: `Max KV tokens (${engine}, ${len} max len)` }),
+      el(
+        'td',
+        {},
+        figure(
+          'max-kv-tokens',
+          count(c.max_kv_tokens),
+          c.max_kv_tokens,
+          h('max KV tokens', trace, /usable|kv_cache|blocks/),
+        ),
+      ),
+    ),
+    el(
+      'tr',
+      {},
+      el('th', { text: `Max concurrency for ${len} tokens per request` }),
+      el(
+        'td',
+        {},
+        figure(
+          'max-concurrency',
+          `${c.max_concurrency.toFixed(2)}x`,
+          c.max_concurrency,
+          h('max concurrency', trace, /concurrency|available/),
+        ),
+        c.error ? el('small', { class: 'muted', text: ` ${c.error}` }) : null,
+      ),
+    ),
+  ];
+  const terms = c.uncertain_terms ?? [];
+  if (terms.length)
+    rows.push(
+      el(
+        'tr',
+        {},
+        el('th', { text: 'Uncertain terms' }),
+        el(
+          'td',
+          { 'data-testid': 'uncertain-terms' },
+          ...terms.flatMap((u, i) => [i ? ', ' : '', el('span', { title: u.note, text: u.term })]),
+        ),
+      ),
+    );
+  return rows;
+}
+
 function figure(testid: string, text: string, raw: number, howButton: HTMLElement): HTMLElement {
   return el(
     'span',
@@ -141,36 +209,7 @@ export function renderInference(
           h('usable memory per device', t?.capacity, /^usable/),
         ),
       ),
-      el(
-        'tr',
-        {},
-        el('th', { text: `Max KV tokens (engine, ${tokens(r.capacity.max_model_len)} max len)` }),
-        el(
-          'td',
-          {},
-          figure(
-            'max-kv-tokens',
-            count(r.capacity.max_kv_tokens),
-            r.capacity.max_kv_tokens,
-            h('max KV tokens', t?.capacity, /usable|kv_cache|blocks/),
-          ),
-        ),
-      ),
-      el(
-        'tr',
-        {},
-        el('th', { text: `Max concurrent sequences of ${tokens(r.capacity.max_model_len)}` }),
-        el(
-          'td',
-          {},
-          figure(
-            'max-concurrency',
-            count(r.capacity.max_concurrency),
-            r.capacity.max_concurrency,
-            h('max concurrency', t?.capacity, /concurrency|available/),
-          ),
-        ),
-      ),
+      ...capacityRows(r, t?.capacity, h),
     ),
   );
   const memCard = card(

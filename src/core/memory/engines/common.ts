@@ -6,7 +6,7 @@
 import type { AttentionSpec, ModelSpec } from '../../arch/spec.js';
 import { normaliseFormatId } from '../../numerics/formats.js';
 import { stageOf, type ParallelPlan } from '../../parallel/plan.js';
-import { kvBytesPerTokenLayer } from '../kv.js';
+import { indexerBytesPerToken, kvBytesPerTokenLayer } from '../kv.js';
 import { weightLayout } from '../weights.js';
 
 export const GiB = 2 ** 30;
@@ -216,12 +216,31 @@ export interface KvLayerType {
   layers: number;
 }
 
-/** The attention layers of a stage, grouped by (bytes per token, window), as engines build their KV specs. */
+/** Engine-specific cache layouts. */
+export interface KvFormats {
+  /**
+   * DeepSeek's fp8_ds_mla layout for sparse MLA (DSA indexer, kv_lora_rank 512, rope 64) with an fp8 KV cache:
+   * 512 fp8 latent values + 4 fp32 scales + 64 bf16 rope values = 656 B per token (vLLM FlashMLASparseBackend
+   * get_kv_cache_shape; the sparse MLA layer switches fp8 to fp8_ds_mla: "Using DeepSeek's fp8_ds_mla KV cache
+   * format"). The indexer cache is separate and unchanged.
+   */
+  fp8DsMla?: boolean;
+}
+
+/** Bytes per token of one layer of the fp8_ds_mla layout. */
+export const FP8_DS_MLA_BYTES = 512 + 4 * 4 + 64 * 2;
+
+/**
+ * The attention layers of a stage, grouped by (bytes per token, window), as engines build their KV specs. Layers
+ * that read an earlier layer's cache (Gemma 3n kv-shared layers) get no cache of their own: vLLM's
+ * gpu_model_runner get_kv_cache_spec skips layers with kv_sharing_target_layer_name.
+ */
 export function kvLayerTypes(
   spec: ModelSpec,
   kvBytes: number,
   tp: number,
   onStage: (i: number) => boolean,
+  formats: KvFormats = {},
 ): { types: KvLayerType[]; ssmLayers: number } {
   const byKey = new Map<string, KvLayerType>();
   let ssmLayers = 0;
@@ -230,8 +249,15 @@ export function kvLayerTypes(
     const n = g.layers.filter(onStage).length;
     if (g.ssm) ssmLayers += n;
     const a = g.attention;
-    if (!a || a.cross || n === 0) continue;
-    const bytes = kvBytesPerTokenLayer(a, kvBytes, tp);
+    if (!a || a.cross || a.kvShared || n === 0) continue;
+    const dsMla =
+      formats.fp8DsMla &&
+      kvBytes === 1 &&
+      a.mla &&
+      a.indexer &&
+      a.mla.kvLoraRank === 512 &&
+      a.mla.qkRopeHeadDim === 64;
+    const bytes = dsMla ? FP8_DS_MLA_BYTES + indexerBytesPerToken(a) : kvBytesPerTokenLayer(a, kvBytes, tp);
     const window = a.window ?? a.chunk ?? null;
     const key = `${bytes}:${window}`;
     const t = byKey.get(key);

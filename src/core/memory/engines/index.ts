@@ -30,6 +30,18 @@ export function engineKvCapacity(
   opts: EngineOptions & { engine?: EngineId } = {},
 ): EngineCapacity {
   const engine = opts.engine ?? 'vllm';
+  const c = byEngine(engine, spec, hw, opts);
+  // A sequence split over cp devices would leave 1/cp of each request's KV per device; the profiles size the
+  // cache per TP rank only, so capacity under cp is counted as without it (less, never more) and said so.
+  if ((opts.plan?.cp ?? 1) > 1)
+    c.uncertain_terms.push({
+      term: 'context_parallel',
+      note: `the ${engine} profile does not model context parallelism; capacity is counted as at cp 1 (an underestimate)`,
+    });
+  return c;
+}
+
+function byEngine(engine: EngineId, spec: ModelSpec, hw: HardwareSpec, opts: EngineOptions): EngineCapacity {
   switch (engine) {
     case 'vllm':
       return vllmCapacity(spec, hw, opts);

@@ -125,8 +125,34 @@ export function vllmStageKvLayout(
   maxModelLen: number,
   maxNumBatchedTokens: number,
 ) {
-  const kv = kvLayerTypes(spec, kvBytes, plan.tp, stageFilter(spec, plan.pp, stage));
+  const kv = kvLayerTypes(spec, kvBytes, plan.tp, stageFilter(spec, plan.pp, stage), VLLM_KV_FORMATS);
   return vllmKvLayout(kv.types, blockSize, maxModelLen, maxNumBatchedTokens);
+}
+
+/** vLLM's own cache layouts: DeepSeek's fp8_ds_mla for sparse MLA with an fp8 KV cache. */
+const VLLM_KV_FORMATS = { fp8DsMla: true };
+
+/**
+ * `--kv-cache-dtype auto` on a ModelOpt checkpoint calibrated with an FP8 KV cache (kv_cache_quant_algo FP8) is fp8
+ * in vLLM: resolve_kv_cache_dtype_string / get_kv_cache_quant_algo_string in vllm/utils/torch_utils.py read the
+ * quantization_config (quant_method modelopt* only; compressed-tensors kv_cache_scheme is not auto-applied).
+ * Added after vLLM issue #34752 (early 2026); earlier releases are given the model dtype (less KV, never more).
+ */
+function vllmAutoKvDtype(
+  spec: ModelSpec,
+  asked: string | undefined,
+  v: readonly number[],
+  uncertain: UncertainTerm[],
+): string | undefined {
+  if (asked && asked !== 'auto') return asked;
+  const q = spec.checkpointQuant;
+  if (!q || !q.method.startsWith('modelopt') || q.kvCacheDtype !== 'fp8') return asked;
+  if (versionAtLeast(v, VLLM_VERIFIED)) return 'fp8';
+  uncertain.push({
+    term: 'kv_cache_dtype_auto',
+    note: 'the checkpoint ships an FP8 KV cache; releases before 0.19 may not pick it under auto (model dtype assumed)',
+  });
+  return asked;
 }
 
 export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions): EngineCapacity {
@@ -142,7 +168,12 @@ export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions
       term: 'engine_version',
       note: `rules are checked against vLLM 0.19.0 logs; ${versionStr} differs only where a rule is cited`,
     });
-  const r = resolveCommon(spec, hw, o, uncertain);
+  const r = resolveCommon(
+    spec,
+    hw,
+    { ...o, kvCacheDtype: vllmAutoKvDtype(spec, o.kvCacheDtype, v, uncertain) },
+    uncertain,
+  );
   const { plan, b } = r;
   checkPositive('max_num_seqs', o.maxNumSeqs);
   checkPositive('max_num_batched_tokens', o.maxNumBatchedTokens);
@@ -210,7 +241,7 @@ export function vllmCapacity(spec: ModelSpec, hw: HardwareSpec, o: EngineOptions
         2 * (forwardPeakBytes(spec, largest, plan.tp, b, onStage) + 128 * MiB);
     }
     const available = budget - w.total - activation - nonTorch - graphs;
-    const kv = kvLayerTypes(spec, r.kvBytes, plan.tp, onStage);
+    const kv = kvLayerTypes(spec, r.kvBytes, plan.tp, onStage, VLLM_KV_FORMATS);
     stages.push({
       weights: w.total,
       activation,
