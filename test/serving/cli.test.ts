@@ -175,7 +175,10 @@ describe('infersim simulate --rows', () => {
   const rowsFile = join(dir, 'rows.csv');
   const agg = pick((r) => r.model_path === 'Qwen/Qwen3-32B' && r.mode === 'agg' && r.backend === 'vllm');
   const disagg = pick((r) => r.model_path === 'deepseek-ai/DeepSeek-R1' && r.mode === 'disagg');
-  const unknown = pick((r) => r.model_path === 'zhipuai/GLM-5');
+  // a model nobody has: the row is an error entry naming it
+  const unknown = agg
+    .replace(/^([^,]*),/, 'unknown_model_row,')
+    .replace(',Qwen/Qwen3-32B,', ',acme/NoSuchModel-7B,');
   // the same row with a backend nobody simulates
   const badBackend = agg.replace(/^([^,]*),/, 'bad_backend_row,').replace(',vllm,', ',tgi,');
   writeFileSync(rowsFile, [head, agg, disagg, unknown, badBackend].join('\n'));
@@ -188,7 +191,8 @@ describe('infersim simulate --rows', () => {
     expect(j[0].ttft_ms).toBeGreaterThan(0);
     expect(j[0].tpot_ms).toBeGreaterThan(0);
     expect(j[1].tpot_ms).toBeGreaterThan(0);
-    expect(j[2].error).toMatch(/GLM-5/);
+    expect(j[2].id).toBe('unknown_model_row');
+    expect(j[2].error).toMatch(/NoSuchModel-7B/);
     expect(j[3]).toEqual({ id: 'bad_backend_row', error: "backend 'tgi' is not supported" });
   });
 
