@@ -4,7 +4,7 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import type { HardwareSpec } from '../hardware/spec.js';
-import { engineCapacity } from '../memory/capacity.js';
+import { engineKvCapacity } from '../memory/engines/index.js';
 import type { EngineConfig } from './engines.js';
 import type { ServingPlan } from './step-time.js';
 
@@ -20,14 +20,10 @@ export interface KvCapacityOptions {
 }
 
 /**
- * Memory the engines give to weights + KV + activations by default: vLLM gpu_memory_utilization 0.9 of the device;
- * SGLang mem_fraction_static ≈ 0.88 on large GPUs (server_args.py picks it from GPU memory and TP); TensorRT-LLM
- * kv_cache_config.free_gpu_memory_fraction 0.9 of the memory still free after weights, activations and runtime.
+ * The fraction a row or user gives is passed to the engine profile as that engine means it (vLLM
+ * gpu_memory_utilization of the device, SGLang mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction of what is
+ * free after loading); left out, each engine picks its own default as its code does (core/memory/engines).
  */
-export function defaultMemoryFraction(engine: EngineConfig['engine']): number {
-  return engine === 'sglang' ? 0.88 : 0.9;
-}
-
 export interface KvCapacity {
   tokensPerRank: number;
   blocksPerRank: number;
@@ -46,28 +42,24 @@ export function kvCapacity(spec: ModelSpec, hw: HardwareSpec, o: KvCapacityOptio
   const n = experts?.kind === 'moe' ? experts.numExperts : 1;
   let ep = moe ? Math.max(1, Math.floor((p.moeTp * p.moeEp) / p.tp)) : 1;
   while (n % ep !== 0) ep--;
-  const plan = { tp: p.tp, pp: p.pp, ep };
-  const fraction = o.memoryFraction ?? defaultMemoryFraction(o.engine.engine);
-  const cap = engineCapacity(spec, {
-    deviceBytes: hw.visibleMemoryBytes,
-    gpuMemoryUtilization: o.engine.engine === 'trtllm' ? 1 : fraction,
+  const cap = engineKvCapacity(spec, hw, {
+    engine: o.engine.engine,
+    plan: { tp: p.tp, pp: p.pp, ep },
     precision: o.precision,
-    kvPrecision: o.kvPrecision,
-    plan,
+    kvCacheDtype: o.kvPrecision,
     maxModelLen: o.maxModelLen,
+    memoryFraction: o.memoryFraction,
+    maxNumSeqs: o.engine.maxRunning,
     maxNumBatchedTokens: o.engine.maxStepTokens,
-    maxNumSeqs: Math.min(o.engine.maxRunning, 1024),
     blockSize: o.engine.blockTokens,
-    runtime: 'vllm-v1',
   });
-  const available =
-    o.engine.engine === 'trtllm' ? cap.kv_cache_bytes_available * fraction : cap.kv_cache_bytes_available;
-  const perToken = cap.kv_cache_bytes_per_token;
-  const blocks = perToken > 0 ? Math.floor(available / (perToken * o.engine.blockTokens)) : 0;
+  // A setup the engine refuses to start (weights alone too large) has no KV room at all.
+  const tokens = cap.fits || cap.num_blocks > 0 ? cap.num_blocks * cap.settings.block_size : 0;
+  const blocks = Math.floor(tokens / o.engine.blockTokens);
   return {
     tokensPerRank: blocks * o.engine.blockTokens,
     blocksPerRank: blocks,
-    bytesPerToken: perToken,
+    bytesPerToken: cap.kv_cache_bytes_per_token,
     weightsBytes: cap.weights_bytes,
   };
 }

@@ -51,7 +51,7 @@ export interface ServingInput {
   disagg?: { prefill: WorkerGroup; decode: WorkerGroup };
   /** KV tokens per attention-DP rank; default from core/memory's engine capacity. */
   kvTokensPerRank?: number;
-  /** Fraction of device memory the engine takes (default per engine, capacity.ts). */
+  /** Memory fraction as the engine means it (vLLM gpu_memory_utilization, SGLang mem_fraction_static, TensorRT-LLM free fraction); default: the engine's own (core/memory/engines). */
   memoryFraction?: number;
   /**
    * Mean field over large batches: simulate 1/batchScale of every rank's requests, each standing for batchScale
