@@ -1,0 +1,505 @@
+/**
+ * The deployment planner: for a workload (N users in a closed loop, or a request rate; ISL/OSL) and latency
+ * limits (TTFT, TPOT, E2E at a percentile), search device × layout per replica (TP/PP/EP/attention DP) × weight
+ * precision × KV precision × engine × replicas. An analytical pre-filter (bounds.ts: memory fit, ideal TPOT and
+ * TTFT) prunes; the serving simulation scores what remains; configurations that meet the limits are ranked by
+ * $/M output tokens. Pure: devices, prices and the model come in as data.
+ */
+import type { ModelSpec } from '../arch/spec.js';
+import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
+import { modelDtype } from '../memory/inference.js';
+import type { Efficiency } from '../perf/efficiency.js';
+import type { Links } from '../perf/step.js';
+import { NoKvError, simulateServing, type EngineId, type ServingInput } from '../serving/index.js';
+import type { ServingMetrics } from '../serving/metrics.js';
+import { idealBounds, memoryFit, type IdealBounds, type MemoryFit } from './bounds.js';
+import { usdPerMillionOutputTokens, type PriceChoice } from './cost.js';
+import { paretoFront } from './pareto.js';
+import { layouts, type Layout } from './space.js';
+
+export {
+  choosePrice,
+  usdPerMillionOutputTokens,
+  type Price,
+  type PriceChoice,
+  type PricePolicy,
+} from './cost.js';
+export { paretoFront } from './pareto.js';
+
+export class PlanInputError extends Error {}
+
+export interface PlanDevice {
+  /** Catalog id. */
+  id: string;
+  hw: HardwareSpec;
+  links?: Links;
+  price: PriceChoice | null;
+  /** GPUs a tensor-parallel group may span (one node); default 8. */
+  perNode?: number;
+}
+
+export type Percentile = 50 | 90 | 99;
+
+export interface PlanRequest {
+  spec: ModelSpec;
+  devices: PlanDevice[];
+  /** Closed loop of this many users, or an open loop at this many requests per second. */
+  users?: number;
+  rate?: number;
+  isl: number;
+  osl: number;
+  limits: { ttftMs?: number; tpotMs?: number; e2eMs?: number; percentile?: Percentile };
+  engines: EngineId[];
+  /** Weight formats (core/perf names: 'bf16', 'fp8', 'nvfp4', 'int4-g32', or 'auto' = as the checkpoint ships). */
+  precisions?: string[];
+  /** KV-cache dtypes; default: the model dtype, and fp8 too where the device computes in fp8. */
+  kvPrecisions?: string[];
+  /** Most GPUs in all (replicas × GPUs per replica). */
+  maxGpus: number;
+  efficiency?: Efficiency;
+  efficiencyFor?: (hwClass: string) => Efficiency;
+  /** Requests simulated per user (default 3; the first wave is left out). */
+  waves?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface Candidate {
+  gpu: string;
+  gpus: number;
+  gpus_per_replica: number;
+  layout: string;
+  tp: number;
+  pp: number;
+  ep: number;
+  attention_dp: number;
+  replicas: number;
+  engine: EngineId;
+  precision: string;
+  kv_precision: string;
+  /** At the limits' percentile. */
+  ttft_ms: number;
+  tpot_ms: number;
+  e2e_ms: number;
+  output_tokens_per_s: number;
+  output_tokens_per_s_per_gpu: number;
+  /** 1000 / TPOT at the percentile. */
+  output_tokens_per_s_per_user: number;
+  usd_per_hour: number | null;
+  usd_per_million_output_tokens: number | null;
+  price_source: PriceChoice | null;
+}
+
+export type RejectStage = 'unsupported' | 'does-not-fit' | 'ideal-ttft' | 'ideal-tpot' | 'limits' | 'error';
+
+/** A family: one device, engine and weight precision; rejected when none of its configurations meets the limits. */
+export interface Rejection {
+  gpu: string;
+  engine: EngineId;
+  precision: string;
+  stage: RejectStage;
+  reason: string;
+}
+
+export interface Suggestion {
+  change: 'more-gpus' | 'lower-precision' | 'shorter-context' | 'relax-limits';
+  description: string;
+}
+
+export interface PlanResult {
+  recommended: Candidate | null;
+  candidates: Candidate[];
+  pareto: Candidate[];
+  rejected: Rejection[];
+  /** When nothing meets the limits: the nearest options. */
+  nearest: Suggestion[];
+  searched: { configurations: number; prefiltered: number; simulations: number };
+}
+
+const STAGE_ORDER: RejectStage[] = [
+  'error',
+  'unsupported',
+  'does-not-fit',
+  'ideal-ttft',
+  'ideal-tpot',
+  'limits',
+];
+
+/** The name a precision goes by in the output ('auto' becomes the checkpoint's format). */
+function precisionLabel(spec: ModelSpec, p: string): string {
+  if (p !== 'auto') return p;
+  return spec.checkpointQuant?.format ?? modelDtype(spec);
+}
+
+function defaultPrecisions(spec: ModelSpec): string[] {
+  return spec.checkpointQuant ? ['auto'] : [modelDtype(spec), 'fp8'];
+}
+
+/** Whether the device has tensor cores for a weight format the engines serve in it. */
+function supported(hw: HardwareSpec, precision: string, label: string): string | null {
+  const p = label.toLowerCase();
+  if ((p === 'nvfp4' || p === 'mxfp4') && !hw.denseFlops.fp4) return `${hw.name} has no FP4 tensor cores`;
+  if (p.startsWith('fp8') && !hw.denseFlops.fp8) return `${hw.name} has no FP8 tensor cores`;
+  if (computeDtypeFor(precision === 'auto' ? label : precision, hw) === null)
+    return `${hw.name} has no tensor throughput for ${label}`;
+  return null;
+}
+
+function at(d: { p50: number; p90: number; p99: number }, p: Percentile): number {
+  return p === 99 ? d.p99 : p === 90 ? d.p90 : d.p50;
+}
+
+interface Sim {
+  m: ServingMetrics;
+  /** Ranks (attention-DP ranks × replicas) the simulated rank stands for. */
+  share: number;
+}
+
+export function planServing(r: PlanRequest): PlanResult {
+  if ((r.users === undefined) === (r.rate === undefined)) throw new PlanInputError('give users or rate');
+  if (r.users !== undefined && !(Number.isInteger(r.users) && r.users >= 1))
+    throw new PlanInputError(`users must be a positive integer (got ${r.users})`);
+  if (r.rate !== undefined && !(r.rate > 0))
+    throw new PlanInputError(`rate must be positive (got ${r.rate})`);
+  for (const [k, v] of [
+    ['isl', r.isl],
+    ['osl', r.osl],
+    ['maxGpus', r.maxGpus],
+  ] as const)
+    if (!(Number.isInteger(v) && v >= 1))
+      throw new PlanInputError(`${k} must be a positive integer (got ${v})`);
+  if (r.devices.length === 0) throw new PlanInputError('no devices to plan for');
+  if (r.engines.length === 0) throw new PlanInputError('no engines to plan for');
+  const pct: Percentile = r.limits.percentile ?? 50;
+  const limit = {
+    ttftS: r.limits.ttftMs !== undefined ? r.limits.ttftMs / 1e3 : Infinity,
+    tpotS: r.limits.tpotMs !== undefined ? r.limits.tpotMs / 1e3 : Infinity,
+    e2eS: r.limits.e2eMs !== undefined ? r.limits.e2eMs / 1e3 : Infinity,
+  };
+  const tokens = r.isl + r.osl;
+  const precisions = r.precisions?.length ? r.precisions : defaultPrecisions(r.spec);
+  const waves = r.waves ?? 3;
+
+  // Families and the furthest stage each reached.
+  const families = new Map<string, Rejection & { met: boolean }>();
+  const note = (gpu: string, engine: EngineId, precision: string, stage: RejectStage, reason: string) => {
+    const key = `${gpu}|${engine}|${precision}`;
+    const f = families.get(key);
+    if (!f) families.set(key, { gpu, engine, precision, stage, reason, met: false });
+    else if (STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(f.stage)) Object.assign(f, { stage, reason });
+  };
+
+  type Job = {
+    dev: PlanDevice;
+    layout: Layout;
+    precision: string;
+    label: string;
+    kv: string;
+    engine: EngineId;
+  };
+  const jobs: Job[] = [];
+  for (const dev of r.devices) {
+    const ls = layouts(r.spec, r.maxGpus, dev.perNode ?? 8);
+    for (const precision of precisions) {
+      const label = precisionLabel(r.spec, precision);
+      const why = supported(dev.hw, precision, label);
+      if (why) {
+        for (const e of r.engines) note(dev.id, e, label, 'unsupported', why);
+        continue;
+      }
+      const kvs =
+        r.kvPrecisions ??
+        (dev.hw.denseFlops.fp8 && label !== modelDtype(r.spec)
+          ? [modelDtype(r.spec), 'fp8']
+          : [modelDtype(r.spec)]);
+      for (const layout of ls)
+        for (const kv of kvs)
+          for (const engine of r.engines) jobs.push({ dev, layout, precision, label, kv, engine });
+      if (ls.length === 0)
+        for (const e of r.engines)
+          note(dev.id, e, label, 'does-not-fit', `no layout of up to ${r.maxGpus} GPUs`);
+    }
+  }
+
+  const idealCache = new Map<string, IdealBounds>();
+  const candidates: Candidate[] = [];
+  let prefiltered = 0;
+  let simulations = 0;
+  const fits: { job: Job; mem: MemoryFit }[] = [];
+
+  jobs.forEach((job, i) => {
+    r.onProgress?.(i, jobs.length);
+    const { dev, layout, precision, label, kv, engine } = job;
+    const mem = memoryFit(r.spec, dev.hw, { engine, plan: layout.plan, precision, kvPrecision: kv, tokens });
+    if (!mem.fits) {
+      prefiltered++;
+      note(
+        dev.id,
+        engine,
+        label,
+        'does-not-fit',
+        `does not fit in ${r.maxGpus} GPUs: ${mem.reason ?? ''}`.trim(),
+      );
+      return;
+    }
+    fits.push({ job, mem });
+    const ikey = `${dev.id}|${layout.name}|${precision}|${kv}`;
+    let ideal = idealCache.get(ikey);
+    if (!ideal) {
+      ideal = idealBounds(r.spec, dev.hw, {
+        plan: layout.plan,
+        precision,
+        kvPrecision: kv,
+        isl: r.isl,
+        links: dev.links,
+      });
+      idealCache.set(ikey, ideal);
+    }
+    if (ideal.ttftS > limit.ttftS || ideal.ttftS + (r.osl - 1) * ideal.tpotS > limit.e2eS) {
+      prefiltered++;
+      note(
+        dev.id,
+        engine,
+        label,
+        'ideal-ttft',
+        `TTFT over the limit even at datasheet speed (ideal ${(ideal.ttftS * 1e3).toFixed(1)} ms with ${layout.name})`,
+      );
+      return;
+    }
+    if (ideal.tpotS > limit.tpotS) {
+      prefiltered++;
+      note(
+        dev.id,
+        engine,
+        label,
+        'ideal-tpot',
+        `TPOT over the limit even at datasheet speed (ideal ${(ideal.tpotS * 1e3).toFixed(2)} ms with ${layout.name})`,
+      );
+      return;
+    }
+
+    // Replicas: the fewest that meet the limits (more replicas, fewer users or requests per rank).
+    const dp = layout.plan.attentionDp;
+    const maxReplicas = Math.floor(r.maxGpus / layout.gpus);
+    const sims = new Map<number, Sim | null>();
+    const simulateAt = (replicas: number): Sim | null => {
+      const ranks = replicas * dp;
+      const key = r.users !== undefined ? Math.max(1, Math.ceil(r.users / ranks)) : replicas;
+      if (sims.has(key)) return sims.get(key)!;
+      simulations++;
+      const perRank =
+        r.users !== undefined
+          ? {
+              kind: 'closed' as const,
+              users: key,
+              numRequests: key * waves,
+              input: { kind: 'fixed' as const, value: r.isl },
+              output: { kind: 'fixed' as const, value: r.osl },
+              seed: 1,
+            }
+          : {
+              kind: 'rate' as const,
+              rate: r.rate! / ranks,
+              arrivals: 'poisson' as const,
+              numRequests: 400,
+              input: { kind: 'fixed' as const, value: r.isl },
+              output: { kind: 'fixed' as const, value: r.osl },
+              seed: 1,
+            };
+      const input: ServingInput = {
+        spec: r.spec,
+        hw: dev.hw,
+        precision,
+        kvPrecision: kv,
+        engine,
+        links: dev.links,
+        agg: { plan: layout.plan, workers: 1, simulatedRanks: 1 },
+        workload: perRank,
+        warmup: r.users !== undefined ? key : 50,
+        efficiency: r.efficiency,
+        efficiencyFor: r.efficiencyFor,
+        ideal: false,
+        itl: false,
+      };
+      let out: Sim | null;
+      try {
+        const res = simulateServing(input);
+        out = { m: res.estimate, share: r.users !== undefined ? r.users / key : ranks };
+      } catch (e) {
+        note(
+          dev.id,
+          engine,
+          label,
+          e instanceof NoKvError ? 'does-not-fit' : 'error',
+          e instanceof Error ? e.message.split('\n')[0]! : String(e),
+        );
+        out = null;
+      }
+      sims.set(key, out);
+      return out;
+    };
+    const meets = (s: Sim | null) =>
+      !!s &&
+      at(s.m.ttft_s, pct) <= limit.ttftS &&
+      at(s.m.tpot_s, pct) <= limit.tpotS &&
+      at(s.m.e2e_s, pct) <= limit.e2eS;
+
+    let lo = 0; // most replicas known to miss
+    let hi = 0; // fewest known to meet
+    for (let n = 1; ; n = Math.min(n * 2, maxReplicas)) {
+      if (meets(simulateAt(n))) {
+        hi = n;
+        break;
+      }
+      lo = n;
+      if (n >= maxReplicas) break;
+    }
+    if (!hi) {
+      const s = sims.get(
+        r.users !== undefined ? Math.max(1, Math.ceil(r.users / (maxReplicas * dp))) : maxReplicas,
+      );
+      if (s)
+        note(
+          dev.id,
+          engine,
+          label,
+          'limits',
+          `misses the limits with ${maxReplicas} replica(s) of ${layout.name} (the most in ${r.maxGpus} GPUs): ` +
+            `TTFT p${pct} ${(at(s.m.ttft_s, pct) * 1e3).toFixed(0)} ms, TPOT p${pct} ${(at(s.m.tpot_s, pct) * 1e3).toFixed(1)} ms`,
+        );
+      return;
+    }
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (meets(simulateAt(mid))) hi = mid;
+      else lo = mid;
+    }
+    const s = simulateAt(hi)!;
+    const gpus = hi * layout.gpus;
+    const tokensPerS = s.m.output_tokens_per_s * s.share;
+    const usdPerHour = dev.price ? dev.price.usd_per_gpu_hour * gpus : null;
+    const tpot = at(s.m.tpot_s, pct);
+    candidates.push({
+      gpu: dev.id,
+      gpus,
+      gpus_per_replica: layout.gpus,
+      layout: layout.name,
+      tp: layout.plan.tp,
+      pp: layout.plan.pp,
+      ep: layout.plan.moeEp,
+      attention_dp: dp,
+      replicas: hi,
+      engine,
+      precision: label,
+      kv_precision: kv,
+      ttft_ms: at(s.m.ttft_s, pct) * 1e3,
+      tpot_ms: tpot * 1e3,
+      e2e_ms: at(s.m.e2e_s, pct) * 1e3,
+      output_tokens_per_s: tokensPerS,
+      output_tokens_per_s_per_gpu: tokensPerS / gpus,
+      output_tokens_per_s_per_user: tpot > 0 ? 1 / tpot : NaN,
+      usd_per_hour: usdPerHour,
+      usd_per_million_output_tokens:
+        usdPerHour === null ? null : usdPerMillionOutputTokens(usdPerHour, tokensPerS),
+      price_source: dev.price,
+    });
+    const fkey = `${dev.id}|${engine}|${label}`;
+    const fam = families.get(fkey);
+    if (fam) fam.met = true;
+    else
+      families.set(fkey, { gpu: dev.id, engine, precision: label, stage: 'limits', reason: '', met: true });
+  });
+  r.onProgress?.(jobs.length, jobs.length);
+
+  candidates.sort(rank);
+  const rejected = [...families.values()].filter((f) => !f.met).map(({ met: _met, ...f }) => f);
+  const nearest = candidates.length ? [] : nearestOptions(r, fits.length > 0);
+  return {
+    recommended: candidates[0] ?? null,
+    candidates,
+    pareto: paretoFront(candidates),
+    rejected,
+    nearest,
+    searched: { configurations: jobs.length, prefiltered, simulations },
+  };
+}
+
+/** Priced before unpriced; then $/M output tokens; then tokens/s per GPU; then fewer GPUs. */
+function rank(a: Candidate, b: Candidate): number {
+  const ca = a.usd_per_million_output_tokens;
+  const cb = b.usd_per_million_output_tokens;
+  if ((ca === null) !== (cb === null)) return ca === null ? 1 : -1;
+  if (ca !== null && cb !== null && ca !== cb) return ca - cb;
+  if (a.output_tokens_per_s_per_gpu !== b.output_tokens_per_s_per_gpu)
+    return b.output_tokens_per_s_per_gpu - a.output_tokens_per_s_per_gpu;
+  return a.gpus - b.gpus;
+}
+
+/**
+ * What would make a plan possible: the fewest GPUs of each device that hold the model and one request, a lower
+ * weight precision that fits within the GPUs given, the longest request that fits within them; and when some
+ * configuration fits but none meets the limits, that the limits are the obstacle.
+ */
+function nearestOptions(r: PlanRequest, anyFits: boolean): Suggestion[] {
+  const out: Suggestion[] = [];
+  const tokens = r.isl + r.osl;
+  const engine = r.engines[0]!;
+  const fitsWith = (dev: PlanDevice, layout: Layout, precision: string, t: number) =>
+    memoryFit(r.spec, dev.hw, {
+      engine,
+      plan: layout.plan,
+      precision,
+      kvPrecision: modelDtype(r.spec),
+      tokens: t,
+    });
+  if (anyFits) {
+    out.push({
+      change: 'relax-limits',
+      description: `configurations of up to ${r.maxGpus} GPUs fit but none meets the limits; raise --max-gpus or the limits (see rejected)`,
+    });
+    return out;
+  }
+  const precision = (r.precisions?.length ? r.precisions : defaultPrecisions(r.spec))[0]!;
+  for (const dev of r.devices) {
+    const big = layouts(r.spec, 1024, dev.perNode ?? 8).filter((l) => l.gpus > r.maxGpus);
+    const first = big.find((l) => fitsWith(dev, l, precision, tokens).fits);
+    if (first)
+      out.push({
+        change: 'more-gpus',
+        description: `${first.gpus}× ${dev.id} (${first.name}) hold the model and one ${tokens}-token request`,
+      });
+  }
+  const small = r.devices.flatMap((dev) =>
+    layouts(r.spec, r.maxGpus, dev.perNode ?? 8).map((l) => ({ dev, l })),
+  );
+  for (const p of ['fp8', 'int4-g32', 'nvfp4']) {
+    if (r.precisions?.includes(p)) continue;
+    const hit = small.find(({ dev, l }) => !supported(dev.hw, p, p) && fitsWith(dev, l, p, tokens).fits);
+    if (hit) {
+      out.push({
+        change: 'lower-precision',
+        description: `--precision ${p} fits on ${hit.l.gpus}× ${hit.dev.id} (${hit.l.name})`,
+      });
+      break;
+    }
+  }
+  let longest = 0;
+  let where = '';
+  for (const { dev, l } of small) {
+    const m = fitsWith(dev, l, precision, Math.min(tokens, 1024));
+    if (m.kvTokens > longest) {
+      longest = Math.floor(m.kvTokens);
+      where = `${l.gpus}× ${dev.id}`;
+    }
+  }
+  if (longest > 0 && longest < tokens)
+    out.push({
+      change: 'shorter-context',
+      description: `requests of at most ${longest} tokens (ISL + OSL) fit on ${where}`,
+    });
+  if (out.length === 0)
+    out.push({
+      change: 'more-gpus',
+      description: `nothing of up to 1024 GPUs of the devices given holds the model`,
+    });
+  return out;
+}
