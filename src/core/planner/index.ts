@@ -180,12 +180,23 @@ export function planServing(r: PlanRequest): PlanResult {
   const waves = r.waves ?? 3;
 
   // Families and the furthest stage each reached.
-  const families = new Map<string, Rejection & { met: boolean }>();
-  const note = (gpu: string, engine: EngineId, precision: string, stage: RejectStage, reason: string) => {
+  const families = new Map<string, Rejection & { met: boolean; miss?: number }>();
+  const note = (
+    gpu: string,
+    engine: EngineId,
+    precision: string,
+    stage: RejectStage,
+    reason: string,
+    miss?: number,
+  ) => {
     const key = `${gpu}|${engine}|${precision}`;
     const f = families.get(key);
-    if (!f) families.set(key, { gpu, engine, precision, stage, reason, met: false });
-    else if (STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(f.stage)) Object.assign(f, { stage, reason });
+    if (!f) families.set(key, { gpu, engine, precision, stage, reason, met: false, miss });
+    else if (
+      STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(f.stage) ||
+      (stage === f.stage && (f.miss ?? Infinity) > (miss ?? Infinity))
+    )
+      Object.assign(f, { stage, reason, miss });
   };
 
   type Job = {
@@ -365,6 +376,11 @@ export function planServing(r: PlanRequest): PlanResult {
           'limits',
           `misses the limits with ${maxReplicas} replica(s) of ${layout.name} (the most in ${r.maxGpus} GPUs): ` +
             `TTFT p${pct} ${(at(s.m.ttft_s, pct) * 1e3).toFixed(0)} ms, TPOT p${pct} ${(at(s.m.tpot_s, pct) * 1e3).toFixed(1)} ms`,
+          Math.max(
+            at(s.m.ttft_s, pct) / limit.ttftS,
+            at(s.m.tpot_s, pct) / limit.tpotS,
+            at(s.m.e2e_s, pct) / limit.e2eS,
+          ),
         );
       return;
     }
@@ -411,7 +427,7 @@ export function planServing(r: PlanRequest): PlanResult {
   r.onProgress?.(jobs.length, jobs.length);
 
   candidates.sort(rank);
-  const rejected = [...families.values()].filter((f) => !f.met).map(({ met: _met, ...f }) => f);
+  const rejected = [...families.values()].filter((f) => !f.met).map(({ met: _met, miss: _miss, ...f }) => f);
   const nearest = candidates.length ? [] : nearestOptions(r, fits.length > 0);
   return {
     recommended: candidates[0] ?? null,
