@@ -2,6 +2,7 @@
  * Cost: one price per device out of the providers' prices, and what a million output tokens costs at a
  * throughput. Pure: the prices come in as data (src/catalog/prices).
  */
+import { InputError } from '../memory/inference.js';
 
 /** A provider's on-demand price of one GPU for an hour, with where it was read (the catalog's entry shape). */
 export interface Price {
@@ -68,7 +69,7 @@ export function choosePrice(
   };
   if (o.override !== undefined) {
     if (!(Number.isFinite(o.override) && o.override > 0))
-      throw new RangeError(`price per GPU-hour must be a positive number (got ${o.override})`);
+      throw new InputError(`price per GPU-hour must be a positive number (got ${o.override})`);
     return {
       usd_per_gpu_hour: o.override,
       policy: 'override',

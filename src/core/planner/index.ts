@@ -7,7 +7,7 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
-import { modelDtype } from '../memory/inference.js';
+import { InputError, modelDtype } from '../memory/inference.js';
 import type { Efficiency } from '../perf/efficiency.js';
 import type { Links } from '../perf/step.js';
 import { NoKvError, simulateServing, type EngineId, type ServingInput } from '../serving/index.js';
@@ -26,7 +26,10 @@ export {
 } from './cost.js';
 export { paretoFront } from './pareto.js';
 
-export class PlanInputError extends Error {}
+/** A request the planner cannot search (a 422 at the API, exit code 2 in the CLI). */
+export type EngineIdList = EngineId[];
+
+export class PlanInputError extends InputError {}
 
 export interface PlanDevice {
   /** Catalog id. */
@@ -272,7 +275,8 @@ export function planServing(r: PlanRequest): PlanResult {
         engine,
         label,
         'ideal-ttft',
-        `TTFT over the limit even at datasheet speed (ideal ${(ideal.ttftS * 1e3).toFixed(1)} ms with ${layout.name})`,
+        `TTFT or E2E over the limit even at datasheet speed (ideal TTFT ${(ideal.ttftS * 1e3).toFixed(1)} ms with ${layout.name})`,
+        Math.max(ideal.ttftS / limit.ttftS, (ideal.ttftS + (r.osl - 1) * ideal.tpotS) / limit.e2eS),
       );
       return;
     }
@@ -284,6 +288,7 @@ export function planServing(r: PlanRequest): PlanResult {
         label,
         'ideal-tpot',
         `TPOT over the limit even at datasheet speed (ideal ${(ideal.tpotS * 1e3).toFixed(2)} ms with ${layout.name})`,
+        ideal.tpotS / limit.tpotS,
       );
       return;
     }
