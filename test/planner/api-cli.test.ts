@@ -113,7 +113,7 @@ describe('infersim plan', () => {
   it('without a workload: the single-sequence plan, its table marking the recommended row', async () => {
     const r = await run('plan', 'Qwen/Qwen3-8B', '--gpu', 'l4');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/│ ► │ 1  │ 1  │ 1  │ 1 /);
+    expect(r.out).toMatch(/│ ► │ 1 {2}│ 1 {2}│ 1 {2}│ 1 /);
   });
 
   it('bad input exits 2 with one line naming it', async () => {
