@@ -53,8 +53,10 @@ export interface PredictRowOptions {
   /** Efficiency table to time steps with (the calibration's candidate). */
   efficiency?: Efficiency;
   efficiencyFor?: (hwClass: string) => Efficiency;
-  /** Requests per user simulated (default 3, or 2 at 512 users and more); the first wave is left out. */
+  /** Requests per simulated user (default 3); the first wave is left out. */
   waves?: number;
+  /** Most users simulated per rank (default 256); more stand in for several each (batch_scale). Lower is faster. */
+  maxSimulatedUsers?: number;
   kvPrecision?: string;
 }
 
@@ -277,8 +279,8 @@ function fitting(input: ServingInput) {
   }
 }
 
-/** The simulation a row describes, and its predicted median TTFT and TPOT (ms). */
-export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+/** The serving simulation a row describes (see the mapping above). */
+export function rowInput(row: ServingRow, options: PredictRowOptions = {}): ServingInput {
   const spec = rowModel(row.model_path ?? '');
   const { hw, links } = rowHardware(row.system ?? '');
   const engine = row.backend as EngineId;
@@ -347,7 +349,7 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     };
   }
   // Many users per rank: simulate 256 or fewer, each standing for batch_scale identical users (mean field).
-  const scale = Math.max(1, Math.ceil(users1 / 256));
+  const scale = Math.max(1, Math.ceil(users1 / (options.maxSimulatedUsers ?? 256)));
   users1 = Math.max(1, Math.round(users1 / scale));
   const waves = options.waves ?? 3;
   const input: ServingInput = {
@@ -374,7 +376,12 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     ideal: false,
     itl: false,
   };
-  const r = fitting(input);
+  return input;
+}
+
+/** The row's predicted median TTFT and TPOT (ms). */
+export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+  const r = fitting(rowInput(row, options));
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
 }
 

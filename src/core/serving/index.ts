@@ -176,7 +176,9 @@ export function simulateServing(i: ServingInput): ServingResult {
     kvTokens[role === 'both' ? 'agg' : role] = tokens;
     const blocks = Math.floor(tokens / cfg.blockTokens / k);
     if (blocks < 1)
-      throw new NoKvError(`${field}: no KV cache fits on the GPUs (weights and activations take all memory)`);
+      throw new NoKvError(
+        `${field}: no KV cache fits on the GPUs (weights and activations take all memory); use more GPUs or a smaller precision`,
+      );
     return { role, g, cfg, blocks };
   });
 
@@ -271,7 +273,7 @@ export function simulateServing(i: ServingInput): ServingResult {
   const ideal = i.ideal === false ? null : run(IDEAL_EFF, 'ideal');
   let gpus = 0;
   for (const b of built) gpus += gpusOf(b.g.plan) * b.g.workers;
-  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff);
+  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff, est.sim.steps, est.evaluations);
   return {
     estimate: est.metrics,
     ideal: ideal?.metrics ?? null,
@@ -305,15 +307,20 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
   return (input: number) => link.latencyS + (bytesPerToken * input) / (link.bandwidthBytesPerS * lanes);
 }
 
-function explainServing(t: Trace, m: ServingMetrics, gpus: number, eff: Efficiency): void {
+function explainServing(
+  t: Trace,
+  m: ServingMetrics,
+  gpus: number,
+  eff: Efficiency,
+  steps: number,
+  evaluations: number,
+): void {
   t.add(
-    'step time',
-    NaN,
-    's',
-    "core/perf stepTimes of each step's exact mix (prefill chunks + decode batch)",
-    {
-      ...eff,
-    },
+    'steps',
+    steps,
+    'steps',
+    'each timed by core/perf stepTimes for its exact mix (prefill chunks + decode batch); decode runs between events interpolated on a grid of mean contexts',
+    { ...eff, perf_evaluations: evaluations },
   );
   t.add('ttft_s (median)', m.ttft_s.p50, 's', 'first token time − arrival; median over requests', {
     queue_p50_s: m.queue_s.p50,
