@@ -162,6 +162,27 @@ describe('planServing', () => {
     expect(r.nearest.map((s) => s.change)).toContain('shorter-context');
   });
 
+  it('a request rate: a stable open loop outputs rate × OSL tokens/s; limits apply at the percentile', () => {
+    const r = planServing({
+      spec: qwen8b(),
+      devices: [dev('h100')],
+      rate: 4,
+      isl: 1024,
+      osl: 128,
+      limits: { tpotMs: 40, e2eMs: 10_000, percentile: 90 },
+      engines: ['vllm'],
+      precisions: ['bf16'],
+      maxGpus: 2,
+    });
+    expect(r.candidates.length).toBeGreaterThan(0);
+    for (const c of r.candidates) {
+      // 4 requests/s × 128 tokens = 512 tokens/s, within the Poisson sample's spread of 400 requests.
+      expect(c.output_tokens_per_s).toBeGreaterThan(512 * 0.95);
+      expect(c.output_tokens_per_s).toBeLessThan(512 * 1.05);
+      expect(c.e2e_ms).toBeLessThanOrEqual(10_000);
+    }
+  });
+
   it('bad requests name the problem', () => {
     const base = {
       spec: qwen8b(),
