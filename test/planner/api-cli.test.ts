@@ -184,3 +184,27 @@ describe('POST /api/serving/plan', () => {
     expect(r.json.paths['/api/serving/plan'].post).toBeDefined();
   });
 });
+
+describe('the search over worker threads', () => {
+  it('gives the same answer as one thread', async () => {
+    const { planInWorkers } = await import('../../src/cli/commands/plan-workers.js');
+    const { planDevices } = await import('../../src/catalog/prices/devices.js');
+    const { findModel, modelSpec } = await import('../../src/catalog/index.js');
+    const request = {
+      spec: modelSpec(findModel('Qwen/Qwen3-8B')),
+      devices: planDevices(['h100', 'l4']),
+      users: 16,
+      isl: 1024,
+      osl: 128,
+      limits: { tpotMs: 40 },
+      engines: ['vllm' as const],
+      maxGpus: 2,
+    };
+    let calls = 0;
+    const one = await planInWorkers(request, 1);
+    const two = await planInWorkers(request, 2, () => calls++);
+    expect(two).toEqual(one);
+    expect(one.candidates.length).toBeGreaterThan(0);
+    expect(calls).toBeGreaterThan(0);
+  }, 60_000);
+});

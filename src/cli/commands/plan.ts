@@ -8,12 +8,13 @@ import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { defaultKvPrecision } from '../../core/defaults.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
-import { planServing, type Candidate, type PlanResult, type PricePolicy } from '../../core/planner/index.js';
+import { type Candidate, type PlanResult, type PricePolicy } from '../../core/planner/index.js';
 import { ENGINE_IDS, type EngineId } from '../../core/serving/index.js';
 import { planDevices } from '../../catalog/prices/devices.js';
 import { choice, int, LIMITS } from '../options.js';
 import { gb, printJson, printTable } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
+import { defaultWorkers, planInWorkers } from './plan-workers.js';
 
 interface Opts {
   gpu?: string;
@@ -35,6 +36,7 @@ interface Opts {
   prices?: string;
   pricePolicy: PricePolicy;
   top: number;
+  workers?: number;
 }
 
 function positive(name: string) {
@@ -114,9 +116,14 @@ export function registerPlan(program: Command): void {
       'median',
     )
     .option('--top <n>', 'rows in the table', int('--top', 1, 1000), 15)
+    .option(
+      '--workers <n>',
+      'worker threads for the search (default: cores − 1, at most 8)',
+      int('--workers', 1, 64),
+    )
     .option('--seq <n>', 'one sequence: longest sequence to hold', int('--seq', 2, LIMITS.seq), 4096)
     .option('--json', 'print JSON')
-    .action((model: string, o: Opts) => {
+    .action(async (model: string, o: Opts) => {
       const workload = o.users !== undefined || o.rate !== undefined;
       if (!workload) {
         if (o.isl !== undefined || o.osl !== undefined || o.ttftMs !== undefined || o.tpotMs !== undefined)
@@ -146,28 +153,32 @@ export function registerPlan(program: Command): void {
             )
           : null;
       let started = false;
-      const res = planServing({
-        spec: m.spec,
-        devices,
-        users: o.users,
-        rate: o.rate,
-        isl: o.isl,
-        osl: o.osl,
-        limits: { ttftMs: o.ttftMs, tpotMs: o.tpotMs, e2eMs: o.e2eMs, percentile: o.percentile },
-        engines,
-        precisions: o.precision ? list(o.precision) : undefined,
-        kvPrecisions: o.kvPrecision ? list(o.kvPrecision) : undefined,
-        maxGpus: o.maxGpus ?? 16,
-        onProgress: bar
+      const res = await planInWorkers(
+        {
+          spec: m.spec,
+          devices,
+          users: o.users,
+          rate: o.rate,
+          isl: o.isl,
+          osl: o.osl,
+          limits: { ttftMs: o.ttftMs, tpotMs: o.tpotMs, e2eMs: o.e2eMs, percentile: o.percentile },
+          engines,
+          precisions: o.precision ? list(o.precision) : undefined,
+          kvPrecisions: o.kvPrecision ? list(o.kvPrecision) : undefined,
+          maxGpus: o.maxGpus ?? 16,
+        },
+        o.workers ?? defaultWorkers(),
+        bar
           ? (done, total) => {
               if (!started) {
                 bar.start(total, 0);
                 started = true;
               }
+              bar.setTotal(total);
               bar.update(done);
             }
           : undefined,
-      });
+      );
       bar?.stop();
       const prices = devices.map((d) => ({ gpu: d.id, price: d.price }));
       if (o.json)

@@ -157,7 +157,40 @@ interface Sim {
   share: number;
 }
 
+/** One device · engine · precision family's furthest stage, and whether any configuration of it met the limits. */
+export interface FamilyState extends Rejection {
+  met: boolean;
+  /** How far over the limits its nearest configuration was (limit ratio), to report the nearest. */
+  miss?: number;
+}
+
+/** What one shard of the search found (structured-clonable, for worker threads). */
+export interface PlanPart {
+  candidates: Candidate[];
+  families: FamilyState[];
+  configurations: number;
+  prefiltered: number;
+  simulations: number;
+  anyFit: boolean;
+}
+
+/** Whether a miss (limit ratio) is nearer than a family's recorded one; ties go to the smaller reason text. */
+function nearer(miss: number | undefined, reason: string, f: FamilyState): boolean {
+  const a = miss ?? Infinity;
+  const b = f.miss ?? Infinity;
+  return a < b || (a === b && reason < f.reason);
+}
+
+/** The whole search in one thread. */
 export function planServing(r: PlanRequest): PlanResult {
+  return mergePlans(r, [searchPlans(r)]);
+}
+
+/**
+ * The configurations of shard `index` of `count` (every count-th, so shards get a mix of devices and sizes):
+ * pre-filter, simulate, keep those that meet the limits.
+ */
+export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): PlanPart {
   if ((r.users === undefined) === (r.rate === undefined)) throw new PlanInputError('give users or rate');
   if (r.users !== undefined && !(Number.isInteger(r.users) && r.users >= 1))
     throw new PlanInputError(`users must be a positive integer (got ${r.users})`);
@@ -183,7 +216,7 @@ export function planServing(r: PlanRequest): PlanResult {
   const waves = r.waves ?? 3;
 
   // Families and the furthest stage each reached.
-  const families = new Map<string, Rejection & { met: boolean; miss?: number }>();
+  const families = new Map<string, FamilyState>();
   const note = (
     gpu: string,
     engine: EngineId,
@@ -197,7 +230,7 @@ export function planServing(r: PlanRequest): PlanResult {
     if (!f) families.set(key, { gpu, engine, precision, stage, reason, met: false, miss });
     else if (
       STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(f.stage) ||
-      (stage === f.stage && (f.miss ?? Infinity) > (miss ?? Infinity))
+      (stage === f.stage && nearer(miss, reason, f))
     )
       Object.assign(f, { stage, reason, miss });
   };
@@ -240,8 +273,9 @@ export function planServing(r: PlanRequest): PlanResult {
   let simulations = 0;
   const fits: { job: Job; mem: MemoryFit }[] = [];
 
-  jobs.forEach((job, i) => {
-    r.onProgress?.(i, jobs.length);
+  const mine = jobs.filter((_, i) => i % shard.count === shard.index);
+  mine.forEach((job, i) => {
+    r.onProgress?.(i, mine.length);
     const { dev, layout, precision, label, kv, engine } = job;
     const mem = memoryFit(r.spec, dev.hw, { engine, plan: layout.plan, precision, kvPrecision: kv, tokens });
     if (!mem.fits) {
@@ -429,18 +463,55 @@ export function planServing(r: PlanRequest): PlanResult {
     else
       families.set(fkey, { gpu: dev.id, engine, precision: label, stage: 'limits', reason: '', met: true });
   });
-  r.onProgress?.(jobs.length, jobs.length);
+  r.onProgress?.(mine.length, mine.length);
+  return {
+    candidates,
+    families: [...families.values()],
+    configurations: mine.length,
+    prefiltered,
+    simulations,
+    anyFit: fits.length > 0,
+  };
+}
 
-  candidates.sort(rank);
-  const rejected = [...families.values()].filter((f) => !f.met).map(({ met: _met, miss: _miss, ...f }) => f);
-  const nearest = candidates.length ? [] : nearestOptions(r, fits.length > 0);
+/** The shards' findings as one answer: ranked candidates, Pareto front, rejected families, nearest options. */
+export function mergePlans(r: PlanRequest, parts: readonly PlanPart[]): PlanResult {
+  const candidates = parts.flatMap((p) => p.candidates).sort(rank);
+  const families = new Map<string, FamilyState>();
+  for (const f of parts.flatMap((p) => p.families)) {
+    const key = `${f.gpu}|${f.engine}|${f.precision}`;
+    const g = families.get(key);
+    if (!g) families.set(key, { ...f });
+    else {
+      g.met ||= f.met;
+      const further = STAGE_ORDER.indexOf(f.stage) - STAGE_ORDER.indexOf(g.stage);
+      if (further > 0 || (further === 0 && nearer(f.miss, f.reason, g)))
+        Object.assign(g, { stage: f.stage, reason: f.reason, miss: f.miss });
+    }
+  }
+  const order = (f: Rejection) =>
+    [r.devices.findIndex((d) => d.id === f.gpu), r.engines.indexOf(f.engine)] as const;
+  const rejected = [...families.values()]
+    .filter((f) => !f.met)
+    .sort((a, b) => {
+      const [da, ea] = order(a);
+      const [db, eb] = order(b);
+      return da - db || ea - eb || (a.precision < b.precision ? -1 : a.precision > b.precision ? 1 : 0);
+    })
+    .map(({ met: _met, miss: _miss, ...f }) => f);
+  const anyFit = parts.some((p) => p.anyFit);
+  const sum = (k: 'configurations' | 'prefiltered' | 'simulations') => parts.reduce((a, p) => a + p[k], 0);
   return {
     recommended: candidates[0] ?? null,
     candidates,
     pareto: paretoFront(candidates),
     rejected,
-    nearest,
-    searched: { configurations: jobs.length, prefiltered, simulations },
+    nearest: candidates.length ? [] : nearestOptions(r, anyFit),
+    searched: {
+      configurations: sum('configurations'),
+      prefiltered: sum('prefiltered'),
+      simulations: sum('simulations'),
+    },
   };
 }
 
@@ -452,7 +523,10 @@ function rank(a: Candidate, b: Candidate): number {
   if (ca !== null && cb !== null && ca !== cb) return ca - cb;
   if (a.output_tokens_per_s_per_gpu !== b.output_tokens_per_s_per_gpu)
     return b.output_tokens_per_s_per_gpu - a.output_tokens_per_s_per_gpu;
-  return a.gpus - b.gpus;
+  if (a.gpus !== b.gpus) return a.gpus - b.gpus;
+  // A fixed order for ties, whatever order the shards finished in.
+  const key = (c: Candidate) => `${c.gpu}|${c.layout}|${c.engine}|${c.precision}|${c.kv_precision}`;
+  return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 }
 
 /**
