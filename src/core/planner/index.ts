@@ -336,12 +336,15 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       const key = r.users !== undefined ? Math.max(1, Math.ceil(r.users / ranks)) : replicas;
       if (sims.has(key)) return sims.get(key)!;
       simulations++;
+      // Mean field past 256 users per rank: ~128 simulated users, each standing for `scale` identical ones.
+      const scale = r.users !== undefined && key > 256 ? Math.floor(key / 128) : 1;
+      const simUsers = Math.round(key / scale);
       const perRank =
         r.users !== undefined
           ? {
               kind: 'closed' as const,
-              users: key,
-              numRequests: key * waves,
+              users: simUsers,
+              numRequests: simUsers * waves,
               input: { kind: 'fixed' as const, value: r.isl },
               output: { kind: 'fixed' as const, value: r.osl },
               seed: 1,
@@ -364,7 +367,8 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
         links: dev.links,
         agg: { plan: layout.plan, workers: 1, simulatedRanks: 1 },
         workload: perRank,
-        warmup: r.users !== undefined ? key : 50,
+        warmup: r.users !== undefined ? simUsers : 50,
+        batchScale: scale > 1 ? scale : undefined,
         efficiency: r.efficiency,
         efficiencyFor: r.efficiencyFor,
         ideal: false,
@@ -373,7 +377,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       let out: Sim | null;
       try {
         const res = simulateServing(input);
-        out = { m: res.estimate, share: r.users !== undefined ? r.users / key : ranks };
+        out = { m: res.estimate, share: r.users !== undefined ? r.users / (simUsers * scale) : ranks };
       } catch (e) {
         note(
           dev.id,
