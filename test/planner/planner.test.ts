@@ -146,6 +146,28 @@ describe('planServing', () => {
     ]);
   });
 
+  it('too big for the GPUs given: more GPUs or a lower precision, each checked to fit', () => {
+    // Qwen3-32B in bf16 is 65.5 GB of weights (32.8e9 × 2), over one 48 GB L40S; two hold 32.8 GB each, and fp8
+    // (32.8 GB) fits on one.
+    const r = planServing({
+      spec: modelSpec(findModel('Qwen/Qwen3-32B')),
+      devices: [dev('l40s')],
+      users: 4,
+      isl: 1024,
+      osl: 128,
+      limits: {},
+      engines: ['vllm'],
+      precisions: ['bf16'],
+      maxGpus: 1,
+    });
+    expect(r.recommended).toBeNull();
+    expect(r.rejected).toEqual([expect.objectContaining({ stage: 'does-not-fit', precision: 'bf16' })]);
+    expect(r.nearest).toEqual([
+      { change: 'more-gpus', description: '2× l40s-48gb (tp2) hold the model and one 1152-token request' },
+      { change: 'lower-precision', description: '--precision fp8 fits on 1× l40s-48gb (tp1)' },
+    ]);
+  });
+
   it('a long context that does not fit points to shorter requests', () => {
     const r = planServing({
       spec: qwen8b(),
