@@ -168,6 +168,31 @@ describe('planServing', () => {
     ]);
   });
 
+  it('disaggregated: each replica is P prefill and D decode workers of one layout, simulated whole', () => {
+    const r = planServing({
+      spec: qwen8b(),
+      devices: [dev('h100', 2)],
+      users: 32,
+      isl: 2048,
+      osl: 128,
+      limits: { tpotMs: 30 },
+      engines: ['vllm'],
+      precisions: ['fp8'],
+      kvPrecisions: ['fp8'],
+      maxGpus: 4,
+      disagg: true,
+    });
+    const d = r.candidates.filter((c) => c.mode === 'disagg');
+    expect(d.length).toBeGreaterThan(0);
+    for (const c of d) {
+      expect(c.gpus_per_replica).toBe((c.prefill_workers! + c.decode_workers!) * c.tp * c.pp);
+      expect(c.gpus).toBe(c.gpus_per_replica * c.replicas);
+      expect(c.layout).toMatch(/^\dP\+\dD tp\d/);
+      expect(c.tpot_ms).toBeLessThanOrEqual(30);
+    }
+    expect(r.candidates.some((c) => c.mode === 'agg' && c.prefill_workers === null)).toBe(true);
+  });
+
   it('a long context that does not fit points to shorter requests', () => {
     const r = planServing({
       spec: qwen8b(),

@@ -37,6 +37,7 @@ interface Opts {
   pricePolicy: PricePolicy;
   top: number;
   workers?: number;
+  disagg?: boolean;
 }
 
 function positive(name: string) {
@@ -166,6 +167,7 @@ export function registerPlan(program: Command): void {
           precisions: o.precision ? list(o.precision) : undefined,
           kvPrecisions: o.kvPrecision ? list(o.kvPrecision) : undefined,
           maxGpus: o.maxGpus ?? 16,
+          disagg: o.disagg,
         },
         o.workers ?? defaultWorkers(),
         bar

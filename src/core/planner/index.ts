@@ -61,6 +61,11 @@ export interface PlanRequest {
   maxGpus: number;
   efficiency?: Efficiency;
   efficiencyFor?: (hwClass: string) => Efficiency;
+  /**
+   * Also search disaggregated serving: per replica, prefill and decode workers of one layout in the ratios
+   * SPLITS (layouts without attention DP).
+   */
+  disagg?: boolean;
   /** Requests simulated per user (default 3; the first wave is left out). */
   waves?: number;
   onProgress?: (done: number, total: number) => void;
@@ -68,6 +73,10 @@ export interface PlanRequest {
 
 export interface Candidate {
   gpu: string;
+  /** 'disagg': each replica is prefill_workers prefill and decode_workers decode workers of the layout. */
+  mode: 'agg' | 'disagg';
+  prefill_workers: number | null;
+  decode_workers: number | null;
   gpus: number;
   gpus_per_replica: number;
   layout: string;
@@ -117,6 +126,14 @@ export interface PlanResult {
   nearest: Suggestion[];
   searched: { configurations: number; prefiltered: number; simulations: number };
 }
+
+/** Prefill : decode workers per disaggregated replica. */
+export const SPLITS: readonly (readonly [number, number])[] = [
+  [1, 1],
+  [1, 2],
+  [1, 3],
+  [2, 1],
+];
 
 const STAGE_ORDER: RejectStage[] = [
   'error',
@@ -242,6 +259,8 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
     label: string;
     kv: string;
     engine: EngineId;
+    /** Disaggregated: [prefill workers, decode workers] per replica. */
+    split: readonly [number, number] | null;
   };
   const jobs: Job[] = [];
   for (const dev of r.devices) {
@@ -260,7 +279,13 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
           : [modelDtype(r.spec)]);
       for (const layout of ls)
         for (const kv of kvs)
-          for (const engine of r.engines) jobs.push({ dev, layout, precision, label, kv, engine });
+          for (const engine of r.engines) {
+            jobs.push({ dev, layout, precision, label, kv, engine, split: null });
+            if (r.disagg && layout.plan.attentionDp === 1)
+              for (const split of SPLITS)
+                if ((split[0] + split[1]) * layout.gpus <= r.maxGpus)
+                  jobs.push({ dev, layout, precision, label, kv, engine, split });
+          }
       if (ls.length === 0)
         for (const e of r.engines)
           note(dev.id, e, label, 'does-not-fit', `no layout of up to ${r.maxGpus} GPUs`);
@@ -276,7 +301,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
   const mine = jobs.filter((_, i) => i % shard.count === shard.index);
   mine.forEach((job, i) => {
     r.onProgress?.(i, mine.length);
-    const { dev, layout, precision, label, kv, engine } = job;
+    const { dev, layout, precision, label, kv, engine, split } = job;
     const mem = memoryFit(r.spec, dev.hw, { engine, plan: layout.plan, precision, kvPrecision: kv, tokens });
     if (!mem.fits) {
       prefiltered++;
@@ -329,15 +354,21 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
 
     // Replicas: the fewest that meet the limits (more replicas, fewer users or requests per rank).
     const dp = layout.plan.attentionDp;
-    const maxReplicas = Math.floor(r.maxGpus / layout.gpus);
+    // A replica: one engine of the layout (its attention-DP ranks simulated as one), or a disaggregated unit of
+    // prefill and decode workers (simulated whole).
+    const unitGpus = split ? (split[0] + split[1]) * layout.gpus : layout.gpus;
+    const ranksPerUnit = split ? 1 : dp;
+    const decodeRanks = split ? split[1] : 1;
+    const maxReplicas = Math.floor(r.maxGpus / unitGpus);
     const sims = new Map<number, Sim | null>();
     const simulateAt = (replicas: number): Sim | null => {
-      const ranks = replicas * dp;
+      const ranks = replicas * ranksPerUnit;
       const key = r.users !== undefined ? Math.max(1, Math.ceil(r.users / ranks)) : replicas;
       if (sims.has(key)) return sims.get(key)!;
       simulations++;
       // Mean field past 256 users per rank: ~128 simulated users, each standing for `scale` identical ones.
-      const scale = r.users !== undefined && key > 256 ? Math.floor(key / 128) : 1;
+      const scale =
+        r.users !== undefined && key / decodeRanks > 256 ? Math.floor(key / decodeRanks / 128) : 1;
       const simUsers = Math.round(key / scale);
       const perRank =
         r.users !== undefined
@@ -365,7 +396,14 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
         kvPrecision: kv,
         engine,
         links: dev.links,
-        agg: { plan: layout.plan, workers: 1, simulatedRanks: 1 },
+        ...(split
+          ? {
+              disagg: {
+                prefill: { plan: layout.plan, workers: split[0] },
+                decode: { plan: layout.plan, workers: split[1] },
+              },
+            }
+          : { agg: { plan: layout.plan, workers: 1, simulatedRanks: 1 } }),
         workload: perRank,
         warmup: r.users !== undefined ? simUsers : 50,
         batchScale: scale > 1 ? scale : undefined,
@@ -409,7 +447,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
     }
     if (!hi) {
       const s = sims.get(
-        r.users !== undefined ? Math.max(1, Math.ceil(r.users / (maxReplicas * dp))) : maxReplicas,
+        r.users !== undefined ? Math.max(1, Math.ceil(r.users / (maxReplicas * ranksPerUnit))) : maxReplicas,
       );
       if (s)
         note(
@@ -417,7 +455,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
           engine,
           label,
           'limits',
-          `misses the limits with ${maxReplicas} replica(s) of ${layout.name} (the most in ${r.maxGpus} GPUs): ` +
+          `misses the limits with ${maxReplicas} replica(s) of ${split ? `${split[0]}P+${split[1]}D ` : ''}${layout.name} (the most in ${r.maxGpus} GPUs): ` +
             `TTFT p${pct} ${(at(s.m.ttft_s, pct) * 1e3).toFixed(0)} ms, TPOT p${pct} ${(at(s.m.tpot_s, pct) * 1e3).toFixed(1)} ms`,
           Math.max(
             at(s.m.ttft_s, pct) / limit.ttftS,
@@ -433,15 +471,18 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       else lo = mid;
     }
     const s = simulateAt(hi)!;
-    const gpus = hi * layout.gpus;
+    const gpus = hi * unitGpus;
     const tokensPerS = s.m.output_tokens_per_s * s.share;
     const usdPerHour = dev.price ? dev.price.usd_per_gpu_hour * gpus : null;
     const tpot = at(s.m.tpot_s, pct);
     candidates.push({
       gpu: dev.id,
       gpus,
-      gpus_per_replica: layout.gpus,
-      layout: layout.name,
+      gpus_per_replica: unitGpus,
+      layout: split ? `${split[0]}P+${split[1]}D ${layout.name}` : layout.name,
+      mode: split ? 'disagg' : 'agg',
+      prefill_workers: split ? split[0] : null,
+      decode_workers: split ? split[1] : null,
       tp: layout.plan.tp,
       pp: layout.plan.pp,
       ep: layout.plan.moeEp,

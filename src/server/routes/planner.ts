@@ -41,6 +41,7 @@ export const planBody = z
     precision: z.array(z.string().min(1).max(40)).min(1).max(6).optional(),
     kv_precision: z.array(z.string().min(1).max(40)).min(1).max(4).optional(),
     max_gpus: z.number().int().min(1).max(PLAN_API_LIMITS.gpus).default(16),
+    disagg: z.boolean().default(false).describe('also search disaggregated prefill:decode workers'),
     price_per_gpu_hour: z.number().positive().max(1000).optional(),
     price_policy: z.enum(['median', 'min']).default('median'),
     prices: z
@@ -80,6 +81,7 @@ async function plan(ctx: AppContext, b: Body) {
     precisions: b.precision,
     kvPrecisions: b.kv_precision,
     maxGpus: b.max_gpus,
+    disagg: b.disagg,
   });
   return {
     model: m.id,
