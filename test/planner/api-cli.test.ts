@@ -131,6 +131,14 @@ describe('infersim plan', () => {
         /cannot read prices file/,
       ],
       [['--tpot-ms', '20'], /needs a workload/],
+      [
+        ['--users', '4', '--isl', '8', '--osl', '8', '--precision', 'bogus'],
+        /precision: unknown weight precision 'bogus'/,
+      ],
+      [
+        ['--users', '4', '--isl', '8', '--osl', '8', '--kv-precision', 'fp7'],
+        /kv precision: unknown KV-cache dtype 'fp7'/,
+      ],
     ] as const) {
       const r = await run('plan', 'Qwen/Qwen3-8B', ...args);
       expect(r.code, args.join(' ')).toBe(2);

@@ -8,6 +8,8 @@
 import type { ModelSpec } from '../arch/spec.js';
 import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
 import { InputError, modelDtype } from '../memory/inference.js';
+import { weightLayout } from '../memory/weights.js';
+import { kvElementBytes } from '../numerics/formats.js';
 import type { Efficiency } from '../perf/efficiency.js';
 import type { Links } from '../perf/step.js';
 import { NoKvError, simulateServing, type EngineId, type ServingInput } from '../serving/index.js';
@@ -230,6 +232,14 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
   };
   const tokens = r.isl + r.osl;
   const precisions = r.precisions?.length ? r.precisions : defaultPrecisions(r.spec);
+  for (const p of precisions)
+    try {
+      weightLayout(r.spec, p);
+    } catch (e) {
+      throw new PlanInputError(`precision: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  for (const k of r.kvPrecisions ?? [])
+    if (kvElementBytes(k) === null) throw new PlanInputError(`kv precision: unknown KV-cache dtype '${k}'`);
   const waves = r.waves ?? 3;
 
   // Families and the furthest stage each reached.
