@@ -185,6 +185,11 @@ describe('POST /api/serving/plan', () => {
     const bad = await t.call('POST', '/api/serving/plan', { ...BODY, percentile: 75 });
     expect(bad.status).toBe(422);
     expect(bad.json.detail).toMatch(/percentile/);
+    const fmt = await t.call('POST', '/api/serving/plan', { ...BODY, precision: ['bogus'] });
+    expect(fmt.status).toBe(422);
+    expect(fmt.json.detail).toMatch(/precision: unknown weight precision 'bogus'/);
+    const gpu = await t.call('POST', '/api/serving/plan', { ...BODY, gpu: ['h999'] });
+    expect(gpu.status).toBe(404);
   });
 
   it('is in the OpenAPI document', async () => {
