@@ -303,6 +303,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
   }
 
   const idealCache = new Map<string, IdealBounds>();
+  const hints = new Map<string, number>();
   const candidates: Candidate[] = [];
   let prefiltered = 0;
   let simulations = 0;
@@ -445,15 +446,27 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       at(s.m.tpot_s, pct) <= limit.tpotS &&
       at(s.m.e2e_s, pct) <= limit.e2eS;
 
+    // Start where the same device and layout ended for the previous precision or engine (often the answer:
+    // two simulations), then double up or bisect down.
     let lo = 0; // most replicas known to miss
     let hi = 0; // fewest known to meet
-    for (let n = 1; ; n = Math.min(n * 2, maxReplicas)) {
-      if (meets(simulateAt(n))) {
-        hi = n;
-        break;
+    const hkey = `${dev.id}|${layout.name}|${split ?? ''}`;
+    const hint = Math.max(1, Math.min(hints.get(hkey) ?? 1, maxReplicas));
+    if (meets(simulateAt(hint))) {
+      hi = hint;
+      if (hint > 1) {
+        if (meets(simulateAt(hint - 1))) hi = hint - 1;
+        else lo = hint - 1;
       }
-      lo = n;
-      if (n >= maxReplicas) break;
+    } else {
+      lo = hint;
+      for (let n = Math.min(hint * 2, maxReplicas); lo < maxReplicas; n = Math.min(n * 2, maxReplicas)) {
+        if (meets(simulateAt(n))) {
+          hi = n;
+          break;
+        }
+        lo = n;
+      }
     }
     if (!hi) {
       const s = sims.get(
@@ -480,6 +493,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       if (meets(simulateAt(mid))) hi = mid;
       else lo = mid;
     }
+    hints.set(hkey, hi);
     const s = simulateAt(hi)!;
     const gpus = hi * unitGpus;
     const tokensPerS = s.m.output_tokens_per_s * s.share;
