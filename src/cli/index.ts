@@ -8,6 +8,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerMemory } from './commands/memory.js';
 import { registerParams } from './commands/params.js';
 import { registerPerf } from './commands/perf.js';
+import { registerPlan } from './commands/plan.js';
 import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTrain } from './commands/train.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerCapacity(program);
   registerTrain(program);
   registerPerf(program);
+  registerPlan(program);
   registerCatalog(program);
   registerServe(program);
   registerSimulate(program);

@@ -6,7 +6,6 @@ import type { InferenceOptions } from '../../core/memory/inference.js';
 import { perf } from '../../core/perf/latency.js';
 import { offlineThroughput } from '../../core/perf/throughput.js';
 import { devices } from '../../core/parallel/plan.js';
-import { recommendPlans } from '../../core/parallel/recommend.js';
 import { systemLinks } from '../../catalog/index.js';
 import { choice, int, LIMITS, planOptions, utilizationOption } from '../options.js';
 import {
@@ -292,75 +291,6 @@ export function registerPerf(program: Command): void {
           ],
         );
         if (o.explain) printTrace(trace);
-      },
-    );
-
-  program
-    .command('plan')
-    .description('recommended parallel plan: fewest devices that fit, then fastest')
-    .argument('<model>', 'catalog id or alias, or a path to a config.json')
-    .option('--gpu <id>', 'device or system id')
-    .option('--seq <n>', 'longest sequence to hold', int('--seq', 2, LIMITS.seq), 4096)
-    .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
-    .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
-    .option('--max-gpus <n>', 'largest group to consider', int('--max-gpus', 1, 512), 64)
-    .option(
-      '--engine <e>',
-      `serving engine whose KV capacity bounds throughput (${ENGINE_IDS.join(', ')})`,
-      choice('--engine', ENGINE_IDS),
-      'vllm',
-    )
-    .option('--engine-version <v>', 'engine release (vllm default 0.19.0, sglang 0.5.3, trtllm 1.0.0)')
-    .option('--json', 'print JSON')
-    .action(
-      (
-        model: string,
-        o: {
-          gpu?: string;
-          seq: number;
-          precision: string;
-          kvPrecision?: string;
-          maxGpus: number;
-          engine: EngineId;
-          engineVersion?: string;
-          json?: boolean;
-        },
-      ) => {
-        if (!o.gpu) throw new UsageError('plan needs --gpu <id> (see `infersim hardware`)');
-        const m = resolveModel(model);
-        const hw = resolveHardware(o.gpu);
-        const plans = recommendPlans(m.spec, hw, {
-          precision: o.precision,
-          kvPrecision: o.kvPrecision ?? defaultKvPrecision(m.spec, o.precision),
-          seq: o.seq,
-          maxDevices: o.maxGpus,
-          engine: o.engine,
-          engineVersion: o.engineVersion,
-        });
-        const best = plans.find((p) => p.fits && p.output_tokens_per_s > 0) ?? null;
-        if (o.json)
-          return printJson({
-            model: m.id,
-            gpu: hw.id,
-            seq: o.seq,
-            recommended: best,
-            alternatives: plans.filter((p) => p !== best),
-          });
-        if (!best) process.stdout.write(`no plan of up to ${o.maxGpus} devices fits\n`);
-        printTable(
-          ['tp', 'pp', 'ep', 'devices', 'memory/device', 'fits', 'output tokens/s'],
-          plans
-            .slice(0, 15)
-            .map((p) => [
-              p.plan.tp,
-              p.plan.pp,
-              p.plan.ep,
-              p.devices,
-              gb(p.memory_per_device_bytes),
-              p.fits ? 'yes' : 'no',
-              p.output_tokens_per_s.toFixed(0),
-            ]),
-        );
       },
     );
 }

@@ -10,6 +10,7 @@ import { registerMemoryRoutes } from './memory.js';
 import { registerModelMemoryRoutes } from './models-memory.js';
 import { registerModelPathRoutes, registerModelRoutes } from './models.js';
 import { registerServingRoutes } from './serving.js';
+import { registerPlannerRoutes } from './planner.js';
 import { registerSystemRoutes } from './system.js';
 import { registerWebRoutes } from './web.js';
 
@@ -24,4 +25,5 @@ export const ROUTES: RouteModule[] = [
   registerSystemRoutes,
   registerWebRoutes,
   registerServingRoutes,
+  registerPlannerRoutes,
 ];
