@@ -3,9 +3,8 @@
  * is run with its own launch settings, the expected figures are the log lines. Nothing was fitted to them
  * per record; the engine profile's constants carry their sources in src/core/memory/engines.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../src/catalog/index.js';
-import { main } from '../src/cli/index.js';
 import { engineKvCapacity } from '../src/core/memory/engines/index.js';
 import { vllmKvFromBlocks } from '../src/core/memory/engines/vllm-kv.js';
 import {
@@ -18,6 +17,7 @@ import { visionProfileBytes } from '../src/core/memory/engines/common.js';
 import { InputError } from '../src/core/memory/inference.js';
 import { GiB } from './helpers.js';
 import { num, recordOptions, VLLM_LOGS, type VllmLogRecord } from './vllm-logs.js';
+import { runCli } from './cli-run.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const spec = (id: string) => modelSpec(findModel(id));
@@ -238,18 +238,7 @@ describe('SGLang and TensorRT-LLM profiles', () => {
   });
 });
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 describe('capacity through the CLI', () => {
   it.each(['R01', 'R15'])('%s with its launch flags', async (id) => {

@@ -13,26 +13,15 @@
  *   vLLM: budget = total x 0.9; KV = budget - weights - activation peak - non-torch, in 16-token blocks;
  *   concurrency = blocks / 128 (2,048 / 16).
  */
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/index.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli-run.js';
 
 const GiB = 2 ** 30;
 const TOTAL = 79.22 * GiB;
 const WEIGHTS = 16_060_522_496 + 33_554_432;
 const PER_TOKEN = 131_072;
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function json(...argv: string[]): Promise<any> {

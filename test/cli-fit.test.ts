@@ -5,22 +5,10 @@
  *   T x 102,400 B (residual + the MLP's gate/up/act; the largest transient).
  *   H100 SXM visible 85,520,809,984 B (catalog); x 0.9 -> 76,968,728,985 B.
  */
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/index.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli-run.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function json(...argv: string[]): Promise<any> {

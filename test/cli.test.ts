@@ -1,19 +1,7 @@
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/index.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli-run.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 describe('infersim CLI contract', () => {
   it('params --json gives total, active and breakdown', async () => {

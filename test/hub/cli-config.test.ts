@@ -7,12 +7,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchConfig, readCachedConfig, statedContext } from '../../src/hub/config-cache.js';
 import { HubClient } from '../../src/hub/index.js';
 import { startFakeHub, type FakeHub } from './fake-hub.js';
 import { referenceConfig } from '../helpers.js';
+import { runCli } from '../cli-run.js';
 
 let hub: FakeHub;
 let cache: string;
@@ -41,18 +41,7 @@ afterEach(() => {
   rmSync(cache, { recursive: true, force: true });
 });
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 /** An endpoint nothing listens on: a port just given up by a server of this process. */
 async function closedEndpoint(): Promise<string> {
