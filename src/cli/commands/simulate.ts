@@ -329,43 +329,24 @@ export function registerSimulate(program: Command): void {
       };
       if (o.json) return printJson(out);
       const i = out.ideal;
+      // median, p90, p99, mean, then the ideal's median, of one latency metric
+      const pctRow = (label: string, k: 'ttft_ms' | 'tpot_ms' | 'itl_ms' | 'e2e_ms', d: number) => [
+        label,
+        f(out[k], d),
+        f(out[`${k}_p90`], d),
+        f(out[`${k}_p99`], d),
+        f(out[`${k}_mean`], d),
+        f(i?.[k] ?? null, d),
+      ];
       printTable(
         ['', 'median', 'p90', 'p99', 'mean', 'ideal (median)'],
         [
-          [
-            'TTFT ms',
-            f(out.ttft_ms),
-            f(out.ttft_ms_p90),
-            f(out.ttft_ms_p99),
-            f(out.ttft_ms_mean),
-            f(i?.ttft_ms ?? null),
-          ],
+          pctRow('TTFT ms', 'ttft_ms', 2),
           ['  queueing ms', f(out.queue_ms), '', '', '', f(i?.queue_ms ?? null)],
           ['  prefill ms', f(out.prefill_ms), '', '', '', f(i?.prefill_ms ?? null)],
-          [
-            'TPOT ms',
-            f(out.tpot_ms, 3),
-            f(out.tpot_ms_p90, 3),
-            f(out.tpot_ms_p99, 3),
-            f(out.tpot_ms_mean, 3),
-            f(i?.tpot_ms ?? null, 3),
-          ],
-          [
-            'ITL ms',
-            f(out.itl_ms, 3),
-            f(out.itl_ms_p90, 3),
-            f(out.itl_ms_p99, 3),
-            f(out.itl_ms_mean, 3),
-            f(i?.itl_ms ?? null, 3),
-          ],
-          [
-            'E2E ms',
-            f(out.e2e_ms, 1),
-            f(out.e2e_ms_p90, 1),
-            f(out.e2e_ms_p99, 1),
-            f(out.e2e_ms_mean, 1),
-            f(i?.e2e_ms ?? null, 1),
-          ],
+          pctRow('TPOT ms', 'tpot_ms', 3),
+          pctRow('ITL ms', 'itl_ms', 3),
+          pctRow('E2E ms', 'e2e_ms', 1),
         ],
       );
       printTable(
