@@ -55,6 +55,16 @@ export interface AttentionSpec {
   cross: boolean;
   /** Causal self-attention (false for encoders). */
   causal: boolean;
+  /** DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): a lightning indexer picks top-k tokens per query. */
+  indexer?: IndexerSpec | null;
+}
+
+/** The DSA lightning indexer: its own small heads and a key cache of one head per token. */
+export interface IndexerSpec {
+  numHeads: number;
+  headDim: number;
+  /** Tokens each query attends to (index_topk); attention reads at most this many cached tokens. */
+  topK: number;
 }
 
 export interface DenseMlpSpec {
@@ -79,7 +89,11 @@ export interface MoeMlpSpec {
 export type MlpSpec = DenseMlpSpec | MoeMlpSpec;
 
 export interface SsmSpec {
-  kind: 'mamba1' | 'mamba2';
+  /**
+   * gated_deltanet (Qwen3-Next / Qwen3.5 linear attention) keeps the same state shapes as mamba2: a conv state over
+   * convDim channels and a recurrent state of numHeads (value heads) x headDim (value head dim) x dState (key head dim).
+   */
+  kind: 'mamba1' | 'mamba2' | 'gated_deltanet';
   dInner: number;
   dState: number;
   dConv: number;
@@ -147,4 +161,11 @@ export interface CheckpointQuant {
   /** Roles of tensors that stay unquantised. */
   excludedRoles: readonly TensorRole[];
   blockSize: readonly number[] | null;
+  /**
+   * Modules the checkpoint leaves unquantised, as its config names them (modelopt `exclude_modules`,
+   * compressed-tensors `ignore`, `modules_to_not_convert`): exact names, `*` globs or `re:` regexes.
+   */
+  excludedModules?: readonly string[];
+  /** KV-cache dtype the checkpoint was calibrated for (modelopt kv_cache_quant_algo FP8), if any. */
+  kvCacheDtype?: string | null;
 }

@@ -6,7 +6,7 @@ import type { LayerGroup, ModelSpec } from '../arch/spec.js';
 import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
 import { devices, stageOf, validatePlan, type ParallelPlan } from '../parallel/plan.js';
-import { kvCache, kvHeadsPerDevice } from './kv.js';
+import { kvBytesPerTokenLayer, kvCache, kvHeadsPerDevice } from './kv.js';
 import { FormatError, weightLayout } from './weights.js';
 import { runtimeOverhead, type RuntimeId } from './runtime.js';
 
@@ -210,14 +210,14 @@ function explainInference(
   for (const g of spec.groups) {
     const a = g.attention;
     if (!a || g.stack !== 'decoder') continue;
-    const formula = a.mla
-      ? '(kv_lora_rank + qk_rope_head_dim) · bytes_kv · layers'
-      : '2 · kv_heads_per_device · head_dim · bytes_kv · layers';
+    const formula =
+      (a.mla
+        ? '(kv_lora_rank + qk_rope_head_dim) · bytes_kv · layers'
+        : '2 · kv_heads_per_device · head_dim · bytes_kv · layers') +
+      (a.indexer ? ' + (index_head_dim fp8 + 4 B scale per 128) · layers (DSA indexer keys)' : '');
     t.add(
       `kv bytes per token (${g.name})`,
-      (a.mla ? a.mla.kvLoraRank + a.mla.qkRopeHeadDim : kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim)) *
-        x.kvBytes *
-        g.count,
+      kvBytesPerTokenLayer(a, x.kvBytes, tp) * g.count,
       'bytes/token',
       formula,
       {

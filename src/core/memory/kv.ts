@@ -13,8 +13,19 @@ export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
 
 /** Bytes one token adds to one layer's cache on one device. */
 export function kvBytesPerTokenLayer(a: AttentionSpec, kvBytes: number, tp: number): number {
-  if (a.mla) return (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes;
-  return kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
+  const own = a.mla
+    ? (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes
+    : kvHeadsPerDevice(a, tp) * (a.headDim + a.vHeadDim) * kvBytes;
+  return own + indexerBytesPerToken(a);
+}
+
+/**
+ * A DSA indexer caches one key of index_head_dim per token and layer, whatever the KV dtype: vLLM's
+ * DeepseekV32IndexerCache holds fp8 values plus one fp32 scale per 128 (uint8, head_dim + head_dim / 128 · 4).
+ */
+export function indexerBytesPerToken(a: AttentionSpec): number {
+  if (!a.indexer) return 0;
+  return a.indexer.headDim + Math.ceil(a.indexer.headDim / 128) * 4;
 }
 
 /** Tokens a layer keeps for a sequence of `seq` tokens: windows and chunks bound it. */
@@ -77,10 +88,10 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
       const s = g.ssm;
       const shard = Math.max(1, o.tp);
       // Conv state keeps the last d_conv-1 inputs; the SSM state is fp32 (mamba1: d_inner·d_state,
-      // mamba2: heads·head_dim·d_state).
+      // mamba2 and gated DeltaNet: heads·head_dim·d_state).
       const conv = ((s.convDim * (s.dConv - 1)) / shard) * o.stateBytes;
       const ssm =
-        ((s.kind === 'mamba2' ? s.numHeads * s.headDim * s.dState : s.dInner * s.dState) / shard) * 4;
+        ((s.kind === 'mamba1' ? s.dInner * s.dState : s.numHeads * s.headDim * s.dState) / shard) * 4;
       state += (conv + ssm) * n * o.batch;
     }
   }

@@ -3,7 +3,8 @@
  * parallelism splits, the K/V projections (split only down to one KV head), the expert bytes (split by EP and TP)
  * and the replicated bytes (norms, router); globals split by vocabulary (embedding, head) or replicated.
  */
-import type { ModelSpec, Tensor, TensorRole } from '../arch/spec.js';
+import type { LayerGroup, ModelSpec, Tensor, TensorRole } from '../arch/spec.js';
+import { excludedFromQuant } from '../arch/index.js';
 import { numel } from '../arch/tensors.js';
 import { GGUF_MIXES, getFormat, QUANTIZED_ROLES, type StorageFormat } from '../numerics/formats.js';
 
@@ -46,13 +47,16 @@ function keptBytes(t: Tensor, fmt: StorageFormat): number {
   return numel(t.shape) * Math.max(2, fmt.bitsPerWeight >= 16 ? fmt.bitsPerWeight / 8 : 2);
 }
 
-function resolve(spec: ModelSpec, formatId: string): (t: Tensor, layer: number, n: number) => number {
+type TensorBytes = (t: Tensor, layer: number, n: number, g: LayerGroup | null) => number;
+
+function resolve(spec: ModelSpec, formatId: string): TensorBytes {
   if (formatId === 'auto' || formatId === 'checkpoint') {
     const q = spec.checkpointQuant;
     const qf = q ? getFormat(q.format) : null;
     const base = getFormat(spec.torchDtype === 'float32' ? 'fp32' : 'bf16')!;
-    return (t) =>
-      qf && isMatrix(t) && !q!.excludedRoles.includes(t.role) ? qf.matrixBytes(t.shape) : keptBytes(t, base);
+    // Exclusions by role (norms, router, head) and by the module names the config lists, layer by layer.
+    return (t, layer, _n, g) =>
+      qf && isMatrix(t) && !excludedFromQuant(q!, t, g, layer) ? qf.matrixBytes(t.shape) : keptBytes(t, base);
   }
   const mix = Object.hasOwn(GGUF_MIXES, formatId) ? GGUF_MIXES[formatId] : undefined;
   if (mix) {
@@ -89,7 +93,7 @@ export function weightLayout(spec: ModelSpec, formatId: string): WeightLayout {
     // Mixed formats depend on the layer index; average the group's layers so one layer stands for all.
     for (const t of g.tensors) {
       let b = 0;
-      for (const i of g.layers) b += bytes(t, i, n);
+      for (const i of g.layers) b += bytes(t, i, n, g);
       b /= g.count;
       if (t.role === 'expert') w.expert += b;
       else if (t.role === 'norm' || t.role === 'router' || t.shape.length < 2) w.replicated += b;
@@ -107,7 +111,7 @@ export function weightLayout(spec: ModelSpec, formatId: string): WeightLayout {
   let embeddingBytes = 0;
   let headBytes = 0;
   for (const t of spec.globalTensors) {
-    const b = bytes(t, 0, spec.numLayers);
+    const b = bytes(t, 0, spec.numLayers, null);
     total += b;
     if (t.role === 'embedding' && t.shape.length === 2) {
       vocabSplit += b;

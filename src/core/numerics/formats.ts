@@ -80,6 +80,25 @@ function groupwise(method: 'gptq' | 'awq', bits: number, group: number): Storage
   };
 }
 
+/**
+ * compressed-tensors pack-quantized int4, symmetric (Kimi-K2.5/K2-Thinking routed experts): 4-bit values packed in
+ * int32, one bf16 scale per group, no zero point, and an int64[2] weight_shape per module.
+ */
+function intSym(group: number): StorageFormat {
+  return {
+    id: `int4-sym-g${group}`,
+    description: `int4 symmetric, bf16 scale per group of ${group} (compressed-tensors pack-quantized)`,
+    bitsPerWeight: 4 + 16 / group,
+    matrixBytes: (s) => {
+      const [rows, cols] = rowsCols(s);
+      const modules = s.length > 2 ? s[0]! : 1;
+      return (rows * cols) / 2 + rows * Math.ceil(cols / group) * 2 + modules * 16;
+    },
+    keepBytes: 2,
+    quantizesEmbeddings: false,
+  };
+}
+
 const FORMATS: StorageFormat[] = [
   plain('fp32', 32, 'IEEE float32'),
   plain('fp16', 16, 'IEEE float16'),
@@ -113,6 +132,8 @@ const FORMATS: StorageFormat[] = [
   },
   blocked('int4', 128, 64 + 2, 'int4 weights, fp16 scale per group of 128 (symmetric)'),
   blocked('int4-g32', 32, 16 + 4, 'int4 weights, bf16 scale and zero per group of 32 (gpt-fast int4)'),
+  intSym(32),
+  intSym(128),
   blocked('mxfp4', 32, 16 + 1, 'OCP MXFP4: 32 FP4 E2M1 values + one E8M0 scale'),
   {
     ...blocked('nvfp4', 16, 8 + 1, 'NVFP4: 16 FP4 E2M1 values + one FP8 E4M3 scale, fp32 per-tensor scale'),
