@@ -115,6 +115,17 @@ export function familyOf(model: string): string {
   return m;
 }
 
+/**
+ * Some aggregated rows (a gap-analysis set) repeat a measurement under tp_size = tp · moe_tp (tp16 moe_tp4 ep4 is
+ * the same run as tp4 moe_tp1 ep4, TTFT and TPOT identical): a TP group beyond one NVLink node with both expert
+ * splits above 1 is read as that labelling.
+ */
+function relabel(w: WorkerPlan, nvlinkDomain: number): WorkerPlan {
+  if (w.tp > nvlinkDomain && w.moeTp > 1 && w.ep > 1 && w.tp % w.moeTp === 0)
+    return { ...w, tp: w.tp / w.moeTp, moeTp: 1 };
+  return w;
+}
+
 export function parseServingRow(r: Record<string, string>): ServingRow {
   const engine = r['backend'] as EngineId;
   if (!['vllm', 'sglang', 'trtllm'].includes(engine)) throw new Error(`unknown backend '${r['backend']}'`);
@@ -131,7 +142,8 @@ export function parseServingRow(r: Record<string, string>): ServingRow {
   // TensorRT-LLM runs FP8/FP4 checkpoints with an FP8 KV cache; vLLM and SGLang keep the 16-bit default.
   const kvPrecision = engine === 'trtllm' && (precision === 'fp8' || precision === 'nvfp4') ? 'fp8' : 'bf16';
   const c = /silicon_concurrency=(\d+)/.exec(r['silicon_data_source'] ?? '');
-  const agg = mode === 'agg' ? worker(r, '', int(r['batch_size'], 1)) : null;
+  const domain = SYSTEMS[r['system'] ?? '']?.nvlinkDomain ?? 8;
+  const agg = mode === 'agg' ? relabel(worker(r, '', int(r['batch_size'], 1)), domain) : null;
   const concurrency = c ? Number(c[1]) : agg ? agg.batch! * agg.adp : int(r['decode_batch_size'], 1);
   return {
     id: r['id']!,

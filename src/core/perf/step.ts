@@ -88,6 +88,8 @@ export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficien
             allGatherS(msg, tp, link, eff.link, eff.alpha)
           : allReduceS(msg, tp, link, eff.link, eff.alpha));
     }
+    // Serving shapes (moeTp given): experts span the tp · adp devices of the worker; with adp = 1 every device
+    // holds all tokens and its experts' partial sums go out with the TP all-reduce, so no extra exchange.
     if (moe && adp > 1) {
       const group = tp * adp;
       const link = linkFor(ctx, group);
@@ -97,7 +99,7 @@ export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficien
           ? 2 * allToAllS(msg * topK, group, link, eff.link, eff.alpha)
           : allGatherS(msg * adp, group, link, eff.link, eff.alpha) +
             reduceScatterS(msg * adp, group, link, eff.link, eff.alpha));
-    } else if (ep > 1 && moe) {
+    } else if (ep > 1 && moe && shape.moeTp === undefined) {
       t += layers * 2 * allToAllS(msg * topK, ep, linkFor(ctx, tp * ep), eff.link, eff.alpha);
     }
     if (cp > 1 && g.attention && promptTokens > 0) {
