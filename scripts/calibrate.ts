@@ -12,6 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { hardwareClass } from '../src/core/hardware/spec.js';
+import { formatFamily } from '../src/core/perf/confidence.js';
 import {
   CALIBRATION,
   efficiencyFor,
@@ -284,18 +285,13 @@ function coverage(ds: Dataset): Record<string, { formats: string[]; engines: str
     o.formats.add(format);
     if (engine) o.engines.add(engine);
   };
-  for (const c of ds.serving) add(c.hwClass, c.row.precision, c.row.engine);
-  for (const c of ds.thr) add(hardwareClass(c.hw), formatOfThr(c.row.precision), null);
+  for (const c of ds.serving) add(c.hwClass, formatFamily(c.row.precision), c.row.engine);
+  for (const c of ds.thr) add(hardwareClass(c.hw), formatFamily(c.row.precision), null);
   return Object.fromEntries(
     Object.entries(out)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => [k, { formats: [...v.formats].sort(), engines: [...v.engines].sort() }]),
   );
-}
-
-function formatOfThr(p: string): string {
-  const l = p.toLowerCase();
-  return l === 'fp4' ? 'nvfp4' : l;
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -31,7 +31,7 @@ function solveIncreasing(f: (x: number) => number, lo: number, hi: number): numb
     const mid = Math.sqrt(lo * hi);
     if (f(mid) > 0) hi = mid;
     else lo = mid;
-    if (hi / lo < 1.0005) break;
+    if (hi / lo < 1 + 1e-10) break;
   }
   return Math.sqrt(lo * hi);
 }
@@ -78,7 +78,7 @@ export function steadyAgg(o: AggInput): SteadyResult {
   const own = step(b, isl);
   const base = step(b, 0);
   // Time one prompt adds to a step.
-  const s = Math.max(own - base, 1e-9);
+  const s = Math.max(own - base, 0);
   let tpot = base;
   let ttft = own;
   let rho = 0;
