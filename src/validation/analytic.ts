@@ -134,14 +134,28 @@ function inferDecode(row: ServingRow, spec: ModelSpec): WorkerPlan {
   return plan;
 }
 
+/**
+ * A worker whose tp does not divide the attention heads cannot run tensor-parallel attention: some rows (GB200
+ * "agg" rows of tp 12…72 for DeepSeek-R1, 128 heads) name the GPUs of a wide expert-parallel deployment. Read an
+ * MoE one as attention DP over those GPUs with the experts spread over all of them.
+ */
+function wideEp(w: WorkerPlan, spec: ModelSpec): WorkerPlan {
+  const heads = spec.groups.find((g) => g.attention)?.attention?.numHeads ?? 0;
+  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+  if (!moe || heads === 0 || heads % w.tp === 0) return w;
+  const gpus = w.tp * w.adp;
+  return { ...w, tp: 1, adp: gpus, moeTp: 1, ep: gpus, batch: w.batch === null ? null : w.batch / gpus };
+}
+
 /** The row's analytical case, or an error naming why it cannot be predicted. */
 export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow; error: string } {
   const spec = specOf(row.model);
   if (!spec) return { row, error: `model '${row.model}' is not in the catalog` };
   const { hwClass, links } = systemOf(row.system);
   if (row.mode === 'agg') {
-    const w = makeWorker(row, spec, row.agg!);
-    const batch = row.agg!.batch ?? row.concurrency / row.agg!.adp;
+    const plan = wideEp(row.agg!, spec);
+    const w = makeWorker(row, spec, plan);
+    const batch = plan.batch ?? row.concurrency / plan.adp;
     const cap = kvCapacity(row, spec, w);
     return {
       row,
@@ -161,8 +175,8 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
       },
     };
   }
-  const pw = makeWorker(row, spec, row.prefill!);
-  const d = inferDecode(row, spec);
+  const pw = makeWorker(row, spec, wideEp(row.prefill!, spec));
+  const d = inferDecode({ ...row, decode: wideEp(row.decode!, spec) }, spec);
   const dw = makeWorker(row, spec, d);
   const decodeBatch = d.batch ?? row.concurrency / (d.workers * d.adp);
   const cap = kvCapacity(row, spec, dw);
