@@ -2,9 +2,12 @@
  * npm run crossval: leave-one-model-out. For each model family (DeepSeek-R1/V3 share one config, as do Llama 3.1
  * and 3.3 70B), fit the efficiency table without its rows — throughput and serving — then predict them; report the
  * median absolute error of aggregated and disaggregated TTFT and TPOT per engine, per GPU system and per model,
- * and of the throughput groups. `--in-sample` scores the shipped calibration.json on every row instead.
+ * and of the throughput groups. `--in-sample` scores the shipped calibration.json on every row instead; `--sim`
+ * compares the discrete-event simulator with the analytical steady state the fit uses.
  */
+import { readFileSync } from 'node:fs';
 import Table from 'cli-table3';
+import { efficiencyFor } from '../src/core/perf/efficiency.js';
 import type { CalibrationTable } from '../src/core/perf/efficiency.js';
 import {
   scoreServing,
@@ -14,7 +17,9 @@ import {
   type ServingError,
   type ThroughputError,
 } from '../src/validation/crossval.js';
-import { familyOf } from '../src/validation/measured.js';
+import { familyOf, parseCsv, SERVING_CSV } from '../src/validation/measured.js';
+import { median } from '../src/validation/rows.js';
+import { predictRow } from '../src/validation/serving-rows.js';
 import { fitCalibration, loadDataset, type Dataset } from './calibrate.js';
 
 export function leaveOneOut(
@@ -59,9 +64,63 @@ function print(serving: ServingError[], throughput: ThroughputError[]): void {
   console.log(u.toString());
 }
 
+/**
+ * --sim: the discrete-event simulator (validation/serving-rows.ts predictRow) on every row under the shipped table,
+ * against the analytical steady state and the measurements. The simulator has no per-request latency yet, so the
+ * engine's calibrated requestS is added to its TTFT as the analytical model adds it.
+ */
+function simCheck(ds: Dataset): void {
+  const raw = parseCsv(readFileSync(SERVING_CSV, 'utf8'));
+  const byId = new Map(raw.map((r) => [r['id']!, r]));
+  type Pair = { mode: string; known: boolean; a: number[]; s: number[]; m: number[] };
+  const out: Pair[] = [];
+  let failed = 0;
+  for (const c of ds.serving) {
+    const eff = efficiencyFor(c.hwClass, c.row.engine);
+    const a = c.predict(eff);
+    try {
+      const s = predictRow(byId.get(c.row.id)!, { efficiency: eff });
+      out.push({
+        mode: c.row.mode,
+        known: c.row.mode === 'agg' || c.row.decode!.workersKnown,
+        a: [a.ttft_s * 1e3, a.tpot_s * 1e3],
+        s: [s.ttft_ms + eff.requestS * 1e3, s.tpot_ms],
+        m: [c.row.ttft_ms, c.row.tpot_ms],
+      });
+    } catch {
+      failed++;
+    }
+  }
+  const pct = (x: number[]) => (100 * median(x.map(Math.abs))).toFixed(1);
+  const t = new Table({
+    head: ['rows', 'n', 'sim vs analytic TTFT/TPOT %', 'sim vs measured', 'analytic vs measured'],
+  });
+  const groups: [string, (p: Pair) => boolean][] = [
+    ['agg', (p) => p.mode === 'agg'],
+    ['disagg, workers given', (p) => p.mode === 'disagg' && p.known],
+    ['disagg, workers inferred', (p) => p.mode === 'disagg' && !p.known],
+  ];
+  for (const [label, f] of groups) {
+    const g = out.filter(f);
+    const d = (i: number, x: 'a' | 's' | 'm', y: 'a' | 's' | 'm') =>
+      pct(g.map((p) => p[x][i]! / p[y][i]! - 1));
+    t.push([
+      label,
+      g.length,
+      `${d(0, 's', 'a')} / ${d(1, 's', 'a')}`,
+      `${d(0, 's', 'm')} / ${d(1, 's', 'm')}`,
+      `${d(0, 'a', 'm')} / ${d(1, 'a', 'm')}`,
+    ]);
+  }
+  console.log(t.toString());
+  console.log(`${out.length} rows simulated, ${failed} refused by the simulator`);
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const ds = loadDataset();
-  if (process.argv.includes('--in-sample')) {
+  if (process.argv.includes('--sim')) {
+    simCheck(ds);
+  } else if (process.argv.includes('--in-sample')) {
     print(scoreServing(ds.serving), scoreThroughput(ds.thr));
   } else {
     const t0 = Date.now();
