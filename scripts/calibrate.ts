@@ -27,13 +27,15 @@ import { loadRows, toCase, type Case } from '../src/validation/rows.js';
 
 type Key = Exclude<keyof Efficiency, 'alpha'> | 'alpha';
 const BOUNDS: Record<Key, [number, number]> = {
-  gemm: [0.2, 0.95],
+  // Large GEMMs reach 60–85% of the dense peak in cuBLAS/CUTLASS measurements on Hopper and Blackwell: without a
+  // floor, a generation whose dense rows are held out trades `gemm` against the FP4/FP8 factor (0.2 vs 0.84).
+  gemm: [0.5, 0.95],
   // Half-efficiency rows no larger than a CTA tile (64–128 rows): the physical reason for the curve.
   gemmHalfM: [1, 128],
   expertGemm: [0.05, 0.95],
   expertHalfM: [0.5, 128],
-  fp8: [0.3, 1],
-  fp4: [0.2, 1],
+  fp8: [0.5, 1],
+  fp4: [0.4, 1],
   attention: [0.05, 0.9],
   memory: [0.4, 0.95],
   kernelS: [1e-7, 2e-5],
