@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { countParameters, excludedFromQuant, specFromConfig } from '../src/core/arch/index.js';
 import type { ModelSpec, Tensor } from '../src/core/arch/index.js';
 import { findDevice, findModel, modelSpec, systemLinks } from '../src/catalog/index.js';
-import { kvCache } from '../src/core/memory/kv.js';
+import { attendedTokens, indexerBytesPerToken, kvCache } from '../src/core/memory/kv.js';
 import { weightLayout } from '../src/core/memory/weights.js';
 import { REFERENCE } from './helpers.js';
 
@@ -299,6 +299,65 @@ describe('parameter counts', () => {
   });
 });
 
+describe('Gemma 3n (AltUp, LAuReL, per-layer embeddings, KV-shared layers, audio and vision towers)', () => {
+  /** One text layer without its MLP, module by module as transformers' Gemma3nTextDecoderLayer builds it. */
+  const layerNoMlp = (h: number) =>
+    (8 * 256 + 2 * 2 * 256) * h +
+    h * 8 * 256 +
+    2 * 256 + // q, k, v, o, q_norm, k_norm (v_norm has no scale)
+    4 * h + // input / post-attention / pre- and post-feedforward norms
+    (h + 4 * 4 + 16 * 4 + 4 * h + h) + // AltUp: correct_output_scale, correction and prediction coefs, router, norm
+    (64 * h + h * 64 + h) + // LAuReL: left, right, post norm
+    (256 * h + h * 256 + h); // per-layer input gate, projection, norm
+  const text = (layers: number, inter: number) => {
+    const h = 2048;
+    return (
+      layers * (layerNoMlp(h) + 3 * inter * h) +
+      262400 * h + // embed_tokens (the head is tied)
+      262144 * layers * 256 + // embed_tokens_per_layer
+      layers * 256 * h + // per_layer_model_projection
+      256 + // per_layer_projection_norm
+      6 * h * h + // 3 altup_projections and 3 altup_unembed_projections
+      h // final norm
+    );
+  };
+  // USM Conformer: sub-sampling convs (128 and 32 channels, 3x3, frequency 128 -> 64 -> 32), input projection, and
+  // 12 blocks of two half-FFNs (x4), relative-position attention (8 x 192) and a depthwise conv of kernel 5.
+  const a = 1536;
+  const audio =
+    128 * 1 * 9 +
+    128 +
+    32 * 128 * 9 +
+    32 +
+    32 * 32 * a +
+    12 *
+      (2 * (2 * a + 8 * a * a) +
+        (a + a * a + 192 + 3 * a * a + a * a + a) +
+        (a + 2 * a * a + 5 * a + a + a * a) +
+        a);
+  const embedders = 128 * 2048 + 2 * 2048 + 2048 * 2048 + (128 * a + 2 * a + a * 2048);
+  const mobilenet = 294_284_096; // keras-hub mobilenetv5 preset "mobilenetv5_300m_enc_gemma3n"
+
+  // Published: keras-team/keras-hub@ccdd2c3 keras_hub/src/models/gemma3n/gemma3n_presets.py: gemma3n_e2b(_it)
+  // 5439595456, gemma3n_e4b(_it) 7850135376 (the multimodal model, MobileNetV5 and audio encoder included).
+  it('E2B and E4B equal keras-hub published totals, the text model derived by hand', () => {
+    expect(text(30, 8192) + audio + embedders + mobilenet).toBe(5_439_595_456);
+    expect(text(35, 16384) + audio + embedders + mobilenet).toBe(7_850_135_376);
+    expect(countParameters(spec('google/gemma-3n-E2B-it')).total).toBe(5_439_595_456);
+    expect(countParameters(spec('google/gemma-3n-E4B-it')).total).toBe(7_850_135_376);
+    expect(spec('google/gemma-3n-E4B').warnings.join(' ')).toMatch(/MobileNetV5/);
+  });
+
+  it('E4B caches KV on its first 20 layers only (15 share it): 4 global + 16 sliding (512) x 2,048 B', () => {
+    const s = spec('google/gemma-3n-E4B-it');
+    const perLayer = 2 * 2 * 256 * 2; // (K + V) x 2 kv heads x head_dim x bf16
+    expect(kv(s, 1).kvBytesPerToken).toBe(20 * perLayer);
+    expect(kv(s, 8192).kvCacheBytes).toBe(4 * 8192 * perLayer + 16 * 512 * perLayer);
+    // E2B: 20 of its 30 layers hold KV as well.
+    expect(kv(spec('google/gemma-3n-E2B-it'), 1).kvBytesPerToken).toBe(20 * perLayer);
+  });
+});
+
 describe('bad configs of the new families', () => {
   type Json = Record<string, unknown>;
   const sub = (c: Json, key: string) => c[key] as Json;
@@ -332,6 +391,16 @@ describe('KV cache and recurrent state per token, by hand', () => {
     expect(kv(spec('zai-org/GLM-5'), 1).kvBytesPerToken).toBe(78 * ((512 + 64) * 2 + 128 + 4));
     // fp8 KV halves the latent only; the indexer cache is fp8 with its scale whatever the KV dtype.
     expect(kv(spec('zai-org/GLM-5'), 1, 1).kvBytesPerToken).toBe(78 * (576 + 132));
+  });
+
+  it('DSA: a query attends to at most index_topk = 2048 cached tokens; the indexer reads every key (132 B)', () => {
+    const a = spec('deepseek-ai/DeepSeek-V3.2').groups[0]!.attention!;
+    expect(attendedTokens(a, 1000)).toBe(1000);
+    expect(attendedTokens(a, 8192)).toBe(2048);
+    expect(indexerBytesPerToken(a)).toBe(128 + 4);
+    const r1 = spec('deepseek-ai/DeepSeek-R1').groups[0]!.attention!;
+    expect(attendedTokens(r1, 8192)).toBe(8192);
+    expect(indexerBytesPerToken(r1)).toBe(0);
   });
 
   it('DeepSeek-V3.2: 61 x (1,152 + 132) = 78,324 B; DeepSeek-R1 without an indexer: 61 x 1,152', () => {
@@ -435,6 +504,20 @@ describe('checkpoint quantisation (quantization_config / hf_quant_config)', () =
     const experts = 60 * 3 * 384 * 2048 * 7168; // 60 MoE layers x (gate, up, down) x experts
     const expertBytes = experts / 2 + (experts / 32) * 2 + 60 * 3 * 384 * 16;
     expect(weightLayout(s, 'auto').total).toBe(2 * (c.total - experts) + expertBytes);
+  });
+
+  it('ModelOpt MIXED_PRECISION (nvidia/Qwen3.6-35B-A3B-NVFP4): each listed module in its format, the rest bf16', () => {
+    const h = 2048;
+    const fp8 = 30 * (8192 * h + 4096 * h + h * 4096) + 10 * (8192 * h + 2 * 512 * h + h * 4096); // GDN, attention
+    const nvfp4 = [
+      ...Array<number>(40 * 3).fill(256 * 512 * h), // routed experts, stacked per projection
+      ...Array<number>(40 * 3).fill(512 * h), // shared expert
+      248320 * h, // lm_head (W4A16_NVFP4)
+    ];
+    const saved = fp8 + nvfp4.reduce((sum, n) => sum + (2 * n - (n / 2 + n / 16 + 4)), 0);
+    const s = spec('nvidia/Qwen3.6-35B-A3B-NVFP4');
+    expect(countParameters(s).total).toBe(35_107_181_936); // keras-hub qwen3_6_moe_35b_a3b, same shapes
+    expect(weightLayout(s, 'auto').total).toBe(2 * 35_107_181_936 - saved);
   });
 
   it('MiniMax-M2.5 FP8 keeps its router (modules_to_not_convert: gate) and head in bf16', () => {

@@ -12,10 +12,11 @@ import { DRIVER_RESERVED_FRACTION, type HardwareSpec } from '../core/hardware/sp
 import type { Links } from '../core/perf/step.js';
 import {
   deviceEntry,
-  modelEntry,
+  modelFile,
   systemEntry,
   type DeviceEntry,
   type ModelEntry,
+  type ModelFile,
   type SystemEntry,
 } from './schema.js';
 
@@ -57,25 +58,35 @@ function loadDir<T>(dir: string, schema: z.ZodType<T>): T[] {
   });
 }
 
+/**
+ * A name under which an entry is found, and how strongly it names it: rank 0 (an id or a declared alias) must be
+ * unique; for a weaker key (a repo's name without its org) the lowest rank wins and a tie leaves the key to
+ * nobody, so that 'Llama-3.1-8B-Instruct' means Meta's repo, not whichever re-upload sorts first.
+ */
+type Key = [key: string, rank: number];
+
 /** Case-insensitive index over ids and aliases, with nearest-name suggestions. */
 class Index<T> {
-  private readonly byKey = new Map<string, T>();
+  private readonly byKey = new Map<string, { item: T | null; rank: number }>();
   constructor(
     readonly kind: 'model' | 'hardware',
     readonly items: T[],
-    keys: (t: T) => string[],
+    keys: (t: T) => Key[],
   ) {
     for (const it of items) {
-      for (const k of keys(it)) {
+      for (const [k, rank] of keys(it)) {
         const key = normKey(k);
         const prior = this.byKey.get(key);
-        if (prior && prior !== it) throw new CatalogError(`catalog: '${k}' names two ${kind} entries`);
-        this.byKey.set(key, it);
+        if (prior && prior.item === it) continue;
+        if (prior && rank === 0 && prior.rank === 0)
+          throw new CatalogError(`catalog: '${k}' names two ${kind} entries`);
+        if (!prior || rank < prior.rank) this.byKey.set(key, { item: it, rank });
+        else if (rank === prior.rank) prior.item = null;
       }
     }
   }
   find(q: string): T | undefined {
-    return this.byKey.get(normKey(q));
+    return this.byKey.get(normKey(q))?.item ?? undefined;
   }
   get(q: string): T {
     const hit = this.find(q);
@@ -84,7 +95,7 @@ class Index<T> {
   }
   suggest(q: string, n = 3): string[] {
     const key = normKey(q);
-    const keys = [...this.byKey.keys()];
+    const keys = [...this.byKey.entries()].filter(([, v]) => v.item !== null).map(([k]) => k);
     if (!keys.length) return [];
     const scored = keys
       .map((k) => ({ k, d: k.includes(key) || key.includes(k) ? 0 : distance(k, key) }))
@@ -106,9 +117,45 @@ function normKey(s: string): string {
     .replace(/[\s_]+/g, '-');
 }
 
-function modelKeys(m: ModelEntry): string[] {
-  const last = m.id.split('/')[1]!;
-  return [m.id, last, ...m.aliases];
+function modelKeys(m: ModelEntry): Key[] {
+  const [org, last] = m.id.split('/') as [string, string];
+  // A repo's bare name goes to the model's own publisher (the org of the file's repo) before a re-upload's.
+  const publisher = (m.variant_of ?? m.id).split('/')[0]!;
+  const rank = org.toLowerCase() === publisher.toLowerCase() ? 1 : 2;
+  // An alias that is itself a repo id (a former or mirrored name) lends its bare name too.
+  const bare = m.aliases.filter((a) => a.includes('/')).map((a): Key => [a.split('/')[1]!, rank]);
+  return [[m.id, 0], ...m.aliases.map((a): Key => [a, 0]), [last, rank], ...bare];
+}
+
+/** A file's own entry and one entry per variant, each with its config.json as that repo publishes it. */
+export function expandModelFile(f: ModelFile): ModelEntry[] {
+  const { variants, ...base } = f;
+  return [
+    base,
+    ...variants.map((v) => {
+      const config: Record<string, unknown> = { ...base.config, ...v.config_changes };
+      for (const k of v.config_removed) delete config[k];
+      const entry: ModelEntry = {
+        ...base,
+        id: v.id,
+        name: v.name ?? v.id.split('/')[1]!,
+        author: v.id.split('/')[0]!,
+        aliases: v.aliases,
+        source: v.source,
+        completeness: v.completeness,
+        config,
+        variant_of: base.id,
+      };
+      // Another org's re-upload is not gated like the original and was released on its own date.
+      if (entry.author.toLowerCase() !== base.author.toLowerCase()) {
+        delete entry.gated;
+        delete entry.release_date;
+      }
+      for (const k of ['release_date', 'license', 'gated'] as const)
+        if (v[k] !== undefined) (entry as Record<string, unknown>)[k] = v[k];
+      return entry;
+    }),
+  ];
 }
 
 export interface Catalog {
@@ -121,13 +168,13 @@ let loaded: Catalog | null = null;
 
 export function catalog(): Catalog {
   if (loaded) return loaded;
-  const models = loadDir(join(DATA, 'models'), modelEntry);
+  const models = loadDir(join(DATA, 'models'), modelFile).flatMap(expandModelFile);
   const devices = loadDir(join(DATA, 'hardware', 'devices'), deviceEntry);
   const systems = loadDir(join(DATA, 'hardware', 'systems'), systemEntry);
   const c: Catalog = {
     models: new Index('model', models, modelKeys),
-    devices: new Index('hardware', devices, (d) => [d.id, ...d.aliases]),
-    systems: new Index('hardware', systems, (s) => [s.id, ...s.aliases]),
+    devices: new Index('hardware', devices, (d) => [d.id, ...d.aliases].map((k): Key => [k, 0])),
+    systems: new Index('hardware', systems, (s) => [s.id, ...s.aliases].map((k): Key => [k, 0])),
   };
   for (const s of systems) {
     if (!c.devices.find(s.device))

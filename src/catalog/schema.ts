@@ -8,8 +8,33 @@ export const sourced = z.object({
   note: z.string().optional(),
 });
 
-export const modelEntry = z.object({
-  id: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be an org/name Hugging Face id'),
+const repoId = z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be an org/name Hugging Face id');
+const completeness = z.enum(['verbatim', 'subset', 'reconstructed']);
+
+/**
+ * Another repo whose config.json is the file's config with a few keys changed: an Instruct or chat release, a
+ * quantised checkpoint (its quantization_config), a re-upload. `config_changes` replaces top-level keys,
+ * `config_removed` drops keys; what results is that repo's config.json as `completeness` says.
+ */
+export const modelVariant = z
+  .object({
+    id: repoId,
+    name: z.string().min(1).optional(),
+    aliases: z.array(z.string().min(1)).default([]),
+    release_date: z.string().optional(),
+    license: z.string().optional(),
+    gated: z.boolean().optional(),
+    source: z.string().min(1),
+    completeness,
+    config_changes: z.record(z.string(), z.unknown()).default({}),
+    config_removed: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type ModelVariant = z.infer<typeof modelVariant>;
+
+/** One file of src/catalog/models: a repo's config.json with its metadata, and the variants that share it. */
+export const modelFile = z.object({
+  id: repoId,
   name: z.string().min(1),
   author: z.string().min(1),
   family: z.string().min(1),
@@ -18,10 +43,17 @@ export const modelEntry = z.object({
   license: z.string().optional(),
   gated: z.boolean().optional(),
   source: z.string().min(1),
-  completeness: z.enum(['verbatim', 'subset', 'reconstructed']),
+  completeness,
   config: z.record(z.string(), z.unknown()),
+  variants: z.array(modelVariant).default([]),
 });
-export type ModelEntry = z.infer<typeof modelEntry>;
+export type ModelFile = z.infer<typeof modelFile>;
+
+/** A resolvable catalog model: a file's own repo, or one of its variants with its config applied. */
+export type ModelEntry = Omit<ModelFile, 'variants'> & {
+  /** The id of the file's repo when this entry is one of its variants. */
+  variant_of?: string;
+};
 
 export const deviceEntry = z.object({
   id: z.string().min(1),

@@ -10,6 +10,7 @@ import { registerParams } from './commands/params.js';
 import { registerPerf } from './commands/perf.js';
 import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
+import { prepareModel } from './resolve.js';
 
 export function buildProgram(): Command {
   const program = new Command('infersim')
@@ -24,6 +25,11 @@ export function buildProgram(): Command {
   registerCatalog(program);
   registerServe(program);
   for (const c of program.commands) c.exitOverride();
+  // A Hub repo id the catalog lacks: its config.json is fetched (or read from the cache) before the command runs.
+  program.hook('preAction', async (_program, cmd) => {
+    const model = cmd.registeredArguments[0]?.name() === 'model' ? cmd.args[0] : undefined;
+    if (typeof model === 'string') await prepareModel(model);
+  });
   return program;
 }
 
@@ -47,5 +53,6 @@ export async function main(argv: string[]): Promise<number> {
 const isMain =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  // Exit once stdout has drained: a large --json answer piped to another program would otherwise be cut off.
+  main(process.argv.slice(2)).then((code) => process.stdout.write('', () => process.exit(code)));
 }

@@ -38,3 +38,13 @@ export function planOptions(c: Command): Command {
     .option('--pp <n>', 'pipeline-parallel degree', int('--pp', 1, LIMITS.parallel), 1)
     .option('--ep <n>', 'expert-parallel degree', int('--ep', 1, LIMITS.parallel), 1);
 }
+
+/** --gpu-memory-utilization: the engine's share of the device, for the fit verdict. */
+export function utilizationOption(c: Command, def: number): Command {
+  return c.option(
+    '--gpu-memory-utilization <f>',
+    `share of the device's visible memory the engine may use, for the fit verdict (default ${def}, vLLM's)`,
+    fraction('--gpu-memory-utilization'),
+    def,
+  );
+}

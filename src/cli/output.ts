@@ -1,6 +1,7 @@
 /** Output for people (tables) and for scripts (--json), and the explain trace. */
 import Table from 'cli-table3';
 import type { TraceEntry } from '../core/explain.js';
+import type { FitSuggestion, FitVerdict } from '../core/memory/fit.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -25,4 +26,82 @@ export function printTrace(trace: TraceEntry[]): void {
 
 function fmt(v: number): string {
   return Number.isInteger(v) ? v.toLocaleString('en-US') : v.toPrecision(6);
+}
+
+/** A suggestion's change as the flags of the command that would make it (`--tp 2`, `--qlora --lora-rank 16`). */
+export type FlagOf = (key: string, value: string | number | boolean) => string | null;
+
+export const plainFlag: FlagOf = (k, v) => {
+  const flag = `--${k.replace(/_/g, '-')}`;
+  return v === true ? flag : `${flag} ${v}`;
+};
+
+function changeFlags(s: FitSuggestion, flagOf: FlagOf): string | null {
+  const parts = Object.entries(s.change).map(([k, v]) => flagOf(k, v));
+  return parts.some((p) => p === null) ? null : parts.join(' ');
+}
+
+/** The verdict as JSON: the core's fields, each suggestion with the flags that make it. */
+export function fitJson(v: FitVerdict, flagOf: FlagOf = plainFlag, extra: Record<string, unknown> = {}) {
+  return {
+    fits: v.fits,
+    device: v.device,
+    device_name: v.device_name,
+    ...extra,
+    visible_bytes: v.visible_bytes,
+    gpu_memory_utilization: v.gpu_memory_utilization,
+    available_bytes: v.available_bytes,
+    required_bytes: v.required_bytes,
+    headroom_bytes: v.headroom_bytes,
+    headroom_fraction: v.headroom_fraction,
+    reason: v.reason,
+    message: v.message,
+    suggestions: v.suggestions.flatMap((s) => {
+      const change = changeFlags(s, flagOf);
+      return change === null
+        ? []
+        : [
+            {
+              change,
+              set: s.change,
+              description: s.description,
+              fits: s.fits,
+              required_bytes: s.required_bytes,
+              headroom_bytes: s.headroom_bytes,
+            },
+          ];
+    }),
+  };
+}
+
+const pct = (f: number) => `${(Math.abs(f) * 100).toFixed(1)}%`;
+
+/** The verdict for people: the first line says whether it fits (in the engine's words when not), then by how much. */
+export function printFit(v: FitVerdict, flagOf: FlagOf = plainFlag, budget = ''): void {
+  const where = `${v.device_name}`;
+  const of =
+    v.gpu_memory_utilization < 1
+      ? `${gb(v.available_bytes)} available (${gb(v.visible_bytes)} visible x gpu_memory_utilization ${v.gpu_memory_utilization}${budget})`
+      : `${gb(v.available_bytes)} visible${budget}`;
+  const need = `needs ${gb(v.required_bytes)} per device; ${of}`;
+  if (v.fits) {
+    process.stdout.write(
+      `fits on ${where}: ${need}; headroom ${gb(v.headroom_bytes)} (${pct(v.headroom_fraction)})\n`,
+    );
+    return;
+  }
+  process.stdout.write(`does not fit on ${where}: ${v.message}\n`);
+  process.stdout.write(`  ${need}; short by ${gb(-v.headroom_bytes)} (${pct(v.headroom_fraction)})\n`);
+  const rows = v.suggestions.flatMap((s) => {
+    const c = changeFlags(s, flagOf);
+    return c === null ? [] : [[c, s.description, gb(s.required_bytes), gb(s.headroom_bytes)]];
+  });
+  if (!rows.length) {
+    process.stdout.write(
+      '  nothing tried makes it fit (lower precision, TP/PP up to 64 devices, shorter sequences, smaller batch)\n',
+    );
+    return;
+  }
+  process.stdout.write('  each of these fits (memory recomputed with the change):\n');
+  printTable(['change', 'what', 'per device', 'headroom'], rows);
 }

@@ -5,7 +5,7 @@
 import { catalog, findDevice, hardwareSpec } from '../catalog/index.js';
 import type { ModelSpec } from '../core/arch/index.js';
 import type { HardwareSpec } from '../core/hardware/spec.js';
-import { modelDtype } from '../core/memory/inference.js';
+import { defaultKvPrecision } from '../core/defaults.js';
 import {
   FORMAT_IDS,
   isFormat,
@@ -38,8 +38,7 @@ export function kvPrecision(spec: ModelSpec, weights: string, asked: string | un
       );
     return normaliseFormatId(asked);
   }
-  if (weights === 'fp32' || weights === 'fp16' || weights === 'bf16') return weights;
-  return modelDtype(spec);
+  return defaultKvPrecision(spec, weights);
 }
 
 let gpus: HardwareSpec[] | null = null;

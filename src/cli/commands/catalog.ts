@@ -47,6 +47,7 @@ export function registerCatalog(program: Command): void {
             name: d.name,
             type: 'device',
             memory_bytes: h.memoryBytes,
+            visible_memory_bytes: h.visibleMemoryBytes,
             memory_bandwidth_bytes_per_s: h.memoryBandwidthBytesPerS,
             dense_flops: h.denseFlops,
             aliases: d.aliases,
@@ -63,17 +64,19 @@ export function registerCatalog(program: Command): void {
       ];
       if (o.json) return printJson(rows);
       printTable(
-        ['id', 'name', 'memory (GiB)', 'bandwidth (TB/s)', 'bf16 dense (TFLOP/s)'],
+        // GB (10^9 B) as every result table; 'visible' is what the fit verdicts compare with.
+        ['id', 'name', 'memory (GB)', 'visible (GB)', 'bandwidth (TB/s)', 'bf16 dense (TFLOP/s)'],
         rows.map((r) =>
           'memory_bytes' in r
             ? [
                 r.id,
                 r.name,
-                (r.memory_bytes / 2 ** 30).toFixed(1),
+                (r.memory_bytes / 1e9).toFixed(2),
+                (r.visible_memory_bytes / 1e9).toFixed(2),
                 (r.memory_bandwidth_bytes_per_s / 1e12).toFixed(2),
                 ((r.dense_flops.bf16 ?? 0) / 1e12).toFixed(0),
               ]
-            : [r.id, r.name, `${r.devices} x ${r.device}`, '', ''],
+            : [r.id, r.name, `${r.devices} x ${r.device}`, '', '', ''],
         ),
       );
     });

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { inferenceMemory, modelDtype } from '../../core/memory/inference.js';
+import { defaultKvPrecision, kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
+import { inferenceFit } from '../../core/memory/fit.js';
+import { inferenceMemory, type InferenceOptions } from '../../core/memory/inference.js';
 import { RUNTIME_IDS, type RuntimeId } from '../../core/memory/runtime.js';
-import { choice, int, LIMITS, planOptions } from '../options.js';
-import { gb, printJson, printTable, printTrace } from '../output.js';
-import { resolveModel } from '../resolve.js';
+import { choice, int, LIMITS, planOptions, utilizationOption } from '../options.js';
+import { fitJson, gb, printFit, printJson, printTable, printTrace } from '../output.js';
+import { resolveHardware, resolveModel } from '../resolve.js';
 
 interface MemoryOpts {
   precision: string;
@@ -15,23 +17,32 @@ interface MemoryOpts {
   ep: number;
   images: number;
   runtime: RuntimeId;
+  gpu?: string;
+  gpuMemoryUtilization: number;
   json?: boolean;
   explain?: boolean;
 }
 
 export function registerMemory(program: Command): void {
-  planOptions(
-    program
-      .command('memory')
-      .description('inference memory per device: weights, KV cache, activations, state, overhead (bytes)')
-      .argument('<model>', 'catalog id or alias, or a path to a config.json'),
+  utilizationOption(
+    planOptions(
+      program
+        .command('memory')
+        .description('inference memory per device: weights, KV cache, activations, state, overhead (bytes)')
+        .argument('<model>', 'catalog id or alias, or a path to a config.json'),
+    ),
+    SERVING_DEFAULTS.gpuMemoryUtilization,
   )
+    .option('--gpu <id>', 'device or system id: say whether it fits there, by how much, and what would')
     .option(
       '--precision <p>',
       "weight storage format (bf16, fp8, int4, awq, nf4, mxfp4, q4_k_m, ...; 'auto' = as the checkpoint ships)",
       'auto',
     )
-    .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
+    .option(
+      '--kv-precision <p>',
+      'KV-cache dtype (default: the weight precision if a float, else the model dtype)',
+    )
     .option('--batch <n>', 'sequences', int('--batch', 1, LIMITS.batch), 1)
     .option('--seq <n>', 'tokens per sequence (prompt + output)', int('--seq', 1, LIMITS.seq), 2048)
     .option('--images <n>', 'images per sequence (vision-language models)', int('--images', 0, 1000), 0)
@@ -39,25 +50,40 @@ export function registerMemory(program: Command): void {
       '--runtime <r>',
       `runtime overhead profile (${RUNTIME_IDS.join(', ')})`,
       choice('--runtime', RUNTIME_IDS),
-      'pytorch',
+      SERVING_DEFAULTS.runtime,
     )
     .option('--json', 'print JSON')
     .option('--explain', 'show the formula and inputs of every figure')
     .action((model: string, o: MemoryOpts) => {
       const m = resolveModel(model);
-      const r = inferenceMemory(m.spec, {
+      const hw = o.gpu ? resolveHardware(o.gpu) : null;
+      const opts: InferenceOptions = {
         precision: o.precision,
-        kvPrecision: o.kvPrecision ?? modelDtype(m.spec),
+        kvPrecision: o.kvPrecision ?? defaultKvPrecision(m.spec, o.precision),
         batch: o.batch,
         seq: o.seq,
         plan: { tp: o.tp, pp: o.pp, ep: o.ep },
         images: o.images,
         runtime: o.runtime,
+        blockSize: kvBlockSizeFor(o.runtime),
         explain: o.explain,
-      });
+      };
+      const r = inferenceMemory(m.spec, opts);
+      const fit = hw
+        ? inferenceFit(m.spec, hw, { ...opts, gpuMemoryUtilization: o.gpuMemoryUtilization })
+        : null;
       const { trace, ...figures } = r;
       if (o.json)
-        return printJson({ model: m.id, per_device: true, ...figures, ...(o.explain ? { trace } : {}) });
+        return printJson({
+          model: m.id,
+          per_device: true,
+          runtime: o.runtime,
+          kv_precision: opts.kvPrecision,
+          ...figures,
+          ...(fit ? { fits: fit.fits, fit: fitJson(fit, undefined, { runtime: o.runtime }) } : {}),
+          ...(o.explain ? { trace } : {}),
+        });
+      if (fit) printFit(fit, undefined, `, runtime ${o.runtime}`);
       printTable(
         ['per device', 'bytes', 'GB (10^9 B)'],
         (

@@ -1,12 +1,23 @@
 import type { Command } from 'commander';
-import { modelDtype } from '../../core/memory/inference.js';
+import { defaultKvPrecision, kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
+import { inferenceFit, type FitVerdict } from '../../core/memory/fit.js';
+import type { InferenceOptions } from '../../core/memory/inference.js';
 import { perf } from '../../core/perf/latency.js';
 import { offlineThroughput } from '../../core/perf/throughput.js';
 import { devices } from '../../core/parallel/plan.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
 import { systemLinks } from '../../catalog/index.js';
-import { int, LIMITS, planOptions } from '../options.js';
-import { gb, printJson, printTable, printTrace } from '../output.js';
+import { int, LIMITS, planOptions, utilizationOption } from '../options.js';
+import {
+  fitJson,
+  gb,
+  plainFlag,
+  printFit,
+  printJson,
+  printTable,
+  printTrace,
+  type FlagOf,
+} from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 
 interface Common {
@@ -20,6 +31,7 @@ interface Common {
   numGpus?: number;
   precision: string;
   kvPrecision?: string;
+  gpuMemoryUtilization: number;
   json?: boolean;
   explain?: boolean;
 }
@@ -27,7 +39,7 @@ interface Common {
 const ms = (s: number) => `${(s * 1e3).toPrecision(4)} ms`;
 
 function parallelOptions(c: Command): Command {
-  return planOptions(c)
+  return utilizationOption(planOptions(c), SERVING_DEFAULTS.gpuMemoryUtilization)
     .option('--gpu <id>', 'device or system id from `infersim hardware`')
     .option(
       '--num-gpus <n>',
@@ -43,7 +55,10 @@ function parallelOptions(c: Command): Command {
     .option('--sp', 'sequence parallel inside the TP group')
     .option('--dp <n>', 'data-parallel replicas', int('--dp', 1, LIMITS.parallel), 1)
     .option('--precision <p>', "weight format ('auto' = as the checkpoint ships)", 'auto')
-    .option('--kv-precision <p>', 'KV-cache dtype (default: the model dtype)')
+    .option(
+      '--kv-precision <p>',
+      'KV-cache dtype (default: the weight precision if a float, else the model dtype)',
+    )
     .option('--json', 'print JSON')
     .option('--explain', 'show the formula and inputs of every figure');
 }
@@ -56,7 +71,39 @@ function resolve(model: string, o: Common) {
   if (o.numGpus !== undefined && o.numGpus !== devices(plan)) {
     throw new UsageError(`--num-gpus ${o.numGpus} must equal tp·pp·ep·cp·dp = ${devices(plan)}`);
   }
-  return { m, hw, plan, kv: o.kvPrecision ?? modelDtype(m.spec), links: systemLinks(o.gpu) ?? undefined };
+  const kv = o.kvPrecision ?? defaultKvPrecision(m.spec, o.precision);
+  return { m, hw, plan, kv, links: systemLinks(o.gpu) ?? undefined };
+}
+
+/** The fit of one sequence length on the device, counted as `memory` counts it (the shared serving defaults). */
+function fitOf(
+  r: ReturnType<typeof resolve>,
+  o: Common,
+  shape: Pick<InferenceOptions, 'batch' | 'seq' | 'stepTokens' | 'logitsRows'>,
+) {
+  const runtime = SERVING_DEFAULTS.runtime;
+  const fit = inferenceFit(r.m.spec, r.hw, {
+    precision: o.precision,
+    kvPrecision: r.kv,
+    plan: r.plan,
+    runtime,
+    blockSize: kvBlockSizeFor(runtime),
+    gpuMemoryUtilization: o.gpuMemoryUtilization,
+    ...shape,
+  });
+  return { fit, runtime };
+}
+
+/** A shorter sequence is a shorter prompt here: --input-len, keeping --output-len. */
+function lengthFlag(outputLen: number): FlagOf {
+  return (k, v) =>
+    k === 'seq' ? (Number(v) > outputLen ? `--input-len ${Number(v) - outputLen}` : null) : plainFlag(k, v);
+}
+
+/** The verdict first; when it does not fit, what follows is only what it would be if it did. */
+function printVerdict(fit: FitVerdict, flagOf: FlagOf, runtime: string): void {
+  printFit(fit, flagOf, `, runtime ${runtime}`);
+  if (!fit.fits) process.stdout.write('if it fit (it does not), the estimate would be:\n');
 }
 
 export function registerPerf(program: Command): void {
@@ -67,7 +114,10 @@ export function registerPerf(program: Command): void {
     .option('--input-len <n>', 'prompt tokens', int('--input-len', 1, LIMITS.seq), 1024)
     .option('--output-len <n>', 'generated tokens', int('--output-len', 1, LIMITS.seq), 256)
     .action((model: string, o: Common & { batch: number; inputLen: number; outputLen: number }) => {
-      const { m, hw, plan, kv, links } = resolve(model, o);
+      const res = resolve(model, o);
+      const { m, hw, plan, kv, links } = res;
+      const { fit, runtime } = fitOf(res, o, { batch: o.batch, seq: o.inputLen + o.outputLen });
+      const flags = lengthFlag(o.outputLen);
       const r = perf(m.spec, hw, {
         precision: o.precision,
         kvPrecision: kv,
@@ -78,9 +128,19 @@ export function registerPerf(program: Command): void {
         links,
         explain: o.explain,
       });
-      const { trace, ...rest } = r;
+      // One number per question: memory per device as `memory` counts it (shared runtime profile and blocks).
+      const { trace, ...rest } = { ...r, memory_per_device_bytes: fit.required_bytes };
       if (o.json)
-        return printJson({ model: m.id, gpu: hw.id, plan, ...rest, ...(o.explain ? { trace } : {}) });
+        return printJson({
+          model: m.id,
+          gpu: hw.id,
+          plan,
+          fits: fit.fits,
+          fit: fitJson(fit, flags, { runtime }),
+          ...(fit.fits ? rest : { if_it_fit: rest }),
+          ...(o.explain ? { trace } : {}),
+        });
+      printVerdict(fit, flags, runtime);
       printTable(
         ['', 'estimate', 'ideal bound', 'bound'],
         [
@@ -93,7 +153,7 @@ export function registerPerf(program: Command): void {
             ms(r.ideal.communication_s.decode),
             '',
           ],
-          ['memory per device', gb(r.memory_per_device_bytes), '', ''],
+          ['memory per device', gb(fit.required_bytes), '', ''],
         ],
       );
       if (o.explain) printTrace(trace);
@@ -116,7 +176,16 @@ export function registerPerf(program: Command): void {
         model: string,
         o: Common & { inputLen: number; outputLen: number; maxBatch: number; maxNumTokens: number },
       ) => {
-        const { m, hw, plan, kv, links } = resolve(model, o);
+        const res = resolve(model, o);
+        const { m, hw, plan, kv, links } = res;
+        // The engine's profile step: max_num_batched_tokens tokens, one logits row per sequence (vLLM caps at 256).
+        const { fit, runtime } = fitOf(res, o, {
+          batch: 1,
+          seq: o.inputLen + o.outputLen,
+          stepTokens: o.maxNumTokens,
+          logitsRows: Math.min(o.maxBatch, 256),
+        });
+        const flags = lengthFlag(o.outputLen);
         const r = offlineThroughput(m.spec, hw, {
           precision: o.precision,
           kvPrecision: kv,
@@ -125,12 +194,25 @@ export function registerPerf(program: Command): void {
           outputLen: o.outputLen,
           maxBatch: o.maxBatch,
           maxNumTokens: o.maxNumTokens,
+          gpuMemoryUtilization: o.gpuMemoryUtilization,
+          runtime,
           links,
           explain: o.explain,
         });
         const { trace, ...rest } = r;
         if (o.json)
-          return printJson({ model: m.id, gpu: hw.id, plan, ...rest, ...(o.explain ? { trace } : {}) });
+          return printJson({
+            model: m.id,
+            gpu: hw.id,
+            plan,
+            fits: fit.fits,
+            fit: fitJson(fit, flags, { runtime }),
+            // Nothing runs without room for one sequence: no throughput figures then, only the verdict.
+            ...(fit.fits ? rest : {}),
+            ...(o.explain ? { trace } : {}),
+          });
+        printFit(fit, flags, `, runtime ${runtime}`);
+        if (!fit.fits) return;
         printTable(
           ['', 'estimate', 'ideal bound'],
           [
@@ -175,7 +257,7 @@ export function registerPerf(program: Command): void {
         const hw = resolveHardware(o.gpu);
         const plans = recommendPlans(m.spec, hw, {
           precision: o.precision,
-          kvPrecision: o.kvPrecision ?? modelDtype(m.spec),
+          kvPrecision: o.kvPrecision ?? defaultKvPrecision(m.spec, o.precision),
           seq: o.seq,
           maxDevices: o.maxGpus,
         });

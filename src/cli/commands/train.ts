@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
+import { TRAINING_DEFAULTS } from '../../core/defaults.js';
+import { trainingFit } from '../../core/memory/fit.js';
 import { OPTIMIZER_IDS } from '../../core/memory/optimizers.js';
-import { trainingMemory, type Recompute, type TrainingPrecision } from '../../core/memory/training.js';
+import {
+  trainingMemory,
+  type Recompute,
+  type TrainingOptions,
+  type TrainingPrecision,
+} from '../../core/memory/training.js';
 import { choice, int, LIMITS } from '../options.js';
-import { gb, printJson, printTable, printTrace } from '../output.js';
-import { resolveModel } from '../resolve.js';
+import { fitJson, gb, printFit, printJson, printTable, printTrace } from '../output.js';
+import { resolveHardware, resolveModel } from '../resolve.js';
 
 interface TrainOpts {
   optimizer: string;
@@ -19,6 +26,7 @@ interface TrainOpts {
   qlora?: boolean;
   recompute: Recompute;
   trainablePercent?: number;
+  gpu?: string;
   json?: boolean;
   explain?: boolean;
 }
@@ -50,7 +58,7 @@ export function registerTrain(program: Command): void {
     .option(
       '--lora-targets <list>',
       "comma-separated module names, or 'all-linear'",
-      'q_proj,k_proj,v_proj,o_proj',
+      TRAINING_DEFAULTS.loraTargets,
     )
     .option('--qlora', 'QLoRA: 4-bit NF4 base weights (needs --lora-rank)')
     .option(
@@ -64,10 +72,12 @@ export function registerTrain(program: Command): void {
       if (!(n > 0 && n <= 100)) throw new Error(`--trainable-percent must be in (0, 100] (got '${v}')`);
       return n;
     })
+    .option('--gpu <id>', 'device or system id: say whether it fits there, by how much, and what would')
     .option('--json', 'print JSON')
     .option('--explain', 'show the formula and inputs of every figure')
     .action((model: string, o: TrainOpts) => {
       const m = resolveModel(model);
+      const hw = o.gpu ? resolveHardware(o.gpu) : null;
       const targets =
         o.loraTargets === 'all-linear'
           ? 'all-linear'
@@ -75,7 +85,7 @@ export function registerTrain(program: Command): void {
               .split(',')
               .map((s) => s.trim())
               .filter(Boolean);
-      const r = trainingMemory(m.spec, {
+      const opts: TrainingOptions = {
         precision: o.precision,
         optimizer: o.optimizer,
         batch: o.batch,
@@ -89,7 +99,9 @@ export function registerTrain(program: Command): void {
         qlora: Boolean(o.qlora),
         trainablePercent: o.trainablePercent,
         explain: Boolean(o.explain),
-      });
+      };
+      const r = trainingMemory(m.spec, opts);
+      const fit = hw ? trainingFit(m.spec, hw, opts) : null;
       const { trace, ...rest } = r;
       const bytes = Object.fromEntries(Object.entries(r.components).map(([k, v]) => [`${k}_bytes`, v]));
       if (o.json)
@@ -98,8 +110,10 @@ export function registerTrain(program: Command): void {
           total_bytes: r.peak_bytes,
           ...bytes,
           ...rest,
+          ...(fit ? { fits: fit.fits, fit: fitJson(fit) } : {}),
           ...(o.explain ? { trace } : {}),
         });
+      if (fit) printFit(fit);
       printTable(
         ['per device', 'bytes', 'GB (10^9 B)'],
         [

@@ -7,7 +7,7 @@ import { OTHER_FAMILIES } from './families/registry.js';
 export { ConfigError } from './reader.js';
 export type * from './spec.js';
 export { countParameters, type ParamCount, type ParamBreakdown } from './params.js';
-export { excludedFromQuant } from './families/quant.js';
+export { excludedFromQuant, moduleFormat } from './families/quant.js';
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = [
   ...Object.keys(LLAMA_FAMILIES),

@@ -57,6 +57,8 @@ export interface AttentionSpec {
   causal: boolean;
   /** DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): a lightning indexer picks top-k tokens per query. */
   indexer?: IndexerSpec | null;
+  /** Reads the KV cache of an earlier layer and stores none (Gemma 3n's num_kv_shared_layers). */
+  kvShared?: boolean;
 }
 
 /** The DSA lightning indexer: its own small heads and a key cache of one head per token. */
@@ -168,4 +170,10 @@ export interface CheckpointQuant {
   excludedModules?: readonly string[];
   /** KV-cache dtype the checkpoint was calibrated for (modelopt kv_cache_quant_algo FP8), if any. */
   kvCacheDtype?: string | null;
+  /**
+   * Per-module formats of a mixed-precision checkpoint (ModelOpt MIXED_PRECISION `quantized_layers`): module name
+   * -> format id. When present, a matrix is stored in the format of its module (or of the nearest listed parent) and
+   * every unlisted module stays at the model dtype.
+   */
+  moduleFormats?: Readonly<Record<string, string>>;
 }

@@ -214,10 +214,11 @@ function explainInference(
       (a.mla
         ? '(kv_lora_rank + qk_rope_head_dim) · bytes_kv · layers'
         : '2 · kv_heads_per_device · head_dim · bytes_kv · layers') +
-      (a.indexer ? ' + (index_head_dim fp8 + 4 B scale per 128) · layers (DSA indexer keys)' : '');
+      (a.indexer ? ' + (index_head_dim fp8 + 4 B scale per 128) · layers (DSA indexer keys)' : '') +
+      (a.kvShared ? " = 0: these layers read an earlier layer's cache" : '');
     t.add(
       `kv bytes per token (${g.name})`,
-      kvBytesPerTokenLayer(a, x.kvBytes, tp) * g.count,
+      a.kvShared ? 0 : kvBytesPerTokenLayer(a, x.kvBytes, tp) * g.count,
       'bytes/token',
       formula,
       {

@@ -11,7 +11,10 @@ export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
   return a.numKvHeads >= tp ? a.numKvHeads / tp : 1;
 }
 
-/** Bytes one token adds to one layer's cache on one device. */
+/**
+ * Bytes of one token in one layer's cache on one device: what the layer's attention reads per cached token. A
+ * KV-shared layer (Gemma 3n) reads an earlier layer's cache and stores none: kvCache skips it.
+ */
 export function kvBytesPerTokenLayer(a: AttentionSpec, kvBytes: number, tp: number): number {
   const own = a.mla
     ? (a.mla.kvLoraRank + a.mla.qkRopeHeadDim) * kvBytes
@@ -34,6 +37,15 @@ export function cachedTokens(a: AttentionSpec, seq: number): number {
   if (a.window !== null) t = Math.min(t, a.window);
   if (a.chunk !== null) t = Math.min(t, a.chunk);
   return t;
+}
+
+/**
+ * Cached tokens one query attends to: windows and chunks bound it, and a DSA indexer (DeepSeek-V3.2, GLM-5) picks
+ * only its top index_topk of them (the indexer itself still scores every cached key: indexerBytesPerToken).
+ */
+export function attendedTokens(a: AttentionSpec, context: number): number {
+  const t = cachedTokens(a, context);
+  return a.indexer ? Math.min(t, a.indexer.topK) : t;
 }
 
 function roundUp(tokens: number, block: number | null): number {
@@ -75,7 +87,7 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
     if (g.stack !== 'decoder') continue;
     const n = layersOnDevice(g, o.layerFilter);
     if (n === 0) continue;
-    if (g.attention && spec.structure !== 'encoder') {
+    if (g.attention && spec.structure !== 'encoder' && !g.attention.kvShared) {
       const per = kvBytesPerTokenLayer(g.attention, o.kvBytes, o.tp) * n;
       perToken += per;
       kv += per * o.batch * roundUp(cachedTokens(g.attention, o.seq), o.blockSize);

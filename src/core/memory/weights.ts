@@ -4,7 +4,7 @@
  * and the replicated bytes (norms, router); globals split by vocabulary (embedding, head) or replicated.
  */
 import type { LayerGroup, ModelSpec, Tensor, TensorRole } from '../arch/spec.js';
-import { excludedFromQuant } from '../arch/index.js';
+import { excludedFromQuant, moduleFormat } from '../arch/index.js';
 import { numel } from '../arch/tensors.js';
 import { GGUF_MIXES, getFormat, QUANTIZED_ROLES, type StorageFormat } from '../numerics/formats.js';
 
@@ -54,6 +54,14 @@ function resolve(spec: ModelSpec, formatId: string): TensorBytes {
     const q = spec.checkpointQuant;
     const qf = q ? getFormat(q.format) : null;
     const base = getFormat(spec.torchDtype === 'float32' ? 'fp32' : 'bf16')!;
+    if (q?.moduleFormats) {
+      // Mixed precision: each listed module in its own format, the rest at the model dtype.
+      return (t, layer, _n, g) => {
+        const f = isMatrix(t) ? moduleFormat(q, t, g, layer) : null;
+        const mf = f ? getFormat(f) : null;
+        return mf ? mf.matrixBytes(t.shape) : keptBytes(t, base);
+      };
+    }
     // Exclusions by role (norms, router, head) and by the module names the config lists, layer by layer.
     return (t, layer, _n, g) =>
       qf && isMatrix(t) && !excludedFromQuant(q!, t, g, layer) ? qf.matrixBytes(t.shape) : keptBytes(t, base);

@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { catalog, findDevice, hardwareSpec, modelSpec, systemLinks } from '../../catalog/index.js';
 import { countParameters, type ModelSpec } from '../../core/arch/index.js';
 import type { HardwareSpec } from '../../core/hardware/spec.js';
+import { defaultKvPrecision, kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
+import type { RuntimeId } from '../../core/memory/runtime.js';
 import { efficiencyFor, type Efficiency } from '../../core/perf/efficiency.js';
 import { perf } from '../../core/perf/latency.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
@@ -110,12 +112,12 @@ async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, expl
   const hw = device(b);
   checkPrecision(b.precision, hw);
   const precision = b.precision;
-  const kv = precision === 'fp32' ? 'fp32' : precision === 'bf16' ? 'bf16' : 'fp16';
+  const kv = defaultKvPrecision(spec, precision);
   const plans = recommendPlans(spec, hw, { precision, kvPrecision: kv, seq: b.seq_length, maxDevices: 64 });
   const best = plans.find((p) => p.fits) ?? plans[0]!;
   const plan = best.plan;
   const n = best.devices;
-  const mem = (p = plan, runtime: 'none' | 'vllm-v1' = 'none', block: number | null = null) =>
+  const mem = (p = plan, runtime: RuntimeId = 'none', block: number | null = null) =>
     inferenceMemory(spec, {
       precision,
       kvPrecision: kv,
@@ -127,9 +129,11 @@ async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, expl
       explain,
     });
   const base = mem({ tp: 1, pp: 1, ep: 1 });
-  const withOv = mem({ tp: 1, pp: 1, ep: 1 }, 'vllm-v1', 16);
+  // "with overhead": the shared serving runtime and its KV blocks, as every other adapter counts them.
+  const rt = SERVING_DEFAULTS.runtime;
+  const withOv = mem({ tp: 1, pp: 1, ep: 1 }, rt, kvBlockSizeFor(rt));
   const perDev = mem(plan);
-  const perDevOv = mem(plan, 'vllm-v1', 16);
+  const perDevOv = mem(plan, rt, kvBlockSizeFor(rt));
   const eff = efficiency(hw, b.efficiency_factor);
   const links = b.gpu ? (systemLinks(b.gpu) ?? undefined) : undefined;
   const out = Math.max(1, Math.min(1000, b.seq_length - 1));

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { catalog, modelSpec } from '../../catalog/index.js';
 import { countParameters } from '../../core/arch/index.js';
+import { kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
 import { inferenceMemory, modelDtype } from '../../core/memory/inference.js';
 import { OPTIMIZERS } from '../../core/memory/optimizers.js';
 import { RUNTIME_IDS, RUNTIME_PROFILES } from '../../core/memory/runtime.js';
@@ -59,7 +60,7 @@ const shapeFields = {
 const inferenceBody = z.object({
   ...shapeFields,
   kv_precision: z.string().min(1).max(40).optional(),
-  runtime: z.enum(RUNTIME_IDS).default('pytorch'),
+  runtime: z.enum(RUNTIME_IDS).default(SERVING_DEFAULTS.runtime),
 });
 type InferenceBody = z.infer<typeof inferenceBody>;
 
@@ -159,6 +160,7 @@ async function inference(ctx: AppContext, b: InferenceBody, explain: boolean) {
       seq: b.sequence_length,
       plan: SINGLE,
       runtime: b.runtime,
+      blockSize: kvBlockSizeFor(b.runtime),
       explain,
     });
     const lines: Record<string, number> = {

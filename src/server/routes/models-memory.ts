@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../catalog/index.js';
 import { countParameters } from '../../core/arch/index.js';
+import { kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
 import { RUNTIME_IDS } from '../../core/memory/runtime.js';
 import { SINGLE } from '../../core/parallel/plan.js';
@@ -36,7 +37,10 @@ const calcRequest = z.object({
     .max(40)
     .optional()
     .describe('KV-cache dtype (default: the weight precision if float, else the model dtype)'),
-  runtime: z.enum(RUNTIME_IDS).default('pytorch').describe('runtime overhead profile (extra_work_gb)'),
+  runtime: z
+    .enum(RUNTIME_IDS)
+    .default(SERVING_DEFAULTS.runtime)
+    .describe('runtime overhead profile (extra_work_gb)'),
 });
 type CalcRequest = z.infer<typeof calcRequest>;
 
@@ -56,6 +60,7 @@ function calculate(m: ResolvedModel, r: CalcRequest, explain: boolean) {
     plan: SINGLE,
     images: r.num_images,
     runtime: r.runtime,
+    blockSize: kvBlockSizeFor(r.runtime),
     explain,
   });
   const params = countParameters(spec);
@@ -209,7 +214,7 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
             .max(LIMITS.sequenceLengths)
             .default([1024, 4096, 16384, 32768]),
           kv_precision: z.string().min(1).max(40).optional(),
-          runtime: z.enum(RUNTIME_IDS).default('pytorch'),
+          runtime: z.enum(RUNTIME_IDS).default(SERVING_DEFAULTS.runtime),
         }),
         querystring: explainQuery,
       },
@@ -242,6 +247,7 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
             seq: s,
             plan: SINGLE,
             runtime: b.runtime,
+            blockSize: kvBlockSizeFor(b.runtime),
             explain,
           });
           analysis[String(s)] = {

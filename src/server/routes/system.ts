@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { catalog, hardwareSpec, NotFoundError, systemLinks } from '../../catalog/index.js';
 import type { ModelSpec } from '../../core/arch/index.js';
+import { defaultKvPrecision, kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
-import { kvElementBytes } from '../../core/numerics/formats.js';
 import { devices, type ParallelPlan } from '../../core/parallel/plan.js';
 import { perf } from '../../core/perf/latency.js';
 import { resolveModel, type App, type AppContext } from '../context.js';
@@ -63,7 +63,11 @@ export function layerTypes(spec: ModelSpec): LayerType[] {
     if (g.ssm)
       add(
         'ssm',
-        g.ssm.kind === 'mamba2' ? 'Mamba2Mixer' : 'MambaMixer',
+        g.ssm.kind === 'mamba2'
+          ? 'Mamba2Mixer'
+          : g.ssm.kind === 'gated_deltanet'
+            ? 'GatedDeltaNet'
+            : 'MambaMixer',
         g.count,
         { hidden_size: spec.hiddenSize, d_inner: g.ssm.dInner, d_state: g.ssm.dState },
         ['tensor_parallel'],
@@ -161,10 +165,7 @@ const phaseReq = z
 const metricsBody = z.object({ prefill_req: phaseReq.optional(), decode_req: phaseReq.optional() }).strict();
 
 /** One parallel plan and one weight dtype from the per-layer settings; combinations the core cannot model are 422. */
-function planOf(
-  req: z.infer<typeof phaseReq>,
-  field: string,
-): { plan: ParallelPlan; dtype: string; kv: string } {
+function planOf(req: z.infer<typeof phaseReq>, field: string): { plan: ParallelPlan; dtype: string } {
   const L = req.layers ?? {};
   const known = ['attention', 'feedforward', 'moe', 'norm', 'embedding'];
   for (const k of Object.keys(L))
@@ -190,7 +191,6 @@ function planOf(
       `${field}.layers: attention and feedforward dtypes differ (${[...dtypes].join(', ')}); give one weight dtype`,
     );
   const dtype = weightPrecision([...dtypes][0] ?? 'bf16', `${field}.layers.attention.dtype`);
-  const kv = kvElementBytes(dtype) !== null && dtype !== 'int4' ? dtype : 'bf16';
   const sp = (L['feedforward']?.sequence_parallel ?? 1) > 1 || (L['norm']?.sequence_parallel ?? 1) > 1;
   const plan: ParallelPlan = {
     tp,
@@ -199,7 +199,7 @@ function planOf(
     cp: L['attention']?.context_parallel ?? 1,
     sp: sp && tp > 1,
   };
-  return { plan, dtype, kv };
+  return { plan, dtype };
 }
 
 async function phase(
@@ -210,7 +210,8 @@ async function phase(
 ) {
   const model = await resolveModel(ctx, req.model_id);
   const hw = hardwareConfig(req.hardware_id);
-  const { plan, dtype, kv } = planOf(req, `${kind}_req`);
+  const { plan, dtype } = planOf(req, `${kind}_req`);
+  const kv = defaultKvPrecision(model.spec, dtype);
   const links = systemLinks(hw.id) ?? undefined;
   const r = perf(model.spec, hw.spec, {
     precision: dtype,
@@ -228,7 +229,8 @@ async function phase(
     batch: req.batch_size,
     seq: req.seq_len + (kind === 'decode' ? 1 : 0),
     plan,
-    runtime: 'vllm-v1',
+    runtime: SERVING_DEFAULTS.runtime,
+    blockSize: kvBlockSizeFor(SERVING_DEFAULTS.runtime),
   });
   const n = devices(plan);
   const latency = kind === 'prefill' ? r.ttft_s : r.tpot_s;

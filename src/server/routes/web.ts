@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { catalog, findDevice, hardwareSpec, systemLinks } from '../../catalog/index.js';
 import { countParameters, type ModelSpec } from '../../core/arch/index.js';
 import type { HardwareSpec } from '../../core/hardware/spec.js';
+import { kvBlockSizeFor, SERVING_DEFAULTS, TRAINING_DEFAULTS } from '../../core/defaults.js';
 import { engineCapacity } from '../../core/memory/capacity.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
 import { RUNTIME_IDS } from '../../core/memory/runtime.js';
@@ -52,8 +53,8 @@ const planBody = z
     cp: par.default(1).describe('context parallel: the sequence split over cp devices (ring K/V exchange)'),
     sp: z.boolean().default(false).describe('sequence parallel inside the TP group (needs tp >= 2)'),
     dp: par.default(1).describe('data parallel: independent replicas of the whole tp·pp·ep·cp group'),
-    gpu_memory_utilization: z.number().gt(0).max(1).default(0.9),
-    runtime: z.enum(RUNTIME_IDS).default('vllm-v1'),
+    gpu_memory_utilization: z.number().gt(0).max(1).default(SERVING_DEFAULTS.gpuMemoryUtilization),
+    runtime: z.enum(RUNTIME_IDS).default(SERVING_DEFAULTS.runtime),
   })
   .strict();
 type PlanBody = z.infer<typeof planBody>;
@@ -69,7 +70,7 @@ const trainingBody = z
     zero_stage: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).default(0),
     recompute: z.enum(['none', 'selective', 'full']).default('none'),
     lora_rank: z.number().int().min(0).max(4096).default(0).describe('0: full fine-tuning'),
-    lora_targets: z.string().max(400).default('all-linear'),
+    lora_targets: z.string().max(400).default(TRAINING_DEFAULTS.loraTargets),
     qlora: z.boolean().default(false),
   })
   .strict();
@@ -116,6 +117,7 @@ function fitOn(spec: ModelSpec, hw: HardwareSpec, b: PlanBody, precision: string
         seq,
         plan,
         runtime: b.runtime,
+        blockSize: kvBlockSizeFor(b.runtime),
       });
       if (m.total_bytes > limit) continue;
       let tokensPerS: number | null = null;
@@ -155,6 +157,7 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
     seq,
     plan: p,
     runtime: b.runtime,
+    blockSize: kvBlockSizeFor(b.runtime),
     explain,
   });
   const cap = engineCapacity(spec, {
@@ -166,7 +169,7 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
     maxModelLen: seq,
     maxNumBatchedTokens: Math.min(seq, 8192),
     maxNumSeqs: 256,
-    blockSize: 16,
+    blockSize: SERVING_DEFAULTS.kvBlockSize,
     runtime: b.runtime,
     explain,
   });
@@ -184,6 +187,7 @@ async function plan(ctx: AppContext, b: PlanBody, explain: boolean) {
         seq,
         plan: p,
         runtime: b.runtime,
+        blockSize: kvBlockSizeFor(b.runtime),
       });
       return {
         batch_size: batch,

@@ -24,7 +24,26 @@ function modelopt(q: RawConfig): CheckpointQuant {
       : isObject(kvScheme) && kvScheme['num_bits'] === 8 && kvScheme['type'] === 'float'
         ? 'fp8'
         : null;
-  const format = algo === 'NVFP4' ? 'nvfp4' : algo === 'FP8' ? 'fp8' : algo.toLowerCase() || 'modelopt';
+  const layers = inner['quantized_layers'];
+  const moduleFormats: Record<string, string> = {};
+  if (isObject(layers)) {
+    for (const [name, v] of Object.entries(layers)) {
+      const f = isObject(v) ? modeloptFormat(String(v['quant_algo'] ?? ''), v['group_size']) : null;
+      if (f) moduleFormats[name] = f;
+    }
+  }
+  // MIXED_PRECISION names the format most of its listed modules use (weights.ts applies each module's own);
+  // anything else unknown keeps the model dtype in weights.ts.
+  const listed = Object.values(moduleFormats);
+  const counts = new Map<string, number>();
+  for (const f of listed) counts.set(f, (counts.get(f) ?? 0) + 1);
+  const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const format =
+    algo === 'NVFP4'
+      ? 'nvfp4'
+      : algo.startsWith('FP8')
+        ? 'fp8'
+        : (majority ?? `modelopt-${algo.toLowerCase() || 'unknown'}`);
   return {
     method: 'modelopt',
     format,
@@ -32,25 +51,70 @@ function modelopt(q: RawConfig): CheckpointQuant {
     blockSize: null,
     excludedModules: [...strings(inner['exclude_modules']), ...strings(inner['ignore'] ?? q['ignore'])],
     kvCacheDtype: kv,
+    ...(Object.keys(moduleFormats).length ? { moduleFormats } : {}),
   };
 }
 
-/** compressed-tensors (llm-compressor, Kimi-K2.x int4): the weight scheme of the first config group. */
+/** A ModelOpt per-layer algorithm as a storage format; null for one infersim does not model (kept at 16 bit). */
+function modeloptFormat(algo: string, group: unknown): string | null {
+  const a = algo.toUpperCase();
+  // W4A16_NVFP4 stores the same NVFP4 weights and computes with 16-bit activations.
+  if (a === 'NVFP4' || a === 'W4A16_NVFP4') return 'nvfp4';
+  if (a.startsWith('FP8')) return 'fp8';
+  if (a === 'W4A8_AWQ' || a === 'W4A16_AWQ' || a === 'INT4_AWQ')
+    return `awq-int4-g${typeof group === 'number' ? group : 128}`;
+  return null;
+}
+
+/**
+ * The format of a tensor in a mixed-precision checkpoint: its module's, or the nearest listed parent's
+ * (`mlp.experts` covers every expert projection); null when its module is not listed.
+ */
+export function moduleFormat(
+  q: CheckpointQuant,
+  t: Tensor,
+  g: LayerGroup | null,
+  layer: number,
+): string | null {
+  const map = q.moduleFormats;
+  if (!map) return null;
+  for (let name of moduleNames(t, g, layer)) {
+    for (;;) {
+      const f = map[name];
+      if (f !== undefined) return f;
+      const dot = name.lastIndexOf('.');
+      if (dot < 0) break;
+      name = name.slice(0, dot);
+    }
+  }
+  return null;
+}
+
+/**
+ * llm-compressor's compressed-tensors (Red Hat releases, Kimi-K2.x int4): the weights scheme of the config group
+ * that targets the linear layers (num_bits, type int|float, strategy, group_size, block_structure) names the format.
+ */
 function compressedTensors(q: RawConfig): CheckpointQuant {
   const groups = isObject(q['config_groups']) ? Object.values(q['config_groups']) : [];
   const w = groups.map((g) => (isObject(g) && isObject(g['weights']) ? g['weights'] : null)).find(Boolean);
-  let format = 'compressed-tensors';
+  const fmt = typeof q['format'] === 'string' ? q['format'] : '';
+  let format = `compressed-tensors-${fmt || 'unknown'}`;
   let block: number[] | null = null;
   if (w) {
     const bits = w['num_bits'];
     const type = w['type'];
+    const strategy = w['strategy'];
     const gs = typeof w['group_size'] === 'number' ? w['group_size'] : null;
-    if (bits === 4 && type === 'float') format = 'nvfp4';
-    else if (bits === 4 && type === 'int' && w['symmetric'] !== false) format = `int4-sym-g${gs ?? 128}`;
+    if (bits === 4 && type === 'float') format = fmt.startsWith('mxfp4') || gs === 32 ? 'mxfp4' : 'nvfp4';
+    else if (bits === 4 && type === 'int' && w['symmetric'] !== false)
+      format = gs === 128 || gs === null ? 'int4' : `int4-sym-g${gs}`;
     else if (bits === 4 && type === 'int') format = `awq-int4-g${gs ?? 128}`;
     else if (bits === 8 && type === 'float') {
-      block = Array.isArray(w['block_structure']) ? (w['block_structure'] as number[]) : null;
-      format = w['strategy'] === 'block' ? 'fp8_block' : 'fp8';
+      block =
+        strategy === 'block' && Array.isArray(w['block_structure'])
+          ? (w['block_structure'] as number[])
+          : null;
+      format = strategy === 'block' ? 'fp8_block' : 'fp8';
     } else if (bits === 8 && type === 'int') format = 'int8';
   }
   const kvScheme = q['kv_cache_scheme'];
@@ -103,8 +167,13 @@ export function checkpointQuant(r: ConfigReader): CheckpointQuant | null {
       ...extra,
     };
   }
+  if (method === 'fbgemm_fp8') {
+    // Meta's FP8 releases (Llama-3.1-405B-Instruct-FP8): fp8 rows with one scale each; attention stays 16-bit.
+    return { method, format: 'fp8', excludedRoles: [...KEEP_16BIT, 'attention'], blockSize: null, ...extra };
+  }
   if (method === 'bitsandbytes') {
-    const fmt = q['load_in_4bit'] ? (q['bnb_4bit_quant_type'] === 'fp4' ? 'bnb_fp4' : 'nf4') : 'int8';
+    const nf4 = q['bnb_4bit_use_double_quant'] ? 'nf4_dq' : 'nf4';
+    const fmt = q['load_in_4bit'] ? (q['bnb_4bit_quant_type'] === 'fp4' ? 'bnb_fp4' : nf4) : 'int8';
     return { method, format: fmt, excludedRoles: KEEP_16BIT, blockSize: null, ...extra };
   }
   return { method, format: method, excludedRoles: KEEP_16BIT, blockSize: block, ...extra };

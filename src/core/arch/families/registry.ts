@@ -4,6 +4,7 @@ import type { ModelSpec } from '../spec.js';
 import { bloom, falcon, gpt2, gptj, gptNeox, opt, phi } from './classic.js';
 import { deepseek } from './deepseek.js';
 import { deepseekV32, glmMoeDsa } from './dsa.js';
+import { gemma3n } from './gemma3n.js';
 import { glm4Moe } from './glm.js';
 import { kimiK25 } from './kimi.js';
 import { minimaxM2 } from './minimax.js';
@@ -44,6 +45,8 @@ export const OTHER_FAMILIES: Record<string, Adapter> = {
   glm4_moe: glm4Moe,
   glm4_moe_lite: deepseek,
   minimax_m2: minimaxM2,
+  gemma3n,
+  gemma3n_text: gemma3n,
   qwen3_next: qwen3Next,
   qwen3_5: qwen35,
   qwen3_5_text: qwen35,
