@@ -9,6 +9,7 @@ import { registerMemory } from './commands/memory.js';
 import { registerParams } from './commands/params.js';
 import { registerPerf } from './commands/perf.js';
 import { registerServe } from './commands/serve.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerTrain } from './commands/train.js';
 import { prepareModel } from './resolve.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPerf(program);
   registerCatalog(program);
   registerServe(program);
+  registerSimulate(program);
   for (const c of program.commands) c.exitOverride();
   // A Hub repo id the catalog lacks: its config.json is fetched (or read from the cache) before the command runs.
   program.hook('preAction', async (_program, cmd) => {

@@ -6,21 +6,41 @@
  * - concurrency: `silicon_concurrency=N` of silicon_data_source (requests the client kept in flight); without it,
  *   batch_size × attention_dp (agg) or decode_batch_size × decode workers (disagg).
  * - agg: one replica of tp × pp × attention_dp GPUs with moe_tp / moe_ep; disagg: prefill_num_workers prefill workers
- *   and decode_num_workers decode workers (1 each when the row leaves them empty), each with its own plan.
+ *   and decode_num_workers decode workers, each with its own plan. Unstated decode workers: the fewest whose KV
+ *   holds every user (decodeWorkersFor); unstated prefill workers: as many as the decode side's request rate keeps
+ *   80% busy (prefillWorkersFor).
  * - formats: the MoE models' experts carry most weights, so moe_quant_mode sets the weight format, else
  *   gemm_quant_mode (fp8 / fp8_block → fp8, nvfp4, int4_wo → int4-g32, empty → bf16); KV cache fp8 for TensorRT-LLM
  *   with fp8/fp4 weights (its default quantised KV), else bf16.
- * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests (2·N when N ≥ 512, to bound the run
- *   time) and leaves the first N out: they all arrive at once, which a benchmark of many more requests dilutes.
+ * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests and leaves the first N out: they all
+ *   arrive at once, which a benchmark of many more requests dilutes. More than 256 users on one simulated rank are
+ *   simulated as 256 or fewer, each standing for batch_scale identical users (ServingInput.batchScale).
+ * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
+ *   the deployment raised it); a placeholder layout of all ones that cannot hold the weights is widened
+ *   (widenPlaceholder).
+ * - a tp the attention heads cannot be split by (tp 48 for 128 heads) is one attention-DP rank per GPU.
  * - attention DP: ranks are taken as symmetric (one rank simulated with N / attention_dp users, the MoE layers seeing
- *   attention_dp times its tokens), which keeps rows of thousands of users fast.
+ *   attention_dp times its tokens), which keeps rows of thousands of users fast. Disaggregated: one decode rank and
+ *   round(prefill ranks / decode ranks) prefill ranks, or round(decode ranks / prefill ranks) decode ranks and one
+ *   prefill rank, so each simulated prefill rank sees the load it has in the deployment.
  */
 import { findDevice, findModel, hardwareSpec, modelSpec, systemLinks } from '../catalog/index.js';
 import type { ModelSpec } from '../core/arch/spec.js';
 import type { HardwareSpec } from '../core/hardware/spec.js';
 import type { Efficiency } from '../core/perf/efficiency.js';
 import type { Links } from '../core/perf/step.js';
-import { simulateServing, type EngineId, type ServingPlan } from '../core/serving/index.js';
+import { kvCapacity } from '../core/serving/capacity.js';
+import { engineDefaults } from '../core/serving/engines.js';
+import { estimateEfficiency, StepTimer, type StepTimeOptions } from '../core/serving/step-time.js';
+import { kvElementBytes } from '../core/numerics/formats.js';
+import {
+  NoKvError,
+  simulateServing,
+  type EngineId,
+  type ServingInput,
+  type ServingPlan,
+  type WorkerGroup,
+} from '../core/serving/index.js';
 
 export type ServingRow = Record<string, string>;
 
@@ -33,8 +53,10 @@ export interface PredictRowOptions {
   /** Efficiency table to time steps with (the calibration's candidate). */
   efficiency?: Efficiency;
   efficiencyFor?: (hwClass: string) => Efficiency;
-  /** Requests per user simulated (default 3, or 2 at 512 users and more); the first wave is left out. */
+  /** Requests per simulated user (default 3); the first wave is left out. */
   waves?: number;
+  /** Most users simulated per rank (default 256); more stand in for several each (batch_scale). Lower is faster. */
+  maxSimulatedUsers?: number;
   kvPrecision?: string;
 }
 
@@ -115,9 +137,16 @@ function int(row: ServingRow, key: string, fallback?: number): number {
 
 /** The plan of a row's agg replica or one of its worker kinds (prefix '' or 'prefill_' / 'decode_'). */
 function rowPlan(row: ServingRow, prefix: string, spec: ModelSpec): ServingPlan {
-  const tp = Math.max(1, int(row, `${prefix}tp_size`, 1));
+  let tp = Math.max(1, int(row, `${prefix}tp_size`, 1));
   const pp = Math.max(1, int(row, `${prefix}pp_size`, 1));
-  const dp = Math.max(1, int(row, `${prefix}attention_dp_size`, 1));
+  let dp = Math.max(1, int(row, `${prefix}attention_dp_size`, 1));
+  // Wide deployments list tp = every GPU of the worker (SGLang's --tp 48 --dp 48 --enable-dp-attention); a tp that
+  // the attention heads cannot be split by is read that way: one attention-DP rank per GPU.
+  const heads = spec.groups.find((g) => g.attention)?.attention?.numHeads ?? 1;
+  if (heads % tp !== 0) {
+    dp *= tp;
+    tp = 1;
+  }
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
   const group = tp * dp;
   let moeEp = moe ? Math.max(1, int(row, `${prefix}moe_ep_size`, 1)) : 1;
@@ -133,8 +162,125 @@ export function rowConcurrency(row: ServingRow): number {
   return int(row, 'batch_size') * Math.max(1, int(row, 'attention_dp_size', 1));
 }
 
-/** The simulation a row describes, and its predicted median TTFT and TPOT (ms). */
-export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+const isOne = (p: ServingPlan) => p.tp === 1 && p.attentionDp === 1 && p.moeEp === 1 && p.moeTp === 1;
+
+/**
+ * A layout of all ones (tp, attention DP, MoE TP/EP of 1) is a placeholder when one GPU cannot hold the weights
+ * (DeepSeek-R1 on one GB200): it becomes the smallest power-of-two group that holds a request, in the layout such
+ * deployments use: attention DP with expert parallel over every GPU (MoE), tensor parallel (dense).
+ */
+function widenPlaceholder(
+  p: ServingPlan,
+  spec: ModelSpec,
+  hw: HardwareSpec,
+  o: { precision: string; kvPrecision: string; engine: EngineId; tokens: number },
+): ServingPlan {
+  if (!isOne(p)) return p;
+  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+  const holds = (q: ServingPlan) =>
+    kvCapacity(spec, hw, {
+      precision: o.precision,
+      kvPrecision: o.kvPrecision,
+      plan: q,
+      engine: engineDefaults(o.engine, hw.memoryBytes),
+      maxModelLen: o.tokens,
+      memoryFraction: 0.97,
+    }).tokensPerRank >= o.tokens;
+  if (holds(p)) return p;
+  for (let n = 2; n <= 64; n *= 2) {
+    const q = moe
+      ? { tp: 1, pp: 1, attentionDp: n, moeTp: 1, moeEp: n }
+      : { tp: n, pp: 1, attentionDp: 1, moeTp: n, moeEp: 1 };
+    if (holds(q)) return q;
+  }
+  return p;
+}
+
+/**
+ * Prefill workers a disaggregated row leaves unstated: enough for the request rate its decode side sustains, at
+ * 80% utilisation. Rate ≈ users / (prefill time + OSL · decode step time); one prefill rank serves
+ * 1 / (prefill time of one ISL prompt) requests per second.
+ */
+function prefillWorkersFor(
+  prefill: ServingPlan,
+  decode: ServingPlan,
+  o: {
+    spec: ModelSpec;
+    hw: HardwareSpec;
+    precision: string;
+    kvBytes: number;
+    links: Links | undefined;
+    users: number;
+    decodeWorkers: number;
+    isl: number;
+    osl: number;
+    options: PredictRowOptions;
+  },
+): number {
+  const timer = (plan: ServingPlan) => {
+    const so: StepTimeOptions = {
+      spec: o.spec,
+      hw: o.hw,
+      precision: o.precision,
+      kvBytes: o.kvBytes,
+      plan,
+      links: o.links,
+      efficiency: o.options.efficiency,
+      efficiencyFor: o.options.efficiencyFor,
+    };
+    return new StepTimer(so, estimateEfficiency(so));
+  };
+  const tp = timer(prefill).exact(
+    { prefill: [{ tokens: o.isl, context: 0 }], decodes: 0, decodeContext: 0 },
+    o.isl * prefill.attentionDp,
+  );
+  const b = Math.max(1, Math.round(o.users / (o.decodeWorkers * decode.attentionDp)));
+  const td = timer(decode).exact(
+    { prefill: [], decodes: b, decodeContext: b * (o.isl + o.osl / 2) },
+    b * decode.attentionDp,
+  );
+  const rate = o.users / (tp + o.osl * td);
+  return Math.max(1, Math.ceil((rate * tp) / (0.8 * prefill.attentionDp)));
+}
+
+/** Decode workers a row leaves unstated: the fewest whose KV cache holds every user's prompt and output. */
+function decodeWorkersFor(
+  decode: ServingPlan,
+  o: {
+    spec: ModelSpec;
+    hw: HardwareSpec;
+    precision: string;
+    kvPrecision: string;
+    engine: EngineId;
+    users: number;
+    isl: number;
+    osl: number;
+  },
+): number {
+  const cap = kvCapacity(o.spec, o.hw, {
+    precision: o.precision,
+    kvPrecision: o.kvPrecision,
+    plan: decode,
+    engine: engineDefaults(o.engine, o.hw.memoryBytes),
+    maxModelLen: o.isl + o.osl,
+  });
+  const perWorker = cap.tokensPerRank * decode.attentionDp;
+  if (perWorker <= 0) return 1;
+  return Math.max(1, Math.ceil((o.users * (o.isl + o.osl)) / perWorker));
+}
+
+/** The row ran, so its weights fit: where the engine's default memory fraction leaves no KV, it was raised. */
+function fitting(input: ServingInput) {
+  try {
+    return simulateServing(input);
+  } catch (e) {
+    if (!(e instanceof NoKvError)) throw e;
+    return simulateServing({ ...input, memoryFraction: 0.97 });
+  }
+}
+
+/** The serving simulation a row describes (see the mapping above). */
+export function rowInput(row: ServingRow, options: PredictRowOptions = {}): ServingInput {
   const spec = rowModel(row.model_path ?? '');
   const { hw, links } = rowHardware(row.system ?? '');
   const engine = row.backend as EngineId;
@@ -150,18 +296,63 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
   const users = rowConcurrency(row);
   if (users < 1) throw new RowError('concurrency must be positive');
   const disagg = row.mode === 'disagg';
-  const agg = disagg ? null : rowPlan(row, '', spec);
-  const prefill = disagg ? rowPlan(row, 'prefill_', spec) : null;
-  const decode = disagg ? rowPlan(row, 'decode_', spec) : null;
+  const fmt = { precision, kvPrecision, engine, tokens: isl + osl };
+  const plan = (prefix: string) => widenPlaceholder(rowPlan(row, prefix, spec), spec, hw, fmt);
+  const agg = disagg ? null : plan('');
+  const prefill = disagg ? plan('prefill_') : null;
+  const decode = disagg ? plan('decode_') : null;
   // Symmetric attention-DP ranks and decode workers: simulate one decode rank's share of the users; the prefill
   // workers that serve all ranks are shared by them (their steps stretched when they have less capacity).
   const dp = (agg ?? decode)!.attentionDp;
-  const decodeWorkers = disagg ? Math.max(1, int(row, 'decode_num_workers', 1)) : 1;
-  const prefillWorkers = disagg ? Math.max(1, int(row, 'prefill_num_workers', 1)) : 1;
+  const kvBytes = kvElementBytes(kvPrecision) ?? 2;
+  const decodeWorkers = !decode
+    ? 1
+    : int(row, 'decode_num_workers', 0) ||
+      decodeWorkersFor(decode, { spec, hw, precision, kvPrecision, engine, users, isl, osl });
   const ranks = dp * decodeWorkers;
   const share = Math.max(1, Math.round(users / ranks));
-  const waves = options.waves ?? (share >= 512 ? 2 : 3);
-  const r = simulateServing({
+  // Disaggregated: the prefill ranks per decode rank decide who queues. One decode rank and round(ratio) prefill
+  // ranks are simulated when there are more prefill ranks; round(1 / ratio) decode ranks (their users) and one
+  // prefill rank when there are fewer.
+  let users1 = share;
+  let sides: { prefill: WorkerGroup; decode: WorkerGroup } | undefined;
+  if (prefill && decode) {
+    const workers =
+      int(row, 'prefill_num_workers', 0) ||
+      prefillWorkersFor(prefill, decode, {
+        spec,
+        hw,
+        precision,
+        kvBytes,
+        links,
+        users,
+        decodeWorkers,
+        isl,
+        osl,
+        options,
+      });
+    const ratio = (workers * prefill.attentionDp) / ranks;
+    const p = Math.max(1, Math.round(ratio));
+    const d = ratio >= 1 ? 1 : Math.max(1, Math.round(1 / ratio));
+    users1 = share * d;
+    sides = {
+      prefill: {
+        plan: prefill,
+        workers: Math.ceil(p / prefill.attentionDp),
+        simulatedRanks: Math.min(p, prefill.attentionDp),
+      },
+      decode: {
+        plan: decode,
+        workers: Math.ceil(d / decode.attentionDp),
+        simulatedRanks: Math.min(d, decode.attentionDp),
+      },
+    };
+  }
+  // Many users per rank: simulate 256 or fewer, each standing for batch_scale identical users (mean field).
+  const scale = Math.max(1, Math.ceil(users1 / (options.maxSimulatedUsers ?? 256)));
+  users1 = Math.max(1, Math.round(users1 / scale));
+  const waves = options.waves ?? 3;
+  const input: ServingInput = {
     spec,
     hw,
     precision,
@@ -169,31 +360,104 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     engine,
     links,
     agg: agg ? { plan: agg, workers: 1, simulatedRanks: 1 } : undefined,
-    disagg:
-      prefill && decode
-        ? {
-            prefill: {
-              plan: prefill,
-              workers: 1,
-              timeScale: Math.max(1, ranks / (prefillWorkers * prefill.attentionDp)),
-              simulatedRanks: 1,
-            },
-            decode: { plan: decode, workers: 1, simulatedRanks: 1 },
-          }
-        : undefined,
+    disagg: sides,
     workload: {
       kind: 'closed',
-      users: share,
-      numRequests: share * waves,
+      users: users1,
+      numRequests: users1 * waves,
       input: { kind: 'fixed', value: isl },
       output: { kind: 'fixed', value: osl },
       seed: 1,
     },
-    warmup: share,
+    warmup: users1,
+    batchScale: scale,
     efficiency: options.efficiency,
     efficiencyFor: options.efficiencyFor,
     ideal: false,
     itl: false,
-  });
+  };
+  return input;
+}
+
+/** The row's predicted median TTFT and TPOT (ms). */
+export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+  const r = fitting(rowInput(row, options));
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
+}
+
+export type RowResult = { id: string; ttft_ms: number; tpot_ms: number } | { id: string; error: string };
+
+/** One prediction per row; a row that cannot be simulated is an error entry, never an exception. */
+export function predictRows(
+  rows: readonly ServingRow[],
+  options: PredictRowOptions = {},
+  onRow?: (done: number, total: number) => void,
+): RowResult[] {
+  const out: RowResult[] = [];
+  rows.forEach((row, i) => {
+    const id = row.id || `row ${i + 1}`;
+    try {
+      const p = predictRow(row, options);
+      out.push({ id, ttft_ms: p.ttft_ms, tpot_ms: p.tpot_ms });
+    } catch (e) {
+      out.push({ id, error: e instanceof Error ? e.message.split('\n')[0]! : String(e) });
+    }
+    onRow?.(i + 1, rows.length);
+  });
+  return out;
+}
+
+export interface GroupError {
+  engine: string;
+  system: string;
+  mode: string;
+  rows: number;
+  predicted: number;
+  ttft_median_abs_error: number;
+  tpot_median_abs_error: number;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Median absolute relative error of TTFT and TPOT per (engine, system, mode), over rows with measurements. */
+export function groupErrors(rows: readonly ServingRow[], results: readonly RowResult[]): GroupError[] {
+  const groups = new Map<string, { g: GroupError; ttft: number[]; tpot: number[] }>();
+  rows.forEach((row, i) => {
+    const key = `${row.backend}|${row.system}|${row.mode}`;
+    let e = groups.get(key);
+    if (!e) {
+      e = {
+        g: {
+          engine: row.backend ?? '',
+          system: row.system ?? '',
+          mode: row.mode ?? '',
+          rows: 0,
+          predicted: 0,
+          ttft_median_abs_error: NaN,
+          tpot_median_abs_error: NaN,
+        },
+        ttft: [],
+        tpot: [],
+      };
+      groups.set(key, e);
+    }
+    e.g.rows++;
+    const r = results[i]!;
+    if ('error' in r) return;
+    e.g.predicted++;
+    const mt = Number(row.silicon_ttft_ms);
+    const mp = Number(row.silicon_tpot_ms);
+    if (mt > 0) e.ttft.push(Math.abs(r.ttft_ms / mt - 1));
+    if (mp > 0) e.tpot.push(Math.abs(r.tpot_ms / mp - 1));
+  });
+  return [...groups.values()].map(({ g, ttft, tpot }) => ({
+    ...g,
+    ttft_median_abs_error: median(ttft),
+    tpot_median_abs_error: median(tpot),
+  }));
 }

@@ -18,11 +18,12 @@ import { servingMetrics, type ServingMetrics, type Slo } from './metrics.js';
 import { maxLength } from './rng.js';
 import { simulate, type InstanceSpec, type Role } from './sim.js';
 import { estimateEfficiency, StepTimer, type ServingPlan, type StepTimeOptions } from './step-time.js';
-import { materialise, type Workload } from './workload.js';
+import { checkWorkload, materialise, type Workload } from './workload.js';
 
 export { ENGINE_IDS, type EngineId, type EngineConfig } from './engines.js';
 export type { ServingPlan } from './step-time.js';
 export type { Workload, TraceRequest } from './workload.js';
+export { parseTrace, type ParsedTrace } from './trace.js';
 export type { LengthDist } from './rng.js';
 export type { ServingMetrics, Dist } from './metrics.js';
 
@@ -50,6 +51,14 @@ export interface ServingInput {
   disagg?: { prefill: WorkerGroup; decode: WorkerGroup };
   /** KV tokens per attention-DP rank; default from core/memory's engine capacity. */
   kvTokensPerRank?: number;
+  /** Fraction of device memory the engine takes (default per engine, capacity.ts). */
+  memoryFraction?: number;
+  /**
+   * Mean field over large batches: simulate 1/batchScale of every rank's requests, each standing for batchScale
+   * identical ones: steps are timed with batchScale copies of every sequence, the rank's KV, token budget and
+   * running limit are divided by it, throughputs multiplied. For closed loops of many users at fixed lengths.
+   */
+  batchScale?: number;
   workload: Workload;
   slo?: Slo;
   /** Requests at the start left out of the figures (a closed loop's first wave arrives all at once). */
@@ -66,6 +75,8 @@ export interface ServingInput {
   /** Collect inter-token gaps (default true). */
   itl?: boolean;
   explain?: boolean;
+  /** Progress of the runs (the estimate, then the ideal bound). */
+  onProgress?: (run: 'estimate' | 'ideal', finished: number, total: number) => void;
 }
 
 export interface ServingResult {
@@ -79,6 +90,9 @@ export interface ServingResult {
   engine: EngineConfig;
   trace: TraceEntry[];
 }
+
+/** The weights and activations leave no room for KV cache. */
+export class NoKvError extends InputError {}
 
 export const SERVING_LIMITS = { requests: 2_000_000, users: 1_000_000, tokens: 10_000_000 } as const;
 
@@ -94,8 +108,9 @@ function checkPlan(spec: ModelSpec, p: ServingPlan, field: string): void {
     throw new InputError(
       `${field}: moe_tp × moe_ep (${p.moeTp} × ${p.moeEp}) must equal tp × attention_dp (${p.tp} × ${p.attentionDp})`,
     );
+  // Attention is split by tp; the experts need not divide evenly by moe_ep (engines add redundant experts, e.g.
+  // 256 experts + 32 copies over EP 72), so the expert operators are timed at num_experts / moe_ep per GPU.
   validatePlan(spec, { tp: p.tp, pp: p.pp, ep: 1 });
-  if (p.moeEp > 1) validatePlan(spec, { tp: p.moeTp, pp: p.pp, ep: p.moeEp });
 }
 
 export function simulateServing(i: ServingInput): ServingResult {
@@ -115,10 +130,11 @@ export function simulateServing(i: ServingInput): ServingResult {
   }
   const kvBytes = kvElementBytes(i.kvPrecision);
   if (kvBytes === null) throw new InputError(`unknown kv precision '${i.kvPrecision}'`);
+  checkWorkload(i.workload, SERVING_LIMITS.requests);
+  if (i.batchScale !== undefined && !(Number.isInteger(i.batchScale) && i.batchScale >= 1))
+    throw new InputError(`batch_scale must be a positive integer (got ${i.batchScale})`);
   const requests = materialise(i.workload);
   if (requests.length === 0) throw new InputError('the workload has no requests');
-  if (requests.length > SERVING_LIMITS.requests)
-    throw new InputError(`num_requests must be at most ${SERVING_LIMITS.requests}`);
   let longest = 0;
   for (const q of requests) longest = Math.max(longest, q.input + q.output);
   if (i.workload.kind !== 'trace') longest = maxLength(i.workload.input) + maxLength(i.workload.output);
@@ -128,7 +144,16 @@ export function simulateServing(i: ServingInput): ServingResult {
   const kvTokens: ServingResult['kv_tokens_per_rank'] = {};
   const built = groups.map(({ role, g, field }) => {
     // A prefill worker holds a request's KV only until its first token.
-    const cfg: EngineConfig = role === 'prefill' ? { ...cfgBase, reservation: 'current' } : cfgBase;
+    const k = i.batchScale ?? 1;
+    const scaled: EngineConfig =
+      k === 1
+        ? cfgBase
+        : {
+            ...cfgBase,
+            maxStepTokens: Math.max(1, Math.floor(cfgBase.maxStepTokens / k)),
+            maxRunning: Math.max(1, Math.floor(cfgBase.maxRunning / k)),
+          };
+    const cfg: EngineConfig = role === 'prefill' ? { ...scaled, reservation: 'current' } : scaled;
     let tokens = i.kvTokensPerRank;
     if (tokens === undefined) {
       const cap = kvCapacity(i.spec, i.hw, {
@@ -137,6 +162,7 @@ export function simulateServing(i: ServingInput): ServingResult {
         plan: g.plan,
         engine: cfg,
         maxModelLen: longest,
+        memoryFraction: i.memoryFraction,
       });
       tokens = cap.tokensPerRank;
       trace.add(
@@ -148,15 +174,15 @@ export function simulateServing(i: ServingInput): ServingResult {
       );
     }
     kvTokens[role === 'both' ? 'agg' : role] = tokens;
-    const blocks = Math.floor(tokens / cfg.blockTokens);
+    const blocks = Math.floor(tokens / cfg.blockTokens / k);
     if (blocks < 1)
-      throw new InputError(
-        `${field}: no KV cache fits on the GPUs (weights and activations take all memory)`,
+      throw new NoKvError(
+        `${field}: no KV cache fits on the GPUs (weights and activations take all memory); use more GPUs or a smaller precision`,
       );
     return { role, g, cfg, blocks };
   });
 
-  const run = (eff: Efficiency) => {
+  const run = (eff: Efficiency, which: 'estimate' | 'ideal') => {
     const instances: InstanceSpec[] = [];
     const timers: StepTimer[] = [];
     for (const b of built) {
@@ -167,6 +193,7 @@ export function simulateServing(i: ServingInput): ServingResult {
         kvBytes,
         plan: b.g.plan,
         links: i.links,
+        batchScale: i.batchScale,
       };
       const timer = new StepTimer(o, eff);
       timers.push(timer);
@@ -185,11 +212,17 @@ export function simulateServing(i: ServingInput): ServingResult {
     const sim = simulate({
       instances,
       requests,
-      users: i.workload.kind === 'closed' ? i.workload.users : null,
+      users:
+        i.workload.kind === 'closed'
+          ? i.workload.users
+          : i.workload.kind === 'trace'
+            ? (i.workload.users ?? null)
+            : null,
       transferS,
       exact: i.exact,
       collectGaps: i.itl ?? true,
       hashBlockTokens: i.workload.kind === 'trace' ? (i.workload.hashBlockTokens ?? 512) : 512,
+      onProgress: i.onProgress && ((f, n) => i.onProgress!(which, f, n)),
     });
     const R = sim.requests;
     const warm = Math.min(i.warmup ?? 0, R.count - 1);
@@ -214,6 +247,13 @@ export function simulateServing(i: ServingInput): ServingResult {
       i.slo,
       measured,
     );
+    const k = i.batchScale ?? 1;
+    if (k !== 1) {
+      metrics.request_throughput_per_s *= k;
+      metrics.output_tokens_per_s *= k;
+      metrics.input_tokens_per_s *= k;
+      metrics.goodput_requests_per_s *= k;
+    }
     let evaluations = 0;
     for (const t of timers) evaluations += t.evaluations;
     return { metrics, sim, evaluations };
@@ -229,11 +269,11 @@ export function simulateServing(i: ServingInput): ServingResult {
     efficiencyFor: i.efficiencyFor,
   };
   const eff = estimateEfficiency(optsForEff);
-  const est = run(eff);
-  const ideal = i.ideal === false ? null : run(IDEAL_EFF);
+  const est = run(eff, 'estimate');
+  const ideal = i.ideal === false ? null : run(IDEAL_EFF, 'ideal');
   let gpus = 0;
   for (const b of built) gpus += gpusOf(b.g.plan) * b.g.workers;
-  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff);
+  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff, est.sim.steps, est.evaluations);
   return {
     estimate: est.metrics,
     ideal: ideal?.metrics ?? null,
@@ -267,15 +307,20 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
   return (input: number) => link.latencyS + (bytesPerToken * input) / (link.bandwidthBytesPerS * lanes);
 }
 
-function explainServing(t: Trace, m: ServingMetrics, gpus: number, eff: Efficiency): void {
+function explainServing(
+  t: Trace,
+  m: ServingMetrics,
+  gpus: number,
+  eff: Efficiency,
+  steps: number,
+  evaluations: number,
+): void {
   t.add(
-    'step time',
-    NaN,
-    's',
-    "core/perf stepTimes of each step's exact mix (prefill chunks + decode batch)",
-    {
-      ...eff,
-    },
+    'steps',
+    steps,
+    'steps',
+    'each timed by core/perf stepTimes for its exact mix (prefill chunks + decode batch); decode runs between events interpolated on a grid of mean contexts',
+    { ...eff, perf_evaluations: evaluations },
   );
   t.add('ttft_s (median)', m.ttft_s.p50, 's', 'first token time − arrival; median over requests', {
     queue_p50_s: m.queue_s.p50,
