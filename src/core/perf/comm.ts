@@ -10,8 +10,10 @@ export interface Link {
 }
 
 /**
- * All-reduce as NCCL runs it: the faster of a ring (2(p−1) latency steps, 2(p−1)/p of the bytes per device) and a
- * tree (2·log2(p) latency steps, twice the bytes), so small messages pay log-depth latency.
+ * All-reduce as the engines run it: the fastest of NCCL's ring (2(p−1) latency steps, 2(p−1)/p of the bytes per
+ * device), NCCL's tree (2·log2(p) latency steps, twice the bytes) and the one-shot custom all-reduce of vLLM,
+ * SGLang and TensorRT-LLM inside an NVLink domain (each device reads the p−1 peers' buffers: 2 latency steps —
+ * write, barrier — and (p−1)·M bytes), which wins for the small messages of decode steps.
  * `alpha` scales the per-step latency (0 for the ideal bound).
  */
 export function allReduceS(bytes: number, p: number, link: Link, eff = 1, alpha = 1): number {
@@ -19,7 +21,8 @@ export function allReduceS(bytes: number, p: number, link: Link, eff = 1, alpha 
   const bw = link.bandwidthBytesPerS * eff;
   const ring = 2 * (p - 1) * link.latencyS * alpha + ((2 * (p - 1)) / p) * (bytes / bw);
   const tree = 2 * Math.ceil(Math.log2(p)) * link.latencyS * alpha + (2 * bytes) / bw;
-  return Math.min(ring, tree);
+  const oneShot = 2 * link.latencyS * alpha + ((p - 1) * bytes) / bw;
+  return Math.min(ring, tree, oneShot);
 }
 
 export function allGatherS(bytes: number, p: number, link: Link, eff = 1, alpha = 1): number {

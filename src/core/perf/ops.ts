@@ -26,6 +26,13 @@ export interface Op {
   bytes: number;
   /** Kernel launches the op takes. */
   kernels: number;
+  /**
+   * Rows of the GEMM (tokens it multiplies; for grouped expert GEMMs the tokens one expert gets): small-M GEMMs
+   * reach less of the peak (tile quantisation, too few blocks for the SMs), see efficiency.ts.
+   */
+  m: number;
+  /** A grouped GEMM over the routed experts (its own efficiency curve). */
+  grouped?: boolean;
 }
 
 /** Sequences that take `tokens` new tokens each over `context` cached ones (prefill: context 0; decode: tokens 1). */
@@ -48,6 +55,13 @@ export interface StepShape {
   actBytes: number;
   /** Rows whose logits are computed (the last token of each sequence). */
   logitsRows: number;
+  /**
+   * Attention data-parallel ranks that share the MoE layers (SGLang/TensorRT-LLM "attention DP"): each rank
+   * attends its own sequences; the experts see the tokens of all ranks. 1 (or absent) without it.
+   */
+  adp?: number;
+  /** TP degree of the expert matrices (moe_tp); absent: the attention tp. Experts span moeTp · ep devices. */
+  moeTp?: number;
 }
 
 /** Keys attended in total by `q` new queries after `c` cached tokens, causal, with an optional window. */
@@ -92,6 +106,7 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
       flops: 2 * T * params,
       bytes: weightBytes + T * projOut * s.actBytes,
       kernels: 4,
+      m: T,
     },
     {
       category: 'attention_core',
@@ -99,6 +114,7 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
       flops: 2 * pairs * heads * (qkDim + vDim),
       bytes: ctxRead + T * heads * (qkDim + vDim) * s.actBytes,
       kernels: 2,
+      m: T,
     },
   ];
 }
@@ -177,29 +193,46 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
         flops: 2 * T * matrixParams(g, s.tp, 'mlp'),
         bytes: (sr.mlp ?? 0) / s.tp + T * (m.intermediateSize / s.tp) * (m.gated ? 3 : 2) * s.actBytes,
         kernels: m.gated ? 3 : 2,
+        m: T,
       });
     } else if (m?.kind === 'moe') {
-      const perExpert = w.expert / m.numExperts / s.tp;
+      // Under attention DP the experts see the tokens of every rank, spread over moeTp · ep devices.
+      const moeTp = s.moeTp ?? s.tp;
+      const Tm = T * (s.adp ?? 1);
+      const perExpert = w.expert / m.numExperts / moeTp;
       // Bytes: every expert the step's tokens touch is read once; FLOPs: each token runs top-k experts.
-      const touched = Math.min(m.numExperts / s.ep, expertsTouched(m.numExperts, m.topK, T) / s.ep);
-      const expertParams = matrixParams(g, s.tp, 'expert') / m.numExperts;
+      const touched = Math.min(m.numExperts / s.ep, expertsTouched(m.numExperts, m.topK, Tm) / s.ep);
+      const expertParams = matrixParams(g, moeTp, 'expert') / m.numExperts;
       pushScaled(ops, layers, {
         category: 'router',
         kind: 'elementwise',
         flops: 2 * T * m.numExperts * spec.hiddenSize,
         bytes: w.replicated + T * m.numExperts * 4,
         kernels: 2,
+        m: T,
       });
       pushScaled(ops, layers, {
         category: 'experts',
         kind: 'gemm',
-        flops: (2 * T * m.topK * expertParams) / s.ep + 2 * T * matrixParams(g, s.tp, 'shared_expert'),
+        flops: (2 * Tm * m.topK * expertParams) / s.ep,
         bytes:
-          touched * perExpert +
-          (sr.shared_expert ?? 0) / s.tp +
-          ((T * m.topK * (m.expertIntermediateSize / s.tp) * 3) / s.ep) * s.actBytes,
-        kernels: 4,
+          touched * perExpert + ((Tm * m.topK * (m.expertIntermediateSize / moeTp) * 3) / s.ep) * s.actBytes,
+        kernels: 3,
+        // Tokens one expert gets: T·k/E (decode: a handful, so the grouped GEMM is weight-bandwidth bound).
+        m: (Tm * m.topK) / m.numExperts,
+        grouped: true,
       });
+      const shared = matrixParams(g, s.tp, 'shared_expert');
+      if (shared > 0) {
+        pushScaled(ops, layers, {
+          category: 'experts',
+          kind: 'gemm',
+          flops: 2 * T * shared,
+          bytes: (sr.shared_expert ?? 0) / s.tp + T * spec.hiddenSize * 2 * s.actBytes,
+          kernels: 1,
+          m: T,
+        });
+      }
     }
     if (g.ssm) {
       pushScaled(ops, layers, {
@@ -208,6 +241,7 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
         flops: 2 * T * matrixParams(g, s.tp, 'ssm') + 10 * T * (g.ssm.dInner / s.tp) * g.ssm.dState,
         bytes: (sr.ssm ?? 0) / s.tp + w.replicated,
         kernels: 6,
+        m: T,
       });
     }
     pushScaled(ops, layers, {
@@ -216,6 +250,7 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
       flops: 10 * T * spec.hiddenSize,
       bytes: 4 * T * spec.hiddenSize * s.actBytes,
       kernels: 2,
+      m: T,
     });
   }
   ops.push({
@@ -224,6 +259,7 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
     flops: 0,
     bytes: 2 * T * spec.hiddenSize * s.actBytes,
     kernels: 1,
+    m: T,
   });
   const rows = s.logitsRows;
   ops.push({
@@ -232,6 +268,7 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
     flops: (2 * rows * spec.vocabSize * spec.hiddenSize) / s.tp,
     bytes: (layout.headBytes || layout.embeddingBytes) / s.tp + (rows * spec.vocabSize * 4) / s.tp,
     kernels: 2,
+    m: rows,
   });
   return ops;
 }

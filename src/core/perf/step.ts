@@ -8,7 +8,7 @@ import type { WeightLayout } from '../memory/weights.js';
 import type { ParallelPlan } from '../parallel/plan.js';
 import { allGatherS, allReduceS, allToAllS, p2pS, reduceScatterS, type Link } from './comm.js';
 import { kvBytesPerTokenLayer } from '../memory/kv.js';
-import type { Efficiency } from './efficiency.js';
+import { gemmEfficiency, type Efficiency } from './efficiency.js';
 import { stepOps, stepTokens, type Op, type OpCategory, type StepShape } from './ops.js';
 
 export type Bound = 'compute' | 'memory' | 'communication';
@@ -56,10 +56,15 @@ function linkFor(ctx: StepContext, group: number): Link {
 
 /**
  * Collectives of one step: TP all-reduce twice per layer (with SP: reduce-scatter + all-gather), EP all-to-all
- * twice per MoE layer, CP ring exchange of each prompt chunk's K/V (cp − 1 sends per layer), PP sends.
+ * twice per MoE layer (dispatch and combine of each token's top-k copies), CP ring exchange of each prompt chunk's
+ * K/V (cp − 1 sends per layer), PP sends. Under attention DP the MoE layer spans tp · adp devices: tokens go there
+ * by all-to-all (experts split by EP) or all-gather + reduce-scatter (experts split by TP).
  */
 export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficiency): number {
-  const { tp, pp, ep } = ctx.plan;
+  const { pp } = ctx.plan;
+  const tp = shape.tp;
+  const ep = shape.ep;
+  const adp = shape.adp ?? 1;
   const cp = shape.cp;
   const layerShare = shape.layerShare;
   const msg = stepTokens(shape) * ctx.spec.hiddenSize * shape.actBytes;
@@ -69,18 +74,33 @@ export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficien
   for (const g of ctx.spec.groups) {
     if (g.stack === 'vision') continue;
     const layers = g.count * layerShare;
+    const topK = g.mlp?.kind === 'moe' ? g.mlp.topK : 0;
+    const moe = topK > 0;
     if (tp > 1) {
       const link = linkFor(ctx, tp);
+      // With attention DP the MoE layer's own exchange replaces the second all-reduce.
+      const n = adp > 1 && moe ? 1 : 2;
       t +=
         layers *
-        2 *
+        n *
         (ctx.plan.sp
           ? reduceScatterS(msg, tp, link, eff.link, eff.alpha) +
             allGatherS(msg, tp, link, eff.link, eff.alpha)
           : allReduceS(msg, tp, link, eff.link, eff.alpha));
     }
-    if (ep > 1 && g.mlp?.kind === 'moe') {
-      t += layers * 2 * allToAllS(msg * g.mlp.topK, ep, linkFor(ctx, tp * ep), eff.link, eff.alpha);
+    // Serving shapes (moeTp given): experts span the tp · adp devices of the worker; with adp = 1 every device
+    // holds all tokens and its experts' partial sums go out with the TP all-reduce, so no extra exchange.
+    if (moe && adp > 1) {
+      const group = tp * adp;
+      const link = linkFor(ctx, group);
+      t +=
+        layers *
+        (ep > 1
+          ? 2 * allToAllS(msg * topK, group, link, eff.link, eff.alpha)
+          : allGatherS(msg * adp, group, link, eff.link, eff.alpha) +
+            reduceScatterS(msg * adp, group, link, eff.link, eff.alpha));
+    } else if (ep > 1 && moe && shape.moeTp === undefined) {
+      t += layers * 2 * allToAllS(msg * topK, ep, linkFor(ctx, tp * ep), eff.link, eff.alpha);
     }
     if (cp > 1 && g.attention && promptTokens > 0) {
       const kv = promptTokens * kvBytesPerTokenLayer(g.attention, shape.kvBytes, tp);
@@ -104,50 +124,59 @@ export function stepTimes(
 ): StepTime[] {
   const ops = stepOps(ctx.spec, ctx.layout, shape);
   for (const o of extra) ops.push(o);
+  return effs.map((eff) => timeOps(ctx, shape, ops, eff));
+}
+
+/** Which low-precision factor of the table applies to this context's GEMMs. */
+function dtypeFactor(ctx: StepContext, eff: Efficiency): number {
+  const dt = computeDtypeFor(ctx.precision, ctx.hw);
+  return dt === 'fp8' || dt === 'int8' ? eff.fp8 : dt === 'fp4' ? eff.fp4 : 1;
+}
+
+/**
+ * Time of a step's operators under one efficiency table: each operator max(FLOPs / (peak · eff), bytes /
+ * (bandwidth · eff)); GEMM efficiency by its rows (efficiency.ts). Separate from stepOps so a caller that times one
+ * step under many tables (the calibration) builds the operators once.
+ */
+export function timeOps(ctx: StepContext, shape: StepShape, ops: readonly Op[], eff: Efficiency): StepTime {
   let sequences = 0;
   for (const g of shape.segments) sequences += g.batch;
-  const gemmPeak = peakFlops(ctx, 'gemm');
+  const gemmPeak = peakFlops(ctx, 'gemm') * dtypeFactor(ctx, eff);
   const otherPeak = peakFlops(ctx, 'attention');
+  const bw = ctx.hw.memoryBandwidthBytesPerS * eff.memory;
   let flops = 0;
   let bytes = 0;
   let kernels = 0;
+  let compute = 0;
+  let memory = 0;
   const byCat: StepTime['flops_by_category'] = {};
   for (const op of ops) {
     flops += op.flops;
     bytes += op.bytes;
     kernels += op.kernels;
     byCat[op.category] = (byCat[op.category] ?? 0) + op.flops;
+    const peak =
+      op.kind !== 'gemm'
+        ? otherPeak * eff.attention
+        : gemmPeak * gemmEfficiency(eff, op.m, op.grouped === true);
+    const c = peak > 0 ? op.flops / peak : 0;
+    const m = op.bytes / bw;
+    if (c >= m) compute += c;
+    else memory += m;
   }
-  const out: StepTime[] = [];
-  for (const eff of effs) {
-    const bw = ctx.hw.memoryBandwidthBytesPerS * eff.memory;
-    let compute = 0;
-    let memory = 0;
-    for (const op of ops) {
-      const peak =
-        op.kind !== 'gemm'
-          ? otherPeak * eff.attention
-          : gemmPeak * (op.category === 'experts' ? eff.expertGemm : eff.gemm);
-      const c = peak > 0 ? op.flops / peak : 0;
-      const m = op.bytes / bw;
-      if (c >= m) compute += c;
-      else memory += m;
-    }
-    const comm = communicationS(ctx, shape, eff);
-    const overhead = kernels * eff.kernelS + eff.stepS + sequences * eff.sequenceS;
-    const bound: Bound =
-      comm > compute && comm > memory ? 'communication' : compute >= memory ? 'compute' : 'memory';
-    out.push({
-      time_s: compute + memory + comm + overhead,
-      compute_s: compute,
-      memory_s: memory,
-      communication_s: comm,
-      overhead_s: overhead,
-      flops,
-      bytes,
-      bound,
-      flops_by_category: byCat,
-    });
-  }
-  return out;
+  const comm = communicationS(ctx, shape, eff);
+  const overhead = kernels * eff.kernelS + eff.stepS + sequences * eff.sequenceS;
+  const bound: Bound =
+    comm > compute && comm > memory ? 'communication' : compute >= memory ? 'compute' : 'memory';
+  return {
+    time_s: compute + memory + comm + overhead,
+    compute_s: compute,
+    memory_s: memory,
+    communication_s: comm,
+    overhead_s: overhead,
+    flops,
+    bytes,
+    bound,
+    flops_by_category: byCat,
+  };
 }

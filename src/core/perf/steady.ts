@@ -1,0 +1,137 @@
+/**
+ * Closed-loop steady state of a served workload, analytically: N users each send a prompt of ISL tokens, wait for
+ * OSL tokens, and send again. Fast enough to evaluate thousands of rows per second (the calibration fits on it);
+ * the discrete-event simulator (core/serving) is the reference it is checked against.
+ *
+ * Aggregated (one engine prefills and decodes), per attention-DP rank with b users:
+ *   request rate        λ = b / (TTFT + (OSL − 1) · TPOT)
+ *   prompt tokens/step  p = λ · ISL · τ      (chunked prefill rides in the decode steps)
+ *   TPOT                τ = step(b decoding at context ISL + OSL/2, p prompt tokens)
+ *   TTFT                = τ/2 (the running step) + queue + step(b decoding, one whole prompt)
+ * where the queue is M/D/1's ρ/(1 − ρ) · s/2 for the prompts ahead, s the time a prompt adds to a step and
+ * ρ = λ · s the share of time spent on prompts. Disaggregated: TPOT from the decode workers' pure decode steps,
+ * TTFT from the prefill workers' queue and prompt step plus the KV transfer to the decode worker.
+ */
+
+/** Time (s) of one step of a worker rank: `decode` sequences decoding, `prompt` prompt tokens prefilled. */
+export type StepFn = (decode: number, prompt: number) => number;
+
+export interface SteadyResult {
+  ttft_s: number;
+  tpot_s: number;
+  /** Share of the prompt-serving time that is busy (1: saturated). */
+  prefill_utilisation: number;
+}
+
+/** Root of an increasing function on [lo, hi] by bisection on a log scale. */
+function solveIncreasing(f: (x: number) => number, lo: number, hi: number): number {
+  if (f(lo) >= 0) return lo;
+  if (f(hi) <= 0) return hi;
+  for (let i = 0; i < 50; i++) {
+    const mid = Math.sqrt(lo * hi);
+    if (f(mid) > 0) hi = mid;
+    else lo = mid;
+    if (hi / lo < 1 + 1e-10) break;
+  }
+  return Math.sqrt(lo * hi);
+}
+
+/** Waiting time of M/D/1 with utilisation ρ and service s: ρ/(1 − ρ) · s/2; beyond saturation grows steeply. */
+function queueS(rho: number, s: number): number {
+  const r = Math.min(rho, 0.999);
+  return (r / (1 - r)) * (s / 2);
+}
+
+/**
+ * Users beyond the sequences the KV cache holds wait for a whole request to finish: with c running of b users the
+ * cycle of each user stretches by b/c, so TTFT grows by (b/c − 1) · (TTFT + generation).
+ */
+function kvWait(b: number, cap: number, ttft: number, gen: number): number {
+  return b > cap ? (b / cap - 1) * (ttft + gen) : 0;
+}
+
+/**
+ * Wait before a prompt is served by a rank with `users` users: the spread-out share queues as M/D/1, a wave's
+ * share waits on average for half of the other prompts of the wave.
+ */
+function waitS(burst: number, users: number, rho: number, s: number): number {
+  return (1 - burst) * queueS(rho, s) + burst * Math.max(0, users - 1) * (s / 2);
+}
+
+export interface AggInput {
+  /** Users per attention-DP rank. */
+  batch: number;
+  /** Sequences of ISL + OSL tokens the rank's KV cache holds. */
+  kvCapacity: number;
+  /** Fixed per-request latency added to TTFT (s). */
+  requestS: number;
+  /** Share of users arriving in synchronised waves (efficiency.ts `burst`). */
+  burst: number;
+  isl: number;
+  osl: number;
+  step: StepFn;
+}
+
+export function steadyAgg(o: AggInput): SteadyResult {
+  const { isl, osl, step } = o;
+  const b = Math.max(1, Math.min(o.batch, Math.floor(o.kvCapacity)));
+  const own = step(b, isl);
+  const base = step(b, 0);
+  // Time one prompt adds to a step.
+  const s = Math.max(own - base, 0);
+  let tpot = base;
+  let ttft = own;
+  let rho = 0;
+  for (let it = 0; it < 6; it++) {
+    const tp = tpot;
+    const ttftOf = (x: number) => {
+      const lambda = b / (x + Math.max(0, osl - 1) * tp);
+      return tp / 2 + waitS(o.burst, b, lambda * s, s) + own;
+    };
+    ttft = solveIncreasing((x) => x - ttftOf(x), own, 1e5);
+    const lambda = b / (ttft + Math.max(0, osl - 1) * tpot);
+    rho = lambda * s;
+    // Prompts of a wave run before its users decode: only the spread-out share rides in their decode steps.
+    const p = (1 - o.burst) * lambda * isl * tpot;
+    const next = step(b, p);
+    tpot = 0.5 * tpot + 0.5 * next;
+  }
+  ttft += o.requestS;
+  ttft += kvWait(o.batch, b, ttft, Math.max(0, osl - 1) * tpot);
+  return { ttft_s: ttft, tpot_s: tpot, prefill_utilisation: rho };
+}
+
+export interface DisaggInput {
+  /** Users in the whole deployment. */
+  users: number;
+  /** Users per decode attention-DP rank. */
+  decodeBatch: number;
+  /** Sequences a decode rank's KV cache holds. */
+  kvCapacity: number;
+  requestS: number;
+  burst: number;
+  /** Prefill attention-DP ranks in the deployment (workers × ranks per worker). */
+  prefillRanks: number;
+  isl: number;
+  osl: number;
+  prefillStep: StepFn;
+  decodeStep: StepFn;
+  /** KV cache transfer of one prompt from the prefill to the decode worker (s). */
+  transferS: number;
+}
+
+export function steadyDisagg(o: DisaggInput): SteadyResult {
+  const running = Math.max(1, Math.min(o.decodeBatch, Math.floor(o.kvCapacity)));
+  const tpot = o.decodeStep(running, 0);
+  const s = o.prefillStep(0, o.isl);
+  const gen = Math.max(0, o.osl - 1) * tpot;
+  const ttftOf = (x: number) => {
+    const lambda = o.users / (x + gen) / o.prefillRanks;
+    return waitS(o.burst, o.users / o.prefillRanks, lambda * s, s) + s + o.transferS;
+  };
+  let ttft = solveIncreasing((x) => x - ttftOf(x), s + o.transferS, 1e5);
+  const rho = (o.users / (ttft + gen) / o.prefillRanks) * s;
+  ttft += o.requestS;
+  ttft += kvWait(o.decodeBatch, running, ttft, gen);
+  return { ttft_s: ttft, tpot_s: tpot, prefill_utilisation: rho };
+}

@@ -1,0 +1,254 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { findDevice, findModel, hardwareSpec, modelSpec } from '../src/catalog/index.js';
+import { confidenceFor, formatFamily } from '../src/core/perf/confidence.js';
+import {
+  CALIBRATION,
+  efficiencyFor,
+  ENGINES,
+  gemmEfficiency,
+  IDEAL,
+  type CalibrationTable,
+} from '../src/core/perf/efficiency.js';
+import { stepContext } from '../src/core/perf/latency.js';
+import { stepOps, type StepShape } from '../src/core/perf/ops.js';
+import { steadyAgg, steadyDisagg } from '../src/core/perf/steady.js';
+import { timeOps } from '../src/core/perf/step.js';
+import { analyticCase } from '../src/validation/analytic.js';
+import { scoreServing } from '../src/validation/crossval.js';
+import { loadServingRows, parseServingRow } from '../src/validation/measured.js';
+import { median } from '../src/validation/rows.js';
+import { fitCalibration, loadDataset, type Dataset } from '../scripts/calibrate.js';
+
+describe('closed-loop steady state, worked by hand', () => {
+  it('a step of fixed length: TPOT is the step, TTFT half a step of wait + the prompt step + request latency', () => {
+    const r = steadyAgg({
+      batch: 8,
+      kvCapacity: 1e9,
+      requestS: 0.02,
+      burst: 0.5,
+      isl: 1000,
+      osl: 100,
+      step: () => 0.01,
+    });
+    // A prompt adds nothing to a fixed step, so nobody queues behind one: 0.005 + 0.01 + 0.02.
+    expect(r.tpot_s).toBeCloseTo(0.01, 12);
+    expect(r.ttft_s).toBeCloseTo(0.035, 9);
+  });
+
+  it('users beyond the KV capacity wait for whole requests: TTFT grows by (b/c − 1) · (TTFT + generation)', () => {
+    const r = steadyAgg({
+      batch: 20,
+      kvCapacity: 10,
+      requestS: 0,
+      burst: 0,
+      isl: 1000,
+      osl: 101,
+      step: () => 0.01,
+    });
+    // 0.015 s to the first token, 100 · 0.01 s of generation; twice the users the cache holds: + 1.015 s.
+    expect(r.ttft_s).toBeCloseTo(0.015 + 1.015, 9);
+  });
+
+  it('prompts ride in the decode steps: the solution satisfies its own equations', () => {
+    const step = (d: number, p: number) => 0.01 + 1e-4 * d + 1e-5 * p;
+    const o = { batch: 32, kvCapacity: 1e9, requestS: 0, burst: 0, isl: 2000, osl: 200, step };
+    const r = steadyAgg(o);
+    const lambda = o.batch / (r.ttft_s + (o.osl - 1) * r.tpot_s);
+    // TPOT = step(b, λ·ISL·TPOT) (damped iteration: within 1%).
+    expect(r.tpot_s / step(o.batch, lambda * o.isl * r.tpot_s)).toBeCloseTo(1, 2);
+    // TTFT = TPOT/2 + M/D/1 wait ρ/(1−ρ)·s/2 + the step holding the prompt, s = 2000 · 1e-5 = 0.02 s.
+    const s = 0.02;
+    const rho = lambda * s;
+    const expected = r.tpot_s / 2 + (rho / (1 - rho)) * (s / 2) + step(o.batch, o.isl);
+    expect(r.ttft_s / expected).toBeCloseTo(1, 2);
+  });
+
+  it('disaggregated: TTFT solves x = ρ/(1−ρ)·s/2 + s + transfer with ρ = λ·s (a quadratic, solved by hand)', () => {
+    const r = steadyDisagg({
+      users: 4,
+      decodeBatch: 4,
+      kvCapacity: 1e9,
+      requestS: 0.01,
+      burst: 0,
+      prefillRanks: 1,
+      isl: 1000,
+      osl: 11,
+      prefillStep: () => 0.1,
+      decodeStep: () => 0.02,
+      transferS: 0.005,
+    });
+    // ρ = 4 · 0.1 / (x + 0.2): (x − 0.105)(x − 0.2) = 0.02 → x = (0.305 + √0.089025) / 2 = 0.3016851…
+    expect(r.tpot_s).toBeCloseTo(0.02, 12);
+    expect(r.ttft_s).toBeCloseTo((0.305 + Math.sqrt(0.089025)) / 2 + 0.01, 4);
+  });
+});
+
+describe('efficiency by operator shape', () => {
+  it('GEMM efficiency rises with rows and saturates at its peak: peak · M / (M + M_half)', () => {
+    const e = { ...IDEAL, gemm: 0.8, gemmHalfM: 64, expertGemm: 0.5, expertHalfM: 8 };
+    expect(gemmEfficiency(e, 64, false)).toBeCloseTo(0.4, 12);
+    expect(gemmEfficiency(e, 8, true)).toBeCloseTo(0.25, 12);
+    expect(gemmEfficiency(e, 1e9, false)).toBeCloseTo(0.8, 6);
+    expect(gemmEfficiency(IDEAL, 1, true)).toBe(1);
+  });
+
+  const models = ['deepseek-ai/DeepSeek-V3', 'meta-llama/Llama-3.1-70B-Instruct', 'Qwen/Qwen3-32B'].map((m) =>
+    modelSpec(findModel(m)),
+  );
+  const devices = ['h100-sxm-80gb', 'h200-sxm-141gb', 'b200', 'gb200', 'b300'].map((d) =>
+    hardwareSpec(findDevice(d)),
+  );
+  it('never faster than the ideal: random serving steps (attention DP, expert splits, formats, engines)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: models.length - 1 }),
+        fc.integer({ min: 0, max: devices.length - 1 }),
+        fc.constantFrom('bf16', 'fp8', 'nvfp4'),
+        fc.constantFrom(1, 2, 4, 8),
+        fc.constantFrom(1, 2, 4, 8),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 512 }),
+        fc.integer({ min: 0, max: 16384 }),
+        fc.integer({ min: 1, max: 16384 }),
+        fc.constantFrom(...ENGINES),
+        (mi, di, precision, tp, adp, useEp, decode, prompt, context, engine) => {
+          fc.pre(decode + prompt > 0);
+          const spec = models[mi]!;
+          const hw = devices[di]!;
+          const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+          const group = tp * (moe ? adp : 1);
+          const ep = moe && useEp ? group : 1;
+          const ctx = stepContext(spec, hw, precision, { tp, pp: 1, ep }, undefined);
+          const segments = [];
+          if (decode > 0) segments.push({ batch: decode, tokens: 1, context });
+          if (prompt > 0) segments.push({ batch: 1, tokens: prompt, context: 0 });
+          const shape: StepShape = {
+            segments,
+            tp,
+            cp: 1,
+            ep,
+            layerShare: 1,
+            kvBytes: 1,
+            actBytes: 2,
+            logitsRows: decode + (prompt > 0 ? 1 : 0),
+            adp: moe ? adp : 1,
+            moeTp: group / ep,
+          };
+          const ops = stepOps(spec, ctx.layout, shape);
+          const ideal = timeOps(ctx, shape, ops, IDEAL).time_s;
+          const est = timeOps(ctx, shape, ops, efficiencyFor('nvidia-hopper', engine)).time_s;
+          const est2 = timeOps(ctx, shape, ops, efficiencyFor(hwClassOf(di), engine)).time_s;
+          expect(ideal).toBeGreaterThan(0);
+          expect(est).toBeGreaterThanOrEqual(ideal);
+          expect(est2).toBeGreaterThanOrEqual(ideal);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+  const hwClassOf = (di: number) => (di < 2 ? 'nvidia-hopper' : 'nvidia-blackwell');
+});
+
+describe('confidence flag', () => {
+  const table: CalibrationTable = {
+    provenance: 'test',
+    classes: { default: { ...IDEAL }, 'nvidia-hopper': { ...IDEAL } },
+    engines: {},
+    coverage: { 'nvidia-hopper': { formats: ['bf16', 'fp8'], engines: ['sglang', 'trtllm'] } },
+  };
+  it('calibrated where class, format family and engine all have measured rows', () => {
+    expect(confidenceFor('nvidia-hopper', 'fp8_block', 'sglang', table).level).toBe('calibrated');
+    expect(confidenceFor('nvidia-hopper', 'bfloat16', null, table).level).toBe('calibrated');
+  });
+  it('extrapolated, naming what is missing', () => {
+    const fmt = confidenceFor('nvidia-hopper', 'nvfp4', 'sglang', table);
+    expect(fmt.level).toBe('extrapolated');
+    expect(fmt.reason).toMatch(/nvfp4/);
+    const eng = confidenceFor('nvidia-hopper', 'fp8', 'vllm', table);
+    expect(eng.level).toBe('extrapolated');
+    expect(eng.reason).toMatch(/vllm/);
+    const cls = confidenceFor('amd-cdna', 'fp8', 'vllm', table);
+    expect(cls.level).toBe('extrapolated');
+    expect(cls.reason).toMatch(/amd-cdna/);
+  });
+  it('format families: FP8 variants, 16-bit, 4-bit integer schemes', () => {
+    expect(formatFamily('fp8_e4m3')).toBe('fp8');
+    expect(formatFamily('fp16')).toBe('bf16');
+    expect(formatFamily('awq-int4-g128')).toBe('int4');
+    expect(formatFamily('fp4')).toBe('nvfp4');
+  });
+  it('the shipped calibration covers what measured.csv measured, and not MXFP4 anywhere', () => {
+    expect(confidenceFor('nvidia-blackwell', 'nvfp4', 'trtllm').level).toBe('calibrated');
+    expect(confidenceFor('nvidia-hopper', 'fp8', 'vllm').level).toBe('calibrated');
+    expect(confidenceFor('nvidia-blackwell', 'mxfp4', 'vllm').level).toBe('extrapolated');
+    expect(CALIBRATION.coverage).toBeDefined();
+  });
+});
+
+describe('measured.csv rows', () => {
+  const rows = loadServingRows();
+  it('every row parses and every model resolves: 4,288 rows, each predicted', () => {
+    expect(rows.length).toBe(4288);
+    const errors = rows.map(analyticCase).filter((c) => 'error' in c);
+    expect(errors).toEqual([]);
+  });
+  it('reads the parallelism per worker type, blank or 0 degrees as 1', () => {
+    const r = parseServingRow({
+      id: 'x',
+      silicon_data_source: 'silicon_concurrency=64',
+      backend: 'sglang',
+      model_path: 'Qwen/Qwen3-32B',
+      system: 'h200_sxm',
+      mode: 'agg',
+      isl: '1024',
+      osl: '128',
+      gemm_quant_mode: 'fp8',
+      batch_size: '64',
+      tp_size: '2',
+      attention_dp_size: '0',
+      moe_tp_size: '',
+      moe_ep_size: '0',
+      silicon_ttft_ms: '100',
+      silicon_tpot_ms: '10',
+    });
+    expect(r.agg).toMatchObject({ tp: 2, adp: 1, moeTp: 2, ep: 1, batch: 64 });
+    expect(r.concurrency).toBe(64);
+    expect(r.kvPrecision).toBe('fp8');
+  });
+});
+
+/**
+ * Held-out errors, fast path: leave each of two model families out (a dense and an MoE one), fit on every third
+ * row of the others with the coarse steps only, predict the held-out rows. The issue's targets (aggregated TPOT
+ * ≤ 10 %, TTFT ≤ 15 %, disaggregated ≤ 20 %) are NOT met yet (npm run crossval reports the full table); these
+ * bounds guard the level reached so a change that makes held-out predictions worse fails.
+ */
+describe('leave-one-model-out (fast path)', () => {
+  const ds = loadDataset();
+  const every = <T>(xs: T[], k: number) => xs.filter((_, i) => i % k === 0);
+  for (const [family, bounds] of [
+    ['Qwen3-32B', { aggTpot: 25, aggTtft: 46 }],
+    ['MiniMax-M2.5', { aggTpot: 18, aggTtft: 38 }],
+  ] as const) {
+    it(`${family}: held-out aggregated median |error| within bounds`, () => {
+      const train: Dataset = {
+        thr: ds.thr,
+        serving: every(
+          ds.serving.filter((c) => c.row.family !== family),
+          3,
+        ),
+      };
+      const t = fitCalibration(train, 1);
+      const held = scoreServing(
+        ds.serving.filter((c) => c.row.family === family && c.row.mode === 'agg'),
+        t,
+      );
+      expect(held.length).toBeGreaterThan(100);
+      const tpot = 100 * median(held.map((e) => Math.abs(e.tpot)));
+      const ttft = 100 * median(held.map((e) => Math.abs(e.ttft)));
+      expect(tpot).toBeLessThanOrEqual(bounds.aggTpot);
+      expect(ttft).toBeLessThanOrEqual(bounds.aggTtft);
+    }, 120_000);
+  }
+});
