@@ -369,6 +369,8 @@ export function registerSimulate(program: Command): void {
           ['preemptions', String(out.preemptions), ''],
         ],
       );
+      if (out.confidence.level === 'extrapolated')
+        process.stdout.write(`confidence: extrapolated (${out.confidence.reason})\n`);
       if (o.explain) printTrace(r.trace);
     });
 }

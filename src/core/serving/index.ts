@@ -5,11 +5,12 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
-import type { HardwareSpec } from '../hardware/spec.js';
-import { InputError } from '../memory/inference.js';
+import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
+import { InputError, modelDtype } from '../memory/inference.js';
 import { kvCache } from '../memory/kv.js';
 import { kvElementBytes } from '../numerics/formats.js';
 import { validatePlan } from '../parallel/plan.js';
+import { confidenceFor, type Confidence } from '../perf/confidence.js';
 import { IDEAL as IDEAL_EFF, type Efficiency } from '../perf/efficiency.js';
 import type { Links } from '../perf/step.js';
 import { kvCapacity } from './capacity.js';
@@ -88,6 +89,8 @@ export interface ServingResult {
   preemptions: number;
   step_evaluations: number;
   engine: EngineConfig;
+  /** 'extrapolated' where the calibration has no measured rows for this hardware class, format or engine. */
+  confidence: Confidence;
   trace: TraceEntry[];
 }
 
@@ -283,6 +286,11 @@ export function simulateServing(i: ServingInput): ServingResult {
     preemptions: est.sim.preemptions,
     step_evaluations: est.evaluations,
     engine: built[built.length - 1]!.cfg,
+    confidence: confidenceFor(
+      hardwareClass(i.hw),
+      i.precision === 'auto' ? (i.spec.checkpointQuant?.format ?? modelDtype(i.spec)) : i.precision,
+      i.engine,
+    ),
     trace: trace.entries,
   };
 }

@@ -80,5 +80,6 @@ export function report(r: ServingResult) {
     kv_tokens_per_rank: r.kv_tokens_per_rank,
     steps: r.steps,
     preemptions: r.preemptions,
+    confidence: r.confidence,
   };
 }
