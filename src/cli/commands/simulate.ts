@@ -278,6 +278,7 @@ export function registerSimulate(program: Command): void {
         precision: o.precision,
         kvPrecision: o.kvPrecision ?? modelDtype(m.spec),
         engine: o.engine,
+        engineVersion: o.engineVersion,
         engineOverrides: {
           ...(o.maxBatch ? { maxRunning: o.maxBatch } : {}),
           ...(o.maxTokens ? { maxStepTokens: o.maxTokens } : {}),

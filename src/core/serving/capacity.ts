@@ -13,6 +13,8 @@ export interface KvCapacityOptions {
   kvPrecision: string;
   plan: ServingPlan;
   engine: EngineConfig;
+  /** Engine release (its memory profile); default: the profile's own. */
+  engineVersion?: string;
   /** Longest sequence the engine is configured for. */
   maxModelLen: number;
   /** Fraction of device memory the engine takes; default per engine (below). */
@@ -44,6 +46,7 @@ export function kvCapacity(spec: ModelSpec, hw: HardwareSpec, o: KvCapacityOptio
   while (n % ep !== 0) ep--;
   const cap = engineKvCapacity(spec, hw, {
     engine: o.engine.engine,
+    engineVersion: o.engineVersion,
     plan: { tp: p.tp, pp: p.pp, ep },
     precision: o.precision,
     kvCacheDtype: o.kvPrecision,

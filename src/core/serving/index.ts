@@ -44,6 +44,8 @@ export interface ServingInput {
   precision: string;
   kvPrecision: string;
   engine: EngineId;
+  /** Engine release whose memory profile sizes the KV cache (core/memory/engines; default: the profile's own). */
+  engineVersion?: string;
   /** Engine settings that differ from the engine's defaults. */
   engineOverrides?: Partial<Omit<EngineConfig, 'engine'>>;
   /** Aggregated serving: replicas of one plan. */
@@ -166,6 +168,7 @@ export function simulateServing(i: ServingInput): ServingResult {
         engine: cfg,
         maxModelLen: longest,
         memoryFraction: i.memoryFraction,
+        engineVersion: i.engineVersion,
       });
       tokens = cap.tokensPerRank;
       trace.add(

@@ -164,6 +164,7 @@ async function simulate(ctx: AppContext, b: Body, explain: boolean) {
     precision: b.precision,
     kvPrecision: b.kv_precision ?? modelDtype(m.spec),
     engine: b.engine as ServingInput['engine'],
+    engineVersion: b.engine_version,
     engineOverrides: {
       ...(b.max_batch ? { maxRunning: b.max_batch } : {}),
       ...(b.max_tokens ? { maxStepTokens: b.max_tokens } : {}),
