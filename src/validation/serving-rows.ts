@@ -214,6 +214,7 @@ function prefillWorkersFor(
     decodeWorkers: number;
     isl: number;
     osl: number;
+    engine: EngineId;
     options: PredictRowOptions;
   },
 ): number {
@@ -227,6 +228,7 @@ function prefillWorkersFor(
       links: o.links,
       efficiency: o.options.efficiency,
       efficiencyFor: o.options.efficiencyFor,
+      engine: o.engine,
     };
     return new StepTimer(so, estimateEfficiency(so));
   };
@@ -329,6 +331,7 @@ export function rowInput(row: ServingRow, options: PredictRowOptions = {}): Serv
         decodeWorkers,
         isl,
         osl,
+        engine,
         options,
       });
     const ratio = (workers * prefill.attentionDp) / ranks;

@@ -85,11 +85,12 @@ describe('prefix cache from trace hashes', () => {
     const hit = run([1, 2]);
     const miss = run([3, 4]);
     // miss: both TTFTs are the same 1024-token prefill T1. hit: the median of two is their mean, so the second
-    // TTFT is 2·p50 − T1: one token over a 1023-token context, a quarter of T1 or less here.
+    // TTFT is 2·p50 − T1: one token over a 1023-token context, a decode-sized step (weights read once plus the
+    // engine's fixed step cost), under a third of T1 here.
     const t1 = miss.ttft_s.p50;
     expect(miss.ttft_s.p99).toBeCloseTo(t1, 9);
     const t2 = 2 * hit.ttft_s.p50 - t1;
     expect(t2).toBeGreaterThan(0);
-    expect(t2).toBeLessThan(t1 / 4);
+    expect(t2).toBeLessThan(t1 / 3);
   });
 });

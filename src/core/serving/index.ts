@@ -273,6 +273,7 @@ export function simulateServing(i: ServingInput): ServingResult {
     plan: built[0]!.g.plan,
     efficiency: i.efficiency,
     efficiencyFor: i.efficiencyFor,
+    engine: i.engine,
   };
   const eff = estimateEfficiency(optsForEff);
   const est = run(eff, 'estimate');

@@ -64,13 +64,15 @@ export interface StepTimeOptions {
   efficiencyFor?: (hwClass: string) => Efficiency;
   /** Each simulated sequence stands for this many identical ones (mean field over a large batch); default 1. */
   batchScale?: number;
+  /** The engine: its host costs per step and per sequence are calibrated apart (core/perf efficiencyFor). */
+  engine?: string;
 }
 
 /** The estimate's efficiency for these options: explicit, else the pluggable table, else core/perf's. */
 export function estimateEfficiency(o: StepTimeOptions): Efficiency {
   if (o.efficiency) return o.efficiency;
   const cls = hardwareClass(o.hw);
-  return (o.efficiencyFor ?? efficiencyFor)(cls);
+  return o.efficiencyFor ? o.efficiencyFor(cls) : efficiencyFor(cls, o.engine);
 }
 
 /** Groups of layers whose MLP is a mixture of experts, with the layer count and top-k. */
