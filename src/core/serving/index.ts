@@ -1,0 +1,303 @@
+/**
+ * Serving simulation: a workload served by an engine (vLLM, SGLang, TensorRT-LLM) on a replica or on disaggregated
+ * prefill/decode workers; the benchmark's figures (TTFT, TPOT, ITL, E2E, throughput, goodput) for the calibrated
+ * estimate and for the ideal bound (the same schedule policy at datasheet speed).
+ */
+import type { ModelSpec } from '../arch/spec.js';
+import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
+import type { HardwareSpec } from '../hardware/spec.js';
+import { InputError } from '../memory/inference.js';
+import { kvCache } from '../memory/kv.js';
+import { kvElementBytes } from '../numerics/formats.js';
+import { validatePlan } from '../parallel/plan.js';
+import { IDEAL as IDEAL_EFF, type Efficiency } from '../perf/efficiency.js';
+import type { Links } from '../perf/step.js';
+import { kvCapacity } from './capacity.js';
+import { engineDefaults, type EngineConfig, type EngineId } from './engines.js';
+import { servingMetrics, type ServingMetrics, type Slo } from './metrics.js';
+import { maxLength } from './rng.js';
+import { simulate, type InstanceSpec, type Role } from './sim.js';
+import { estimateEfficiency, StepTimer, type ServingPlan, type StepTimeOptions } from './step-time.js';
+import { materialise, type Workload } from './workload.js';
+
+export { ENGINE_IDS, type EngineId, type EngineConfig } from './engines.js';
+export type { ServingPlan } from './step-time.js';
+export type { Workload, TraceRequest } from './workload.js';
+export type { LengthDist } from './rng.js';
+export type { ServingMetrics, Dist } from './metrics.js';
+
+export interface WorkerGroup {
+  plan: ServingPlan;
+  workers: number;
+  /** Attention-DP ranks to simulate per worker (default all); the rest are taken to carry the same load. */
+  simulatedRanks?: number;
+  /** Multiplies step times (a worker shared with load outside the simulation). */
+  timeScale?: number;
+}
+
+export interface ServingInput {
+  spec: ModelSpec;
+  hw: HardwareSpec;
+  /** Weight format (core/perf's names: 'fp8', 'nvfp4', 'bf16', ... or 'auto'). */
+  precision: string;
+  kvPrecision: string;
+  engine: EngineId;
+  /** Engine settings that differ from the engine's defaults. */
+  engineOverrides?: Partial<Omit<EngineConfig, 'engine'>>;
+  /** Aggregated serving: replicas of one plan. */
+  agg?: WorkerGroup;
+  /** Disaggregated serving: prefill workers and decode workers. */
+  disagg?: { prefill: WorkerGroup; decode: WorkerGroup };
+  /** KV tokens per attention-DP rank; default from core/memory's engine capacity. */
+  kvTokensPerRank?: number;
+  workload: Workload;
+  slo?: Slo;
+  /** Requests at the start left out of the figures (a closed loop's first wave arrives all at once). */
+  warmup?: number;
+  links?: Links;
+  /** Transfer link for disaggregated KV (per GPU, per direction); default: the inter-node link. */
+  kvLink?: { bandwidthBytesPerS: number; latencyS: number };
+  efficiency?: Efficiency;
+  efficiencyFor?: (hwClass: string) => Efficiency;
+  /** Also simulate the ideal bound (default true). */
+  ideal?: boolean;
+  /** Step by step at exact contexts, no fast-forward (the reference; slow). */
+  exact?: boolean;
+  /** Collect inter-token gaps (default true). */
+  itl?: boolean;
+  explain?: boolean;
+}
+
+export interface ServingResult {
+  estimate: ServingMetrics;
+  ideal: ServingMetrics | null;
+  gpus: number;
+  kv_tokens_per_rank: { prefill?: number; decode?: number; agg?: number };
+  steps: number;
+  preemptions: number;
+  step_evaluations: number;
+  engine: EngineConfig;
+  trace: TraceEntry[];
+}
+
+export const SERVING_LIMITS = { requests: 2_000_000, users: 1_000_000, tokens: 10_000_000 } as const;
+
+export function gpusOf(p: ServingPlan): number {
+  return p.tp * p.pp * p.attentionDp;
+}
+
+function checkPlan(spec: ModelSpec, p: ServingPlan, field: string): void {
+  for (const [k, v] of Object.entries(p))
+    if (!Number.isInteger(v) || v < 1)
+      throw new InputError(`${field}.${k} must be a positive integer (got ${v})`);
+  if (p.moeTp * p.moeEp !== p.tp * p.attentionDp)
+    throw new InputError(
+      `${field}: moe_tp × moe_ep (${p.moeTp} × ${p.moeEp}) must equal tp × attention_dp (${p.tp} × ${p.attentionDp})`,
+    );
+  validatePlan(spec, { tp: p.tp, pp: p.pp, ep: 1 });
+  if (p.moeEp > 1) validatePlan(spec, { tp: p.moeTp, pp: p.pp, ep: p.moeEp });
+}
+
+export function simulateServing(i: ServingInput): ServingResult {
+  const groups: { role: Role; g: WorkerGroup; field: string }[] = i.disagg
+    ? [
+        { role: 'prefill', g: i.disagg.prefill, field: 'prefill' },
+        { role: 'decode', g: i.disagg.decode, field: 'decode' },
+      ]
+    : i.agg
+      ? [{ role: 'both', g: i.agg, field: 'plan' }]
+      : [];
+  if (groups.length === 0) throw new InputError('give either an aggregated plan or disaggregated workers');
+  for (const { g, field } of groups) {
+    checkPlan(i.spec, g.plan, field);
+    if (!Number.isInteger(g.workers) || g.workers < 1)
+      throw new InputError(`${field}.workers must be a positive integer (got ${g.workers})`);
+  }
+  const kvBytes = kvElementBytes(i.kvPrecision);
+  if (kvBytes === null) throw new InputError(`unknown kv precision '${i.kvPrecision}'`);
+  const requests = materialise(i.workload);
+  if (requests.length === 0) throw new InputError('the workload has no requests');
+  if (requests.length > SERVING_LIMITS.requests)
+    throw new InputError(`num_requests must be at most ${SERVING_LIMITS.requests}`);
+  let longest = 0;
+  for (const q of requests) longest = Math.max(longest, q.input + q.output);
+  if (i.workload.kind !== 'trace') longest = maxLength(i.workload.input) + maxLength(i.workload.output);
+  const trace = i.explain ? new Trace(true) : NO_TRACE;
+
+  const cfgBase = { ...engineDefaults(i.engine, i.hw.memoryBytes), ...i.engineOverrides, engine: i.engine };
+  const kvTokens: ServingResult['kv_tokens_per_rank'] = {};
+  const built = groups.map(({ role, g, field }) => {
+    // A prefill worker holds a request's KV only until its first token.
+    const cfg: EngineConfig = role === 'prefill' ? { ...cfgBase, reservation: 'current' } : cfgBase;
+    let tokens = i.kvTokensPerRank;
+    if (tokens === undefined) {
+      const cap = kvCapacity(i.spec, i.hw, {
+        precision: i.precision,
+        kvPrecision: i.kvPrecision,
+        plan: g.plan,
+        engine: cfg,
+        maxModelLen: longest,
+      });
+      tokens = cap.tokensPerRank;
+      trace.add(
+        `kv_tokens_per_rank (${field})`,
+        tokens,
+        'tokens',
+        'core/memory engine capacity: (memory fraction · device − weights − activation − runtime) / KV bytes per token',
+        { kv_bytes_per_token: cap.bytesPerToken, weights_bytes: cap.weightsBytes },
+      );
+    }
+    kvTokens[role === 'both' ? 'agg' : role] = tokens;
+    const blocks = Math.floor(tokens / cfg.blockTokens);
+    if (blocks < 1)
+      throw new InputError(
+        `${field}: no KV cache fits on the GPUs (weights and activations take all memory)`,
+      );
+    return { role, g, cfg, blocks };
+  });
+
+  const run = (eff: Efficiency) => {
+    const instances: InstanceSpec[] = [];
+    const timers: StepTimer[] = [];
+    for (const b of built) {
+      const o: StepTimeOptions = {
+        spec: i.spec,
+        hw: i.hw,
+        precision: i.precision,
+        kvBytes,
+        plan: b.g.plan,
+        links: i.links,
+      };
+      const timer = new StepTimer(o, eff);
+      timers.push(timer);
+      for (let w = 0; w < b.g.workers; w++)
+        instances.push({
+          role: b.role,
+          plan: b.g.plan,
+          engine: b.cfg,
+          blocksPerRank: b.blocks,
+          timer,
+          ranks: Math.min(b.g.plan.attentionDp, b.g.simulatedRanks ?? b.g.plan.attentionDp),
+          timeScale: b.g.timeScale,
+        });
+    }
+    const transferS = i.disagg ? kvTransfer(i, kvBytes) : undefined;
+    const sim = simulate({
+      instances,
+      requests,
+      users: i.workload.kind === 'closed' ? i.workload.users : null,
+      transferS,
+      exact: i.exact,
+      collectGaps: i.itl ?? true,
+      hashBlockTokens: i.workload.kind === 'trace' ? (i.workload.hashBlockTokens ?? 512) : 512,
+    });
+    const R = sim.requests;
+    const warm = Math.min(i.warmup ?? 0, R.count - 1);
+    const measured = Array.from({ length: R.count - warm }, (_, k) => k + warm);
+    let start = Infinity;
+    let end = 0;
+    for (const k of measured) {
+      start = Math.min(start, R.arrival[k]!);
+      end = Math.max(end, R.finish[k]!);
+    }
+    const metrics = servingMetrics(
+      {
+        arrival: R.arrival,
+        scheduled: R.scheduled,
+        firstToken: R.firstToken,
+        finish: R.finish,
+        outputLen: R.output,
+        inputLen: R.input,
+      },
+      end - start,
+      sim.gaps,
+      i.slo,
+      measured,
+    );
+    let evaluations = 0;
+    for (const t of timers) evaluations += t.evaluations;
+    return { metrics, sim, evaluations };
+  };
+
+  const optsForEff: StepTimeOptions = {
+    spec: i.spec,
+    hw: i.hw,
+    precision: i.precision,
+    kvBytes,
+    plan: built[0]!.g.plan,
+    efficiency: i.efficiency,
+    efficiencyFor: i.efficiencyFor,
+  };
+  const eff = estimateEfficiency(optsForEff);
+  const est = run(eff);
+  const ideal = i.ideal === false ? null : run(IDEAL_EFF);
+  let gpus = 0;
+  for (const b of built) gpus += gpusOf(b.g.plan) * b.g.workers;
+  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff);
+  return {
+    estimate: est.metrics,
+    ideal: ideal?.metrics ?? null,
+    gpus,
+    kv_tokens_per_rank: kvTokens,
+    steps: est.sim.steps,
+    preemptions: est.sim.preemptions,
+    step_evaluations: est.evaluations,
+    engine: built[built.length - 1]!.cfg,
+    trace: trace.entries,
+  };
+}
+
+/** KV bytes of a prompt (all layers, the cache dtype) over the link between the workers, one NIC per GPU. */
+function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number {
+  const d = i.disagg!;
+  const per = kvCache(i.spec, {
+    batch: 1,
+    seq: 1,
+    kvBytes,
+    tp: 1,
+    blockSize: 1,
+    layerFilter: null,
+    stateBytes: 2,
+  });
+  const bytesPerToken = per.kvCacheBytes;
+  const inter = i.links?.inter ?? null;
+  const link = i.kvLink ?? inter ?? { bandwidthBytesPerS: 50e9, latencyS: 8e-6 };
+  // Every GPU of the smaller side sends or receives its shard in parallel.
+  const lanes = Math.min(gpusOf(d.prefill.plan), gpusOf(d.decode.plan));
+  return (input: number) => link.latencyS + (bytesPerToken * input) / (link.bandwidthBytesPerS * lanes);
+}
+
+function explainServing(t: Trace, m: ServingMetrics, gpus: number, eff: Efficiency): void {
+  t.add(
+    'step time',
+    NaN,
+    's',
+    "core/perf stepTimes of each step's exact mix (prefill chunks + decode batch)",
+    {
+      ...eff,
+    },
+  );
+  t.add('ttft_s (median)', m.ttft_s.p50, 's', 'first token time − arrival; median over requests', {
+    queue_p50_s: m.queue_s.p50,
+    prefill_p50_s: m.prefill_s.p50,
+  });
+  t.add(
+    'tpot_s (median)',
+    m.tpot_s.p50,
+    's',
+    '(e2e − ttft) / (output_len − 1), requests with output_len > 1',
+    {},
+  );
+  t.add('output_tokens_per_s', m.output_tokens_per_s, 'tokens/s', 'Σ output tokens / benchmark duration', {
+    duration_s: m.duration_s,
+  });
+  t.add(
+    'output_tokens_per_s_per_gpu',
+    m.output_tokens_per_s / gpus,
+    'tokens/s',
+    'output_tokens_per_s / gpus',
+    {
+      gpus,
+    },
+  );
+}
