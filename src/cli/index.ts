@@ -9,6 +9,7 @@ import { registerMemory } from './commands/memory.js';
 import { registerParams } from './commands/params.js';
 import { registerPerf } from './commands/perf.js';
 import { registerServe } from './commands/serve.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerTrain } from './commands/train.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPerf(program);
   registerCatalog(program);
   registerServe(program);
+  registerSimulate(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

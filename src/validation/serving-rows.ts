@@ -12,6 +12,10 @@
  *   with fp8/fp4 weights (its default quantised KV), else bf16.
  * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests (2·N when N ≥ 512, to bound the run
  *   time) and leaves the first N out: they all arrive at once, which a benchmark of many more requests dilutes.
+ * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
+ *   the deployment raised it); a placeholder layout of all ones that cannot hold the weights is widened
+ *   (widenPlaceholder).
+ * - a tp the attention heads cannot be split by (tp 48 for 128 heads) is one attention-DP rank per GPU.
  * - attention DP: ranks are taken as symmetric (one rank simulated with N / attention_dp users, the MoE layers seeing
  *   attention_dp times its tokens), which keeps rows of thousands of users fast.
  */
@@ -20,7 +24,15 @@ import type { ModelSpec } from '../core/arch/spec.js';
 import type { HardwareSpec } from '../core/hardware/spec.js';
 import type { Efficiency } from '../core/perf/efficiency.js';
 import type { Links } from '../core/perf/step.js';
-import { simulateServing, type EngineId, type ServingPlan } from '../core/serving/index.js';
+import { kvCapacity } from '../core/serving/capacity.js';
+import { engineDefaults } from '../core/serving/engines.js';
+import {
+  NoKvError,
+  simulateServing,
+  type EngineId,
+  type ServingInput,
+  type ServingPlan,
+} from '../core/serving/index.js';
 
 export type ServingRow = Record<string, string>;
 
@@ -115,9 +127,16 @@ function int(row: ServingRow, key: string, fallback?: number): number {
 
 /** The plan of a row's agg replica or one of its worker kinds (prefix '' or 'prefill_' / 'decode_'). */
 function rowPlan(row: ServingRow, prefix: string, spec: ModelSpec): ServingPlan {
-  const tp = Math.max(1, int(row, `${prefix}tp_size`, 1));
+  let tp = Math.max(1, int(row, `${prefix}tp_size`, 1));
   const pp = Math.max(1, int(row, `${prefix}pp_size`, 1));
-  const dp = Math.max(1, int(row, `${prefix}attention_dp_size`, 1));
+  let dp = Math.max(1, int(row, `${prefix}attention_dp_size`, 1));
+  // Wide deployments list tp = every GPU of the worker (SGLang's --tp 48 --dp 48 --enable-dp-attention); a tp that
+  // the attention heads cannot be split by is read that way: one attention-DP rank per GPU.
+  const heads = spec.groups.find((g) => g.attention)?.attention?.numHeads ?? 1;
+  if (heads % tp !== 0) {
+    dp *= tp;
+    tp = 1;
+  }
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
   const group = tp * dp;
   let moeEp = moe ? Math.max(1, int(row, `${prefix}moe_ep_size`, 1)) : 1;
@@ -131,6 +150,50 @@ export function rowConcurrency(row: ServingRow): number {
   if (row.mode === 'disagg')
     return int(row, 'decode_batch_size') * Math.max(1, int(row, 'decode_num_workers', 1));
   return int(row, 'batch_size') * Math.max(1, int(row, 'attention_dp_size', 1));
+}
+
+const isOne = (p: ServingPlan) => p.tp === 1 && p.attentionDp === 1 && p.moeEp === 1 && p.moeTp === 1;
+
+/**
+ * A layout of all ones (tp, attention DP, MoE TP/EP of 1) is a placeholder when one GPU cannot hold the weights
+ * (DeepSeek-R1 on one GB200): it becomes the smallest power-of-two group that holds a request, in the layout such
+ * deployments use: attention DP with expert parallel over every GPU (MoE), tensor parallel (dense).
+ */
+function widenPlaceholder(
+  p: ServingPlan,
+  spec: ModelSpec,
+  hw: HardwareSpec,
+  o: { precision: string; kvPrecision: string; engine: EngineId; tokens: number },
+): ServingPlan {
+  if (!isOne(p)) return p;
+  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+  const holds = (q: ServingPlan) =>
+    kvCapacity(spec, hw, {
+      precision: o.precision,
+      kvPrecision: o.kvPrecision,
+      plan: q,
+      engine: engineDefaults(o.engine, hw.memoryBytes),
+      maxModelLen: o.tokens,
+      memoryFraction: 0.97,
+    }).tokensPerRank >= o.tokens;
+  if (holds(p)) return p;
+  for (let n = 2; n <= 64; n *= 2) {
+    const q = moe
+      ? { tp: 1, pp: 1, attentionDp: n, moeTp: 1, moeEp: n }
+      : { tp: n, pp: 1, attentionDp: 1, moeTp: n, moeEp: 1 };
+    if (holds(q)) return q;
+  }
+  return p;
+}
+
+/** The row ran, so its weights fit: where the engine's default memory fraction leaves no KV, it was raised. */
+function fitting(input: ServingInput) {
+  try {
+    return simulateServing(input);
+  } catch (e) {
+    if (!(e instanceof NoKvError)) throw e;
+    return simulateServing({ ...input, memoryFraction: 0.97 });
+  }
 }
 
 /** The simulation a row describes, and its predicted median TTFT and TPOT (ms). */
@@ -150,9 +213,11 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
   const users = rowConcurrency(row);
   if (users < 1) throw new RowError('concurrency must be positive');
   const disagg = row.mode === 'disagg';
-  const agg = disagg ? null : rowPlan(row, '', spec);
-  const prefill = disagg ? rowPlan(row, 'prefill_', spec) : null;
-  const decode = disagg ? rowPlan(row, 'decode_', spec) : null;
+  const fmt = { precision, kvPrecision, engine, tokens: isl + osl };
+  const plan = (prefix: string) => widenPlaceholder(rowPlan(row, prefix, spec), spec, hw, fmt);
+  const agg = disagg ? null : plan('');
+  const prefill = disagg ? plan('prefill_') : null;
+  const decode = disagg ? plan('decode_') : null;
   // Symmetric attention-DP ranks and decode workers: simulate one decode rank's share of the users; the prefill
   // workers that serve all ranks are shared by them (their steps stretched when they have less capacity).
   const dp = (agg ?? decode)!.attentionDp;
@@ -161,7 +226,7 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
   const ranks = dp * decodeWorkers;
   const share = Math.max(1, Math.round(users / ranks));
   const waves = options.waves ?? (share >= 512 ? 2 : 3);
-  const r = simulateServing({
+  const input: ServingInput = {
     spec,
     hw,
     precision,
@@ -194,6 +259,84 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     efficiencyFor: options.efficiencyFor,
     ideal: false,
     itl: false,
-  });
+  };
+  const r = fitting(input);
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
+}
+
+export type RowResult = { id: string; ttft_ms: number; tpot_ms: number } | { id: string; error: string };
+
+/** One prediction per row; a row that cannot be simulated is an error entry, never an exception. */
+export function predictRows(
+  rows: readonly ServingRow[],
+  options: PredictRowOptions = {},
+  onRow?: (done: number, total: number) => void,
+): RowResult[] {
+  const out: RowResult[] = [];
+  rows.forEach((row, i) => {
+    const id = row.id || `row ${i + 1}`;
+    try {
+      const p = predictRow(row, options);
+      out.push({ id, ttft_ms: p.ttft_ms, tpot_ms: p.tpot_ms });
+    } catch (e) {
+      out.push({ id, error: e instanceof Error ? e.message.split('\n')[0]! : String(e) });
+    }
+    onRow?.(i + 1, rows.length);
+  });
+  return out;
+}
+
+export interface GroupError {
+  engine: string;
+  system: string;
+  mode: string;
+  rows: number;
+  predicted: number;
+  ttft_median_abs_error: number;
+  tpot_median_abs_error: number;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Median absolute relative error of TTFT and TPOT per (engine, system, mode), over rows with measurements. */
+export function groupErrors(rows: readonly ServingRow[], results: readonly RowResult[]): GroupError[] {
+  const groups = new Map<string, { g: GroupError; ttft: number[]; tpot: number[] }>();
+  rows.forEach((row, i) => {
+    const key = `${row.backend}|${row.system}|${row.mode}`;
+    let e = groups.get(key);
+    if (!e) {
+      e = {
+        g: {
+          engine: row.backend ?? '',
+          system: row.system ?? '',
+          mode: row.mode ?? '',
+          rows: 0,
+          predicted: 0,
+          ttft_median_abs_error: NaN,
+          tpot_median_abs_error: NaN,
+        },
+        ttft: [],
+        tpot: [],
+      };
+      groups.set(key, e);
+    }
+    e.g.rows++;
+    const r = results[i]!;
+    if ('error' in r) return;
+    e.g.predicted++;
+    const mt = Number(row.silicon_ttft_ms);
+    const mp = Number(row.silicon_tpot_ms);
+    if (mt > 0) e.ttft.push(Math.abs(r.ttft_ms / mt - 1));
+    if (mp > 0) e.tpot.push(Math.abs(r.tpot_ms / mp - 1));
+  });
+  return [...groups.values()].map(({ g, ttft, tpot }) => ({
+    ...g,
+    ttft_median_abs_error: median(ttft),
+    tpot_median_abs_error: median(tpot),
+  }));
 }

@@ -40,7 +40,13 @@ export function kvCapacity(spec: ModelSpec, hw: HardwareSpec, o: KvCapacityOptio
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
   // Per GPU: attention sharded by tp (replicated over attention-DP ranks), experts over moe_tp · moe_ep
   // = tp · attention_dp, which core/memory's plan expresses as ep = attention_dp.
-  const plan = { tp: p.tp, pp: p.pp, ep: moe ? Math.max(1, (p.moeTp * p.moeEp) / p.tp) : 1 };
+  // When that does not divide the experts (redundant experts), the largest ep that does: a little more weight
+  // per GPU, so a little less KV (the safe side).
+  const experts = spec.groups.find((g) => g.mlp?.kind === 'moe')?.mlp;
+  const n = experts?.kind === 'moe' ? experts.numExperts : 1;
+  let ep = moe ? Math.max(1, Math.floor((p.moeTp * p.moeEp) / p.tp)) : 1;
+  while (n % ep !== 0) ep--;
+  const plan = { tp: p.tp, pp: p.pp, ep };
   const fraction = o.memoryFraction ?? defaultMemoryFraction(o.engine.engine);
   const cap = engineCapacity(spec, {
     deviceBytes: hw.visibleMemoryBytes,

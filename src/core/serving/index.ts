@@ -18,11 +18,12 @@ import { servingMetrics, type ServingMetrics, type Slo } from './metrics.js';
 import { maxLength } from './rng.js';
 import { simulate, type InstanceSpec, type Role } from './sim.js';
 import { estimateEfficiency, StepTimer, type ServingPlan, type StepTimeOptions } from './step-time.js';
-import { materialise, type Workload } from './workload.js';
+import { checkWorkload, materialise, type Workload } from './workload.js';
 
 export { ENGINE_IDS, type EngineId, type EngineConfig } from './engines.js';
 export type { ServingPlan } from './step-time.js';
 export type { Workload, TraceRequest } from './workload.js';
+export { parseTrace, type ParsedTrace } from './trace.js';
 export type { LengthDist } from './rng.js';
 export type { ServingMetrics, Dist } from './metrics.js';
 
@@ -50,6 +51,8 @@ export interface ServingInput {
   disagg?: { prefill: WorkerGroup; decode: WorkerGroup };
   /** KV tokens per attention-DP rank; default from core/memory's engine capacity. */
   kvTokensPerRank?: number;
+  /** Fraction of device memory the engine takes (default per engine, capacity.ts). */
+  memoryFraction?: number;
   workload: Workload;
   slo?: Slo;
   /** Requests at the start left out of the figures (a closed loop's first wave arrives all at once). */
@@ -66,6 +69,8 @@ export interface ServingInput {
   /** Collect inter-token gaps (default true). */
   itl?: boolean;
   explain?: boolean;
+  /** Progress of the runs (the estimate, then the ideal bound). */
+  onProgress?: (run: 'estimate' | 'ideal', finished: number, total: number) => void;
 }
 
 export interface ServingResult {
@@ -79,6 +84,9 @@ export interface ServingResult {
   engine: EngineConfig;
   trace: TraceEntry[];
 }
+
+/** The weights and activations leave no room for KV cache. */
+export class NoKvError extends InputError {}
 
 export const SERVING_LIMITS = { requests: 2_000_000, users: 1_000_000, tokens: 10_000_000 } as const;
 
@@ -94,8 +102,9 @@ function checkPlan(spec: ModelSpec, p: ServingPlan, field: string): void {
     throw new InputError(
       `${field}: moe_tp × moe_ep (${p.moeTp} × ${p.moeEp}) must equal tp × attention_dp (${p.tp} × ${p.attentionDp})`,
     );
+  // Attention is split by tp; the experts need not divide evenly by moe_ep (engines add redundant experts, e.g.
+  // 256 experts + 32 copies over EP 72), so the expert operators are timed at num_experts / moe_ep per GPU.
   validatePlan(spec, { tp: p.tp, pp: p.pp, ep: 1 });
-  if (p.moeEp > 1) validatePlan(spec, { tp: p.moeTp, pp: p.pp, ep: p.moeEp });
 }
 
 export function simulateServing(i: ServingInput): ServingResult {
@@ -115,10 +124,9 @@ export function simulateServing(i: ServingInput): ServingResult {
   }
   const kvBytes = kvElementBytes(i.kvPrecision);
   if (kvBytes === null) throw new InputError(`unknown kv precision '${i.kvPrecision}'`);
+  checkWorkload(i.workload, SERVING_LIMITS.requests);
   const requests = materialise(i.workload);
   if (requests.length === 0) throw new InputError('the workload has no requests');
-  if (requests.length > SERVING_LIMITS.requests)
-    throw new InputError(`num_requests must be at most ${SERVING_LIMITS.requests}`);
   let longest = 0;
   for (const q of requests) longest = Math.max(longest, q.input + q.output);
   if (i.workload.kind !== 'trace') longest = maxLength(i.workload.input) + maxLength(i.workload.output);
@@ -137,6 +145,7 @@ export function simulateServing(i: ServingInput): ServingResult {
         plan: g.plan,
         engine: cfg,
         maxModelLen: longest,
+        memoryFraction: i.memoryFraction,
       });
       tokens = cap.tokensPerRank;
       trace.add(
@@ -150,13 +159,11 @@ export function simulateServing(i: ServingInput): ServingResult {
     kvTokens[role === 'both' ? 'agg' : role] = tokens;
     const blocks = Math.floor(tokens / cfg.blockTokens);
     if (blocks < 1)
-      throw new InputError(
-        `${field}: no KV cache fits on the GPUs (weights and activations take all memory)`,
-      );
+      throw new NoKvError(`${field}: no KV cache fits on the GPUs (weights and activations take all memory)`);
     return { role, g, cfg, blocks };
   });
 
-  const run = (eff: Efficiency) => {
+  const run = (eff: Efficiency, which: 'estimate' | 'ideal') => {
     const instances: InstanceSpec[] = [];
     const timers: StepTimer[] = [];
     for (const b of built) {
@@ -185,11 +192,17 @@ export function simulateServing(i: ServingInput): ServingResult {
     const sim = simulate({
       instances,
       requests,
-      users: i.workload.kind === 'closed' ? i.workload.users : null,
+      users:
+        i.workload.kind === 'closed'
+          ? i.workload.users
+          : i.workload.kind === 'trace'
+            ? (i.workload.users ?? null)
+            : null,
       transferS,
       exact: i.exact,
       collectGaps: i.itl ?? true,
       hashBlockTokens: i.workload.kind === 'trace' ? (i.workload.hashBlockTokens ?? 512) : 512,
+      onProgress: i.onProgress && ((f, n) => i.onProgress!(which, f, n)),
     });
     const R = sim.requests;
     const warm = Math.min(i.warmup ?? 0, R.count - 1);
@@ -229,8 +242,8 @@ export function simulateServing(i: ServingInput): ServingResult {
     efficiencyFor: i.efficiencyFor,
   };
   const eff = estimateEfficiency(optsForEff);
-  const est = run(eff);
-  const ideal = i.ideal === false ? null : run(IDEAL_EFF);
+  const est = run(eff, 'estimate');
+  const ideal = i.ideal === false ? null : run(IDEAL_EFF, 'ideal');
   let gpus = 0;
   for (const b of built) gpus += gpusOf(b.g.plan) * b.g.workers;
   if (trace.enabled) explainServing(trace, est.metrics, gpus, eff);

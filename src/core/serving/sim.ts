@@ -3,6 +3,7 @@
  * arrive (closed loop, rate or trace), run, finish, and in disaggregated serving move from a prefill worker to a
  * decode worker after their KV transfer. Between events, decode-only steps are advanced many at once.
  */
+import { InputError } from '../memory/inference.js';
 import type { EngineConfig } from './engines.js';
 import { GapLog } from './metrics.js';
 import { Requests } from './requests.js';
@@ -37,6 +38,8 @@ export interface SimOptions {
   exact?: boolean;
   collectGaps?: boolean;
   hashBlockTokens?: number;
+  /** Called as requests finish (every 256), for progress bars. */
+  onProgress?: (finished: number, total: number) => void;
 }
 
 export interface SimResult {
@@ -135,7 +138,8 @@ class Heap {
   }
 }
 
-export class StuckError extends Error {}
+/** Input that can never be served (a request larger than the KV cache): the caller's error, not a crash. */
+export class StuckError extends InputError {}
 
 export function simulate(o: SimOptions): SimResult {
   const M = o.requests.length;
@@ -171,6 +175,7 @@ export function simulate(o: SimOptions): SimResult {
   const finish = (r: number, t: number): void => {
     R.finish[r] = t;
     finished++;
+    if (o.onProgress && (finished & 255) === 0) o.onProgress(finished, M);
     if (o.users !== null && issued < M) issue(t);
   };
 

@@ -9,6 +9,7 @@ import { registerListRoutes } from './lists.js';
 import { registerMemoryRoutes } from './memory.js';
 import { registerModelMemoryRoutes } from './models-memory.js';
 import { registerModelPathRoutes, registerModelRoutes } from './models.js';
+import { registerServingRoutes } from './serving.js';
 import { registerSystemRoutes } from './system.js';
 import { registerWebRoutes } from './web.js';
 
@@ -22,4 +23,5 @@ export const ROUTES: RouteModule[] = [
   registerCalculatorRoutes,
   registerSystemRoutes,
   registerWebRoutes,
+  registerServingRoutes,
 ];
