@@ -1,4 +1,4 @@
-/** infersim's page: state in the URL, the settings sidebar, and four views over the JSON API. */
+/** infersim's page: state in the URL, the settings sidebar, and five views over the JSON API. */
 import './style.css';
 import { postJson, type AnalyzeResult, type PlanResult, type TrainingResult } from './api';
 import { catalogs, deviceOf, findModel, loadCatalogs, modelName } from './catalog';
