@@ -6,7 +6,9 @@
  * - concurrency: `silicon_concurrency=N` of silicon_data_source (requests the client kept in flight); without it,
  *   batch_size × attention_dp (agg) or decode_batch_size × decode workers (disagg).
  * - agg: one replica of tp × pp × attention_dp GPUs with moe_tp / moe_ep; disagg: prefill_num_workers prefill workers
- *   and decode_num_workers decode workers (1 each when the row leaves them empty), each with its own plan.
+ *   and decode_num_workers decode workers, each with its own plan. Unstated decode workers: the fewest whose KV
+ *   holds every user (decodeWorkersFor); unstated prefill workers: as many as the decode side's request rate keeps
+ *   80% busy (prefillWorkersFor).
  * - formats: the MoE models' experts carry most weights, so moe_quant_mode sets the weight format, else
  *   gemm_quant_mode (fp8 / fp8_block → fp8, nvfp4, int4_wo → int4-g32, empty → bf16); KV cache fp8 for TensorRT-LLM
  *   with fp8/fp4 weights (its default quantised KV), else bf16.
@@ -17,7 +19,9 @@
  *   (widenPlaceholder).
  * - a tp the attention heads cannot be split by (tp 48 for 128 heads) is one attention-DP rank per GPU.
  * - attention DP: ranks are taken as symmetric (one rank simulated with N / attention_dp users, the MoE layers seeing
- *   attention_dp times its tokens), which keeps rows of thousands of users fast.
+ *   attention_dp times its tokens), which keeps rows of thousands of users fast. Disaggregated: one decode rank and
+ *   round(prefill ranks / decode ranks) prefill ranks, or round(decode ranks / prefill ranks) decode ranks and one
+ *   prefill rank, so each simulated prefill rank sees the load it has in the deployment.
  */
 import { findDevice, findModel, hardwareSpec, modelSpec, systemLinks } from '../catalog/index.js';
 import type { ModelSpec } from '../core/arch/spec.js';
@@ -26,12 +30,15 @@ import type { Efficiency } from '../core/perf/efficiency.js';
 import type { Links } from '../core/perf/step.js';
 import { kvCapacity } from '../core/serving/capacity.js';
 import { engineDefaults } from '../core/serving/engines.js';
+import { estimateEfficiency, StepTimer, type StepTimeOptions } from '../core/serving/step-time.js';
+import { kvElementBytes } from '../core/numerics/formats.js';
 import {
   NoKvError,
   simulateServing,
   type EngineId,
   type ServingInput,
   type ServingPlan,
+  type WorkerGroup,
 } from '../core/serving/index.js';
 
 export type ServingRow = Record<string, string>;
@@ -186,6 +193,79 @@ function widenPlaceholder(
   return p;
 }
 
+/**
+ * Prefill workers a disaggregated row leaves unstated: enough for the request rate its decode side sustains, at
+ * 80% utilisation. Rate ≈ users / (prefill time + OSL · decode step time); one prefill rank serves
+ * 1 / (prefill time of one ISL prompt) requests per second.
+ */
+function prefillWorkersFor(
+  prefill: ServingPlan,
+  decode: ServingPlan,
+  o: {
+    spec: ModelSpec;
+    hw: HardwareSpec;
+    precision: string;
+    kvBytes: number;
+    links: Links | undefined;
+    users: number;
+    decodeWorkers: number;
+    isl: number;
+    osl: number;
+    options: PredictRowOptions;
+  },
+): number {
+  const timer = (plan: ServingPlan) => {
+    const so: StepTimeOptions = {
+      spec: o.spec,
+      hw: o.hw,
+      precision: o.precision,
+      kvBytes: o.kvBytes,
+      plan,
+      links: o.links,
+      efficiency: o.options.efficiency,
+      efficiencyFor: o.options.efficiencyFor,
+    };
+    return new StepTimer(so, estimateEfficiency(so));
+  };
+  const tp = timer(prefill).exact(
+    { prefill: [{ tokens: o.isl, context: 0 }], decodes: 0, decodeContext: 0 },
+    o.isl * prefill.attentionDp,
+  );
+  const b = Math.max(1, Math.round(o.users / (o.decodeWorkers * decode.attentionDp)));
+  const td = timer(decode).exact(
+    { prefill: [], decodes: b, decodeContext: b * (o.isl + o.osl / 2) },
+    b * decode.attentionDp,
+  );
+  const rate = o.users / (tp + o.osl * td);
+  return Math.max(1, Math.ceil((rate * tp) / (0.8 * prefill.attentionDp)));
+}
+
+/** Decode workers a row leaves unstated: the fewest whose KV cache holds every user's prompt and output. */
+function decodeWorkersFor(
+  decode: ServingPlan,
+  o: {
+    spec: ModelSpec;
+    hw: HardwareSpec;
+    precision: string;
+    kvPrecision: string;
+    engine: EngineId;
+    users: number;
+    isl: number;
+    osl: number;
+  },
+): number {
+  const cap = kvCapacity(o.spec, o.hw, {
+    precision: o.precision,
+    kvPrecision: o.kvPrecision,
+    plan: decode,
+    engine: engineDefaults(o.engine, o.hw.memoryBytes),
+    maxModelLen: o.isl + o.osl,
+  });
+  const perWorker = cap.tokensPerRank * decode.attentionDp;
+  if (perWorker <= 0) return 1;
+  return Math.max(1, Math.ceil((o.users * (o.isl + o.osl)) / perWorker));
+}
+
 /** The row ran, so its weights fit: where the engine's default memory fraction leaves no KV, it was raised. */
 function fitting(input: ServingInput) {
   try {
@@ -221,11 +301,51 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
   // Symmetric attention-DP ranks and decode workers: simulate one decode rank's share of the users; the prefill
   // workers that serve all ranks are shared by them (their steps stretched when they have less capacity).
   const dp = (agg ?? decode)!.attentionDp;
-  const decodeWorkers = disagg ? Math.max(1, int(row, 'decode_num_workers', 1)) : 1;
-  const prefillWorkers = disagg ? Math.max(1, int(row, 'prefill_num_workers', 1)) : 1;
+  const kvBytes = kvElementBytes(kvPrecision) ?? 2;
+  const decodeWorkers = !decode
+    ? 1
+    : int(row, 'decode_num_workers', 0) ||
+      decodeWorkersFor(decode, { spec, hw, precision, kvPrecision, engine, users, isl, osl });
   const ranks = dp * decodeWorkers;
   const share = Math.max(1, Math.round(users / ranks));
-  const waves = options.waves ?? (share >= 512 ? 2 : 3);
+  // Disaggregated: the prefill ranks per decode rank decide who queues. One decode rank and round(ratio) prefill
+  // ranks are simulated when there are more prefill ranks; round(1 / ratio) decode ranks (their users) and one
+  // prefill rank when there are fewer.
+  let users1 = share;
+  let sides: { prefill: WorkerGroup; decode: WorkerGroup } | undefined;
+  if (prefill && decode) {
+    const workers =
+      int(row, 'prefill_num_workers', 0) ||
+      prefillWorkersFor(prefill, decode, {
+        spec,
+        hw,
+        precision,
+        kvBytes,
+        links,
+        users,
+        decodeWorkers,
+        isl,
+        osl,
+        options,
+      });
+    const ratio = (workers * prefill.attentionDp) / ranks;
+    const p = Math.max(1, Math.round(ratio));
+    const d = ratio >= 1 ? 1 : Math.max(1, Math.round(1 / ratio));
+    users1 = share * d;
+    sides = {
+      prefill: {
+        plan: prefill,
+        workers: Math.ceil(p / prefill.attentionDp),
+        simulatedRanks: Math.min(p, prefill.attentionDp),
+      },
+      decode: {
+        plan: decode,
+        workers: Math.ceil(d / decode.attentionDp),
+        simulatedRanks: Math.min(d, decode.attentionDp),
+      },
+    };
+  }
+  const waves = options.waves ?? (users1 >= 512 ? 2 : 3);
   const input: ServingInput = {
     spec,
     hw,
@@ -234,27 +354,16 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
     engine,
     links,
     agg: agg ? { plan: agg, workers: 1, simulatedRanks: 1 } : undefined,
-    disagg:
-      prefill && decode
-        ? {
-            prefill: {
-              plan: prefill,
-              workers: 1,
-              timeScale: Math.max(1, ranks / (prefillWorkers * prefill.attentionDp)),
-              simulatedRanks: 1,
-            },
-            decode: { plan: decode, workers: 1, simulatedRanks: 1 },
-          }
-        : undefined,
+    disagg: sides,
     workload: {
       kind: 'closed',
-      users: share,
-      numRequests: share * waves,
+      users: users1,
+      numRequests: users1 * waves,
       input: { kind: 'fixed', value: isl },
       output: { kind: 'fixed', value: osl },
       seed: 1,
     },
-    warmup: share,
+    warmup: users1,
     efficiency: options.efficiency,
     efficiencyFor: options.efficiencyFor,
     ideal: false,

@@ -139,3 +139,38 @@ describe('TensorRT-LLM GUARANTEED_NO_EVICT: admission reserves prompt + all outp
     expect(m.prefill_s.mean).toBeCloseTo(0.016, 12);
   });
 });
+
+describe('disaggregated: the first token waits for room on the decode worker', () => {
+  // Prefill worker (budget 8) and a decode worker whose 9 one-token blocks hold one request (TensorRT-LLM reserves
+  // prompt 6 + output 3). KV transfer takes no time here.
+  // prefill step 1 [0, 0.018]: A's 6 + B's first 2 → A handed over at 0.018, taken in at once: A's first token
+  // decode: A's 2 more tokens, 0.011 each → A done at 0.040
+  // prefill step 2 [0.018, 0.032]: B's last 4 → B handed over at 0.032, but the decode pool is full until A is done:
+  // B's first token at 0.040 (not 0.032), then 2 decode steps → B done at 0.062
+  it('TTFT counts the wait for decode KV', () => {
+    const cfg = { ...engineDefaults('trtllm', 80 * 2 ** 30), maxStepTokens: 8, blockTokens: 1 };
+    const sim = simulate({
+      instances: [
+        {
+          role: 'prefill',
+          plan,
+          engine: { ...cfg, reservation: 'current' },
+          blocksPerRank: 1000,
+          timer: fakeTimer,
+        },
+        { role: 'decode', plan, engine: cfg, blocksPerRank: 9, timer: fakeTimer },
+      ],
+      requests: [
+        { arrivalS: NaN, input: 6, output: 3 },
+        { arrivalS: NaN, input: 6, output: 3 },
+      ],
+      users: 2,
+      transferS: () => 0,
+    });
+    const R = sim.requests;
+    expect(R.firstToken[0]).toBeCloseTo(0.018, 12);
+    expect(R.finish[0]).toBeCloseTo(0.04, 12);
+    expect(R.firstToken[1]).toBeCloseTo(0.04, 12);
+    expect(R.finish[1]).toBeCloseTo(0.062, 12);
+  });
+});

@@ -123,6 +123,11 @@ export class Rank {
       const hit = this.prefixHit(r, now);
       R.cachedPrefix[r] = hit;
       R.computed[r] = hit;
+    } else if (Number.isNaN(R.firstToken[r]!)) {
+      // Disaggregated: a request handed over by its prefill worker streams its first token once a decode worker
+      // has taken it in (the KV transfer needs room there first).
+      R.firstToken[r] = now;
+      R.lastToken[r] = now;
     }
   }
 

@@ -350,8 +350,9 @@ export function simulate(o: SimOptions): SimResult {
     if (o.users === null) while (issued < M && R.arrival[issued]! <= t) issue(R.arrival[issued]!);
     while (transfers.size && transfers.top() <= t) {
       const r = transfers.pop();
-      R.firstToken[r] = t;
-      R.lastToken[r] = t;
+      // the first token reaches the client when a decode worker takes the request in (Rank.admitFirst)
+      R.firstToken[r] = NaN;
+      R.lastToken[r] = NaN;
       R.computed[r] = R.input[r]!;
       R.generated[r] = 1;
       R.held[r] = 0;
