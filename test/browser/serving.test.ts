@@ -21,6 +21,8 @@ const FIELDS: [string, Kind][] = [
   ['ttft_ms', 'ms'],
   ['ttft_ms_p90', 'ms'],
   ['ttft_ms_p99', 'ms'],
+  ['queue_ms', 'ms'],
+  ['prefill_ms', 'ms'],
   ['tpot_ms', 'ms'],
   ['tpot_ms_p90', 'ms'],
   ['tpot_ms_p99', 'ms'],

@@ -189,8 +189,8 @@ export interface ServingFigures {
   output_tokens_per_s_per_gpu: number | null;
   output_tokens_per_s_per_user: number | null;
   goodput_requests_per_s: number | null;
-  queue_ms?: number | null;
-  prefill_ms?: number | null;
+  queue_ms: number | null;
+  prefill_ms: number | null;
   completed?: number | null;
   duration_s?: number | null;
 }

@@ -10,7 +10,7 @@ import { el, rate } from '../fmt';
 import { SERVING_URL, type ServingPoint } from './serving-run';
 
 const SCOPE = 'serving';
-type Key = Exclude<keyof ServingFigures, 'queue_ms' | 'prefill_ms' | 'completed' | 'duration_s'>;
+type Key = Exclude<keyof ServingFigures, 'completed' | 'duration_s'>;
 type Kind = 'ms' | 'rate' | 'req';
 
 /** Definitions as vLLM's benchmark computes them (and infersim's core/serving/metrics.ts follows). */
@@ -38,6 +38,22 @@ const FIGURES: { key: Key; label: string; unit: string; kind: Kind; def: string;
     kind: 'ms',
     def: '99th percentile (numpy, linear) over requests of (first token time − arrival)',
     server: /^ttft|^kv_tokens|^step time/,
+  },
+  {
+    key: 'queue_ms',
+    label: 'TTFT: queue p50',
+    unit: 'ms',
+    kind: 'ms',
+    def: "TTFT's first part: median over requests of (first time scheduled − arrival); medians of the parts need not add up to TTFT's",
+    server: /^ttft|^kv_tokens/,
+  },
+  {
+    key: 'prefill_ms',
+    label: 'TTFT: prefill p50',
+    unit: 'ms',
+    kind: 'ms',
+    def: "TTFT's second part: median over requests of (first token time − first time scheduled)",
+    server: /^ttft|^step time/,
   },
   {
     key: 'tpot_ms',
