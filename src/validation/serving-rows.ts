@@ -12,8 +12,9 @@
  * - formats: the MoE models' experts carry most weights, so moe_quant_mode sets the weight format, else
  *   gemm_quant_mode (fp8 / fp8_block → fp8, nvfp4, int4_wo → int4-g32, empty → bf16); KV cache fp8 for TensorRT-LLM
  *   with fp8/fp4 weights (its default quantised KV), else bf16.
- * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests (2·N when N ≥ 512, to bound the run
- *   time) and leaves the first N out: they all arrive at once, which a benchmark of many more requests dilutes.
+ * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests and leaves the first N out: they all
+ *   arrive at once, which a benchmark of many more requests dilutes. More than 256 users on one simulated rank are
+ *   simulated as 256 or fewer, each standing for batch_scale identical users (ServingInput.batchScale).
  * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
  *   the deployment raised it); a placeholder layout of all ones that cannot hold the weights is widened
  *   (widenPlaceholder).
@@ -52,8 +53,10 @@ export interface PredictRowOptions {
   /** Efficiency table to time steps with (the calibration's candidate). */
   efficiency?: Efficiency;
   efficiencyFor?: (hwClass: string) => Efficiency;
-  /** Requests per user simulated (default 3, or 2 at 512 users and more); the first wave is left out. */
+  /** Requests per simulated user (default 3); the first wave is left out. */
   waves?: number;
+  /** Most users simulated per rank (default 256); more stand in for several each (batch_scale). Lower is faster. */
+  maxSimulatedUsers?: number;
   kvPrecision?: string;
 }
 
@@ -276,8 +279,8 @@ function fitting(input: ServingInput) {
   }
 }
 
-/** The simulation a row describes, and its predicted median TTFT and TPOT (ms). */
-export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+/** The serving simulation a row describes (see the mapping above). */
+export function rowInput(row: ServingRow, options: PredictRowOptions = {}): ServingInput {
   const spec = rowModel(row.model_path ?? '');
   const { hw, links } = rowHardware(row.system ?? '');
   const engine = row.backend as EngineId;
@@ -345,7 +348,10 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
       },
     };
   }
-  const waves = options.waves ?? (users1 >= 512 ? 2 : 3);
+  // Many users per rank: simulate 256 or fewer, each standing for batch_scale identical users (mean field).
+  const scale = Math.max(1, Math.ceil(users1 / (options.maxSimulatedUsers ?? 256)));
+  users1 = Math.max(1, Math.round(users1 / scale));
+  const waves = options.waves ?? 3;
   const input: ServingInput = {
     spec,
     hw,
@@ -364,12 +370,18 @@ export function predictRow(row: ServingRow, options: PredictRowOptions = {}): Ro
       seed: 1,
     },
     warmup: users1,
+    batchScale: scale,
     efficiency: options.efficiency,
     efficiencyFor: options.efficiencyFor,
     ideal: false,
     itl: false,
   };
-  const r = fitting(input);
+  return input;
+}
+
+/** The row's predicted median TTFT and TPOT (ms). */
+export function predictRow(row: ServingRow, options: PredictRowOptions = {}): RowPrediction {
+  const r = fitting(rowInput(row, options));
   return { ttft_ms: r.estimate.ttft_s.p50 * 1e3, tpot_ms: r.estimate.tpot_s.p50 * 1e3 };
 }
 

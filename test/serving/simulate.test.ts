@@ -72,6 +72,24 @@ describe('fast path against the step-by-step reference', () => {
   });
 });
 
+describe('mean field over large batches', () => {
+  it('16 users standing for 4 each give the figures of 64 users within 2%', () => {
+    const w = (users: number) => ({
+      kind: 'closed' as const,
+      users,
+      numRequests: users * 3,
+      input: { kind: 'fixed' as const, value: 1024 },
+      output: { kind: 'fixed' as const, value: 256 },
+      seed: 1,
+    });
+    const full = simulateServing(base({ workload: w(64), warmup: 64 })).estimate;
+    const scaled = simulateServing(base({ workload: w(16), warmup: 16, batchScale: 4 })).estimate;
+    expect(Math.abs(scaled.tpot_s.p50 / full.tpot_s.p50 - 1)).toBeLessThan(0.02);
+    expect(Math.abs(scaled.output_tokens_per_s / full.output_tokens_per_s - 1)).toBeLessThan(0.02);
+    expect(Math.abs(scaled.ttft_s.p50 / full.ttft_s.p50 - 1)).toBeLessThan(0.02);
+  });
+});
+
 describe('disaggregated serving', () => {
   it('TTFT includes the KV transfer over the link between the workers', () => {
     const plan = { tp: 2, pp: 1, attentionDp: 1, moeTp: 2, moeEp: 1 };

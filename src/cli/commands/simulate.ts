@@ -61,6 +61,7 @@ interface Opts {
   maxTokens?: number;
   kvTokens?: number;
   mixedChunk?: boolean;
+  batchScale?: number;
   rows?: string;
   json?: boolean;
   explain?: boolean;
@@ -255,6 +256,11 @@ export function registerSimulate(program: Command): void {
     )
     .option('--kv-tokens <n>', 'KV-cache tokens per rank (default: from memory)', int('--kv-tokens', 1, 1e12))
     .option('--mixed-chunk', 'SGLang: decodes join prefill steps (--enable-mixed-chunk)')
+    .option(
+      '--batch-scale <k>',
+      'mean field for huge loads: simulate 1/k of the users, each standing for k identical ones',
+      int('--batch-scale', 1, 65536),
+    )
     .option('--no-ideal', 'skip the ideal-bound simulation')
     .option('--rows <file>', 'predict every row of a measured-serving CSV (measured.csv format)')
     .option('--json', 'print JSON')
@@ -279,6 +285,7 @@ export function registerSimulate(program: Command): void {
         },
         links: systemLinks(o.gpu) ?? undefined,
         kvTokensPerRank: o.kvTokens,
+        batchScale: o.batchScale,
         workload: w,
         warmup: o.warmup,
         slo: {

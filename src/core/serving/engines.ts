@@ -57,14 +57,16 @@ export function vllmDefaults(deviceBytes: number): EngineConfig {
  * prefill has priority: when a new prefill batch can be formed it runs alone and the running decodes wait that step,
  * unless --enable-mixed-chunk. Admission reserves prompt + min(max_new_tokens, 4096) · new_token_ratio for every
  * running request (SGLANG_INIT_NEW_TOKEN_RATIO 0.7, min factor 0.14, decay over 600 steps; environ.py). KV pool at
- * token granularity (page_size 1); radix prefix cache on. chunked_prefill_size 8192 on large-memory GPUs
- * (server_args.py), max_running_requests bounded by the pool.
+ * token granularity (page_size 1); radix prefix cache on. chunked_prefill_size by GPU memory (server_args.py):
+ * 2048 under 35 GiB, 8192 under 160 GiB (H100, H200), 16384 above (B200, B300, GB200, GB300); max_running_requests
+ * bounded by the pool.
  */
-export function sglangDefaults(): EngineConfig {
+export function sglangDefaults(deviceBytes: number): EngineConfig {
+  const gib = deviceBytes / 2 ** 30;
   return {
     engine: 'sglang',
     maxRunning: 4096,
-    maxStepTokens: 8192,
+    maxStepTokens: gib < 35 ? 2048 : gib < 160 ? 8192 : 16384,
     chunkedPrefill: true,
     mixed: false,
     blockTokens: 1,
@@ -97,7 +99,7 @@ export function engineDefaults(engine: EngineId, deviceBytes: number): EngineCon
   return engine === 'vllm'
     ? vllmDefaults(deviceBytes)
     : engine === 'sglang'
-      ? sglangDefaults()
+      ? sglangDefaults(deviceBytes)
       : trtllmDefaults();
 }
 

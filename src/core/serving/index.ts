@@ -53,6 +53,12 @@ export interface ServingInput {
   kvTokensPerRank?: number;
   /** Fraction of device memory the engine takes (default per engine, capacity.ts). */
   memoryFraction?: number;
+  /**
+   * Mean field over large batches: simulate 1/batchScale of every rank's requests, each standing for batchScale
+   * identical ones: steps are timed with batchScale copies of every sequence, the rank's KV, token budget and
+   * running limit are divided by it, throughputs multiplied. For closed loops of many users at fixed lengths.
+   */
+  batchScale?: number;
   workload: Workload;
   slo?: Slo;
   /** Requests at the start left out of the figures (a closed loop's first wave arrives all at once). */
@@ -125,6 +131,8 @@ export function simulateServing(i: ServingInput): ServingResult {
   const kvBytes = kvElementBytes(i.kvPrecision);
   if (kvBytes === null) throw new InputError(`unknown kv precision '${i.kvPrecision}'`);
   checkWorkload(i.workload, SERVING_LIMITS.requests);
+  if (i.batchScale !== undefined && !(Number.isInteger(i.batchScale) && i.batchScale >= 1))
+    throw new InputError(`batch_scale must be a positive integer (got ${i.batchScale})`);
   const requests = materialise(i.workload);
   if (requests.length === 0) throw new InputError('the workload has no requests');
   let longest = 0;
@@ -136,7 +144,16 @@ export function simulateServing(i: ServingInput): ServingResult {
   const kvTokens: ServingResult['kv_tokens_per_rank'] = {};
   const built = groups.map(({ role, g, field }) => {
     // A prefill worker holds a request's KV only until its first token.
-    const cfg: EngineConfig = role === 'prefill' ? { ...cfgBase, reservation: 'current' } : cfgBase;
+    const k = i.batchScale ?? 1;
+    const scaled: EngineConfig =
+      k === 1
+        ? cfgBase
+        : {
+            ...cfgBase,
+            maxStepTokens: Math.max(1, Math.floor(cfgBase.maxStepTokens / k)),
+            maxRunning: Math.max(1, Math.floor(cfgBase.maxRunning / k)),
+          };
+    const cfg: EngineConfig = role === 'prefill' ? { ...scaled, reservation: 'current' } : scaled;
     let tokens = i.kvTokensPerRank;
     if (tokens === undefined) {
       const cap = kvCapacity(i.spec, i.hw, {
@@ -157,9 +174,11 @@ export function simulateServing(i: ServingInput): ServingResult {
       );
     }
     kvTokens[role === 'both' ? 'agg' : role] = tokens;
-    const blocks = Math.floor(tokens / cfg.blockTokens);
+    const blocks = Math.floor(tokens / cfg.blockTokens / k);
     if (blocks < 1)
-      throw new NoKvError(`${field}: no KV cache fits on the GPUs (weights and activations take all memory)`);
+      throw new NoKvError(
+        `${field}: no KV cache fits on the GPUs (weights and activations take all memory); use more GPUs or a smaller precision`,
+      );
     return { role, g, cfg, blocks };
   });
 
@@ -174,6 +193,7 @@ export function simulateServing(i: ServingInput): ServingResult {
         kvBytes,
         plan: b.g.plan,
         links: i.links,
+        batchScale: i.batchScale,
       };
       const timer = new StepTimer(o, eff);
       timers.push(timer);
@@ -227,6 +247,13 @@ export function simulateServing(i: ServingInput): ServingResult {
       i.slo,
       measured,
     );
+    const k = i.batchScale ?? 1;
+    if (k !== 1) {
+      metrics.request_throughput_per_s *= k;
+      metrics.output_tokens_per_s *= k;
+      metrics.input_tokens_per_s *= k;
+      metrics.goodput_requests_per_s *= k;
+    }
     let evaluations = 0;
     for (const t of timers) evaluations += t.evaluations;
     return { metrics, sim, evaluations };
@@ -246,7 +273,7 @@ export function simulateServing(i: ServingInput): ServingResult {
   const ideal = i.ideal === false ? null : run(IDEAL_EFF, 'ideal');
   let gpus = 0;
   for (const b of built) gpus += gpusOf(b.g.plan) * b.g.workers;
-  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff);
+  if (trace.enabled) explainServing(trace, est.metrics, gpus, eff, est.sim.steps, est.evaluations);
   return {
     estimate: est.metrics,
     ideal: ideal?.metrics ?? null,
@@ -280,15 +307,20 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
   return (input: number) => link.latencyS + (bytesPerToken * input) / (link.bandwidthBytesPerS * lanes);
 }
 
-function explainServing(t: Trace, m: ServingMetrics, gpus: number, eff: Efficiency): void {
+function explainServing(
+  t: Trace,
+  m: ServingMetrics,
+  gpus: number,
+  eff: Efficiency,
+  steps: number,
+  evaluations: number,
+): void {
   t.add(
-    'step time',
-    NaN,
-    's',
-    "core/perf stepTimes of each step's exact mix (prefill chunks + decode batch)",
-    {
-      ...eff,
-    },
+    'steps',
+    steps,
+    'steps',
+    'each timed by core/perf stepTimes for its exact mix (prefill chunks + decode batch); decode runs between events interpolated on a grid of mean contexts',
+    { ...eff, perf_evaluations: evaluations },
   );
   t.add('ttft_s (median)', m.ttft_s.p50, 's', 'first token time − arrival; median over requests', {
     queue_p50_s: m.queue_s.p50,

@@ -62,6 +62,8 @@ export interface StepTimeOptions {
   efficiency?: Efficiency;
   /** Pluggable source of the efficiency table by hardware class (the calibration injects its own here). */
   efficiencyFor?: (hwClass: string) => Efficiency;
+  /** Each simulated sequence stands for this many identical ones (mean field over a large batch); default 1. */
+  batchScale?: number;
 }
 
 /** The estimate's efficiency for these options: explicit, else the pluggable table, else core/perf's. */
@@ -117,15 +119,16 @@ export class StepTimer {
   /** Exact time of one step: the representative rank's mix, and the new tokens of all ranks (for the MoE part). */
   exact(mix: RankMix, allRankTokens?: number): number {
     this.evaluations++;
+    const k = this.o.batchScale ?? 1;
     const segments: Segment[] = [];
     let tokens = 0;
     for (const c of mix.prefill) {
-      segments.push({ batch: 1, tokens: c.tokens, context: c.context });
-      tokens += c.tokens;
+      segments.push({ batch: k, tokens: c.tokens, context: c.context });
+      tokens += c.tokens * k;
     }
     if (mix.decodes > 0) {
-      segments.push({ batch: mix.decodes, tokens: 1, context: mix.decodeContext / mix.decodes });
-      tokens += mix.decodes;
+      segments.push({ batch: mix.decodes * k, tokens: 1, context: mix.decodeContext / mix.decodes });
+      tokens += mix.decodes * k;
     }
     if (tokens === 0) return 0;
     const p = this.o.plan;
@@ -137,12 +140,12 @@ export class StepTimer {
       layerShare: 1,
       kvBytes: this.o.kvBytes,
       actBytes: this.actBytes,
-      logitsRows: mix.decodes + mix.prefill.length,
+      logitsRows: (mix.decodes + mix.prefill.length) * k,
     };
     let extra: Op[] = [];
     let comm = 0;
     if (this.moeCtx) {
-      const all = Math.max(tokens, allRankTokens ?? tokens);
+      const all = Math.max(tokens, (allRankTokens ?? 0) * k);
       const moeShape: StepShape = {
         ...shape,
         segments: [{ batch: all, tokens: 1, context: 0 }],

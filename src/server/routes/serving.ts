@@ -96,6 +96,13 @@ export const simulateBody = z
     max_tokens: z.number().int().min(1).max(LIMITS.seq).optional(),
     kv_tokens: z.number().int().min(1).max(1e12).optional(),
     mixed_chunk: z.boolean().optional(),
+    batch_scale: z
+      .number()
+      .int()
+      .min(1)
+      .max(65536)
+      .optional()
+      .describe('mean field: simulate 1/k of the requests, each standing for k identical ones'),
     ideal: z.boolean().default(true),
   })
   .strict();
@@ -164,6 +171,7 @@ async function simulate(ctx: AppContext, b: Body, explain: boolean) {
     },
     links: systemLinks(b.gpu) ?? undefined,
     kvTokensPerRank: b.kv_tokens,
+    batchScale: b.batch_scale,
     workload: workload(b),
     warmup: b.warmup,
     slo: {
