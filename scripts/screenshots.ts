@@ -27,6 +27,7 @@ async function main(): Promise<void> {
         '/?tab=compare&m=Qwen/Qwen3-8B&cmp=Qwen/Qwen3-8B@bf16,Qwen/Qwen3-8B@fp8,meta-llama/Llama-3.1-8B@bf16,mistralai/Mistral-7B-v0.3@int4',
       ],
       ['training.png', '/?tab=training&m=meta-llama/Llama-3.1-8B&lora=16&hw=a100-sxm-80gb'],
+      ['serving.png', '/?tab=serving&m=meta-llama/Llama-3.1-8B&hw=h100-sxm-80gb&eng=vllm&slo_tpot=40'],
     ];
     for (const [file, path] of shots) {
       await page.goto(server.url + path);

@@ -182,3 +182,31 @@ export interface TrainingResult {
   trainable_percent: number;
   trace: TraceEntry[] | null;
 }
+
+/** POST /api/serving/simulate: the benchmark's figures (milliseconds, tokens/s), null where undefined. */
+export interface ServingFigures {
+  ttft_ms: number | null;
+  ttft_ms_p90: number | null;
+  ttft_ms_p99: number | null;
+  tpot_ms: number | null;
+  tpot_ms_p90: number | null;
+  tpot_ms_p99: number | null;
+  itl_ms: number | null;
+  e2e_ms: number | null;
+  output_tokens_per_s: number | null;
+  output_tokens_per_s_per_gpu: number | null;
+  output_tokens_per_s_per_user: number | null;
+  goodput_requests_per_s: number | null;
+  queue_ms: number | null;
+  prefill_ms: number | null;
+  completed?: number | null;
+  duration_s?: number | null;
+}
+
+export interface ServingResponse extends ServingFigures {
+  gpus: number;
+  /** The same schedule at datasheet speed (the bound). */
+  ideal?: ServingFigures | null;
+  preemptions?: number;
+  trace?: TraceEntry[] | null;
+}

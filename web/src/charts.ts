@@ -30,6 +30,8 @@ declare module 'chart.js' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface PluginOptionsByType<TType extends ChartType> {
     refLines?: { lines: RefLine[]; axis: 'x' | 'y' };
+    /** Text beside each point of one dataset (a curve's points named by their parameter). */
+    pointLabels?: { dataset: number; labels: string[] };
   }
 }
 
@@ -70,6 +72,25 @@ const refLines: Plugin = {
   },
 };
 
+/** Writes `labels[i]` above and right of point i of the chosen dataset. */
+const pointLabels: Plugin = {
+  id: 'pointLabels',
+  afterDatasetsDraw(chart, _args, opts: { dataset?: number; labels?: string[] }) {
+    const labels = opts.labels ?? [];
+    const meta = chart.getDatasetMeta(opts.dataset ?? 0);
+    if (!labels.length || meta.hidden) return;
+    const { ctx } = chart;
+    ctx.save();
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.fillStyle = '#334155';
+    meta.data.forEach((pt, i) => {
+      const l = labels[i];
+      if (l && Number.isFinite(pt.x) && Number.isFinite(pt.y)) ctx.fillText(l, pt.x + 5, pt.y - 5);
+    });
+    ctx.restore();
+  },
+};
+
 Chart.register(
   BarController,
   BarElement,
@@ -83,6 +104,7 @@ Chart.register(
   Tooltip,
   Filler,
   refLines,
+  pointLabels,
 );
 Chart.defaults.animation = false;
 Chart.defaults.maintainAspectRatio = false;

@@ -1,4 +1,4 @@
-/** infersim's page: state in the URL, the settings sidebar, and four views over the JSON API. */
+/** infersim's page: state in the URL, the settings sidebar, and five views over the JSON API. */
 import './style.css';
 import { postJson, type AnalyzeResult, type PlanResult, type TrainingResult } from './api';
 import { catalogs, deviceOf, findModel, loadCatalogs, modelName } from './catalog';
@@ -9,6 +9,9 @@ import { el } from './fmt';
 import { renderCompare, type CompareEntry } from './panels/compare';
 import { renderEngine } from './panels/engine';
 import { renderInference } from './panels/inference';
+import { renderServing } from './panels/serving';
+import { servingForm } from './panels/serving-form';
+import { parseConcurrencies, runSweep, type ServingPoint } from './panels/serving-run';
 import { renderTraining } from './panels/training';
 import { fromUrl, modelRef, toQuery, type State, type Tab } from './state';
 
@@ -346,6 +349,46 @@ async function refreshTraining(signal: AbortSignal): Promise<void> {
   if (error) throw new Error(error);
 }
 
+/** The serving form, built once like the training form. */
+let servForm: HTMLElement | null = null;
+
+/**
+ * One simulation per concurrency, in turn; the view is redrawn after each (its progress visible), and refresh()
+ * says 'ready' only once the last has been drawn.
+ */
+async function refreshServing(signal: AbortSignal): Promise<void> {
+  servForm ??= servingForm(state, update);
+  const dev = deviceOf(state.hw);
+  const sys = catalogs.systems.find((x) => x.id === state.hw);
+  const engines: Record<string, string> = { vllm: 'vLLM', sglang: 'SGLang', trtllm: 'TensorRT-LLM' };
+  let concurrencies: number[] = [];
+  const view = (points: ServingPoint[], next: number | null, error: string | null) =>
+    renderServing($('view-serving'), servForm!, {
+      points,
+      concurrencies,
+      next,
+      error,
+      label: {
+        model: modelName(state.model),
+        hardware: sys?.name ?? dev?.name ?? state.hw,
+        engine: engines[state.sEngine] ?? state.sEngine,
+      },
+      slo: { ttftMs: state.sloTtft, tpotMs: state.sloTpot },
+    });
+  let shown: ServingPoint[] = [];
+  try {
+    concurrencies = parseConcurrencies(state.sConc);
+    await runSweep(state, concurrencies, signal, (done, next) => {
+      shown = [...done];
+      if (!signal.aborted) view(shown, next, null);
+    });
+  } catch (e) {
+    if (signal.aborted) return;
+    view(shown, null, (e as Error).message);
+    throw e;
+  }
+}
+
 async function refresh(): Promise<void> {
   inflight?.abort();
   const ctl = new AbortController();
@@ -356,6 +399,7 @@ async function refresh(): Promise<void> {
     if (state.tab === 'inference') await refreshInference(ctl.signal);
     else if (state.tab === 'compare') await refreshCompare(ctl.signal);
     else if (state.tab === 'training') await refreshTraining(ctl.signal);
+    else if (state.tab === 'serving') await refreshServing(ctl.signal);
     else renderEngine($('view-engine'));
     // 'ready' only for the newest settings: not when a newer change is waiting for its recompute.
     if (mine === generation && timer === undefined) setStatus('ready');

@@ -3,7 +3,7 @@
  * left out. A pasted config.json (when the server has no database to import it into) lives in sessionStorage.
  */
 
-export type Tab = 'inference' | 'compare' | 'training' | 'engine';
+export type Tab = 'inference' | 'compare' | 'training' | 'engine' | 'serving';
 
 export interface State {
   tab: Tab;
@@ -39,6 +39,18 @@ export interface State {
   qlora: boolean;
   tBatch: number;
   tSeq: number;
+  /** Serving: engine, plan, formats, lengths, the concurrencies swept ('1,2,4'), SLO limits in ms (0 = none). */
+  sEngine: string;
+  sTp: number;
+  sEp: number;
+  sAdp: number;
+  sPrecision: string;
+  sKv: string;
+  sIsl: number;
+  sOsl: number;
+  sConc: string;
+  sloTtft: number;
+  sloTpot: number;
 }
 
 export const DEFAULTS: State = {
@@ -71,6 +83,17 @@ export const DEFAULTS: State = {
   qlora: false,
   tBatch: 1,
   tSeq: 2048,
+  sEngine: 'vllm',
+  sTp: 1,
+  sEp: 1,
+  sAdp: 1,
+  sPrecision: 'auto',
+  sKv: 'auto',
+  sIsl: 1024,
+  sOsl: 1024,
+  sConc: '1,2,4,8,16,32,64,128,256',
+  sloTtft: 0,
+  sloTpot: 0,
 };
 
 const KEYS: Record<keyof State, string> = {
@@ -103,6 +126,17 @@ const KEYS: Record<keyof State, string> = {
   qlora: 'qlora',
   tBatch: 'tb',
   tSeq: 'ts',
+  sEngine: 'eng',
+  sTp: 'stp',
+  sEp: 'sep',
+  sAdp: 'adp',
+  sPrecision: 'sv_p',
+  sKv: 'sv_kv',
+  sIsl: 'isl',
+  sOsl: 'osl',
+  sConc: 'conc',
+  sloTtft: 'slo_ttft',
+  sloTpot: 'slo_tpot',
 };
 
 export function fromUrl(search: string): State {
@@ -120,7 +154,7 @@ export function fromUrl(search: string): State {
     else if (Array.isArray(def)) out[field] = raw.split(',').filter(Boolean).slice(0, 8);
     else out[field] = raw.slice(0, 300);
   }
-  if (!['inference', 'compare', 'training', 'engine'].includes(s.tab)) s.tab = 'inference';
+  if (!['inference', 'compare', 'training', 'engine', 'serving'].includes(s.tab)) s.tab = 'inference';
   return s;
 }
 
