@@ -208,5 +208,7 @@ export interface ServingResponse extends ServingFigures {
   /** The same schedule at datasheet speed (the bound). */
   ideal?: ServingFigures | null;
   preemptions?: number;
+  /** Whether measured rows back this hardware class, weight format and engine (core/perf/confidence.ts). */
+  confidence?: { level: 'calibrated' | 'extrapolated'; reason: string };
   trace?: TraceEntry[] | null;
 }

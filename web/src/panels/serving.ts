@@ -232,6 +232,17 @@ function progress(v: ServingView): HTMLElement {
           text: `${p.concurrency} users: ${p.result.preemptions} preemptions (the KV cache ran out; requests were recomputed)`,
         }),
       ),
+    // One model, GPU, format and engine for the whole sweep: the first answer says whether measurements back it.
+    ...v.points
+      .slice(0, 1)
+      .filter((p) => p.result.confidence?.level === 'extrapolated')
+      .map((p) =>
+        el('div', {
+          class: 'warning',
+          'data-testid': 'serving-confidence',
+          text: `Extrapolated: ${p.result.confidence!.reason}`,
+        }),
+      ),
   );
 }
 
