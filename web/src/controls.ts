@@ -6,15 +6,15 @@ import { savePasted, type State } from './state';
 
 export type Update = (patch: Partial<State>) => void;
 
-const DEGREES = [1, 2, 4, 8, 16, 32, 64];
+export const DEGREES = [1, 2, 4, 8, 16, 32, 64];
 const RUNTIMES = ['vllm-v1', 'vllm-v0', 'pytorch', 'none'];
-const ENGINES: [string, string][] = [
+export const ENGINES: [string, string][] = [
   ['vllm', 'vLLM'],
   ['sglang', 'SGLang'],
   ['trtllm', 'TensorRT-LLM'],
 ];
 
-function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
+export function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
   return el(
     'label',
     { class: 'field' },
@@ -24,9 +24,16 @@ function field(label: string, control: HTMLElement, hint?: string): HTMLElement 
   );
 }
 
-function select(id: string, options: [string, string][], value: string, onChange: (v: string) => void) {
+export function select(
+  id: string,
+  options: [string, string][],
+  value: string,
+  onChange: (v: string) => void,
+) {
   const s = el('select', { id });
   for (const [v, label] of options) s.append(el('option', { value: v, text: label }));
+  // A value from the URL that the list lacks stays selectable (the server names it if it is wrong).
+  if (!options.some(([v]) => v === value)) s.append(el('option', { value, text: value }));
   s.value = value;
   s.addEventListener('change', () => onChange(s.value));
   return s;

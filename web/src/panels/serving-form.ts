@@ -3,37 +3,10 @@
  * page like the training form, so a recompute never replaces a field being typed in.
  */
 import { catalogs } from '../catalog';
-import { number, type Update } from '../controls';
+import { DEGREES, ENGINES, field, number, select, type Update } from '../controls';
 import { el } from '../fmt';
 import type { State } from '../state';
 import { parseConcurrencies } from './serving-run';
-
-const ENGINES: [string, string][] = [
-  ['vllm', 'vLLM'],
-  ['sglang', 'SGLang'],
-  ['trtllm', 'TensorRT-LLM'],
-];
-const DEGREES = [1, 2, 4, 8, 16, 32, 64];
-
-function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
-  return el(
-    'label',
-    { class: 'field' },
-    el('span', { text: label }),
-    control,
-    hint ? el('small', { text: hint }) : null,
-  );
-}
-
-function select(id: string, options: [string, string][], value: string, onChange: (v: string) => void) {
-  const s = el('select', { id });
-  for (const [v, label] of options) s.append(el('option', { value: v, text: label }));
-  // A value from the URL that the list lacks stays selectable (the server names it if it is wrong).
-  if (!options.some(([v]) => v === value)) s.append(el('option', { value, text: value }));
-  s.value = value;
-  s.addEventListener('change', () => onChange(s.value));
-  return s;
-}
 
 export function servingForm(s: State, update: Update): HTMLElement {
   const deg = (id: string, v: number, f: (x: number) => void) =>
