@@ -11,6 +11,35 @@ import {
 } from '../decoder.js';
 import { finish } from './layer.js';
 
+/**
+ * DeepSeek-style routed experts (n_routed_experts, moe_intermediate_size, n_shared_experts folded into one shared
+ * MLP), as DeepSeek-V2/V3 and GLM-4.5+ configs name them; null for a dense model.
+ */
+export function deepseekMoe(r: ConfigReader, denseIntermediate: number): MoeMlpSpec | null {
+  const experts = r.optInt('n_routed_experts', 0);
+  if (experts <= 0) return null;
+  const moeInter = r.optInt('moe_intermediate_size', denseIntermediate);
+  return {
+    kind: 'moe',
+    numExperts: experts,
+    topK: r.int('num_experts_per_tok'),
+    gated: true,
+    activation: r.str('hidden_act', 'silu'),
+    expertIntermediateSize: moeInter,
+    sharedIntermediateSize: r.optInt('n_shared_experts', 0) * moeInter,
+  };
+}
+
+/** The MTP layer (num_nextn_predict_layers) is in the checkpoint, not in the instantiated model: named, not counted. */
+export function mtpWarnings(r: ConfigReader): string[] {
+  const mtp = r.optInt('num_nextn_predict_layers', 0);
+  return mtp > 0
+    ? [
+        `num_nextn_predict_layers=${mtp}: the multi-token-prediction layer is stored in the checkpoint but not instantiated by the model; it is not counted`,
+      ]
+    : [];
+}
+
 export function deepseek(r: ConfigReader, modelType: string): ModelSpec {
   const dims = readDims(r);
   const vocab = r.int('vocab_size');
@@ -21,22 +50,9 @@ export function deepseek(r: ConfigReader, modelType: string): ModelSpec {
   const nope = mla ? r.int('qk_nope_head_dim') : 0;
   const rope = mla ? r.int('qk_rope_head_dim') : 0;
   const v = mla ? r.int('v_head_dim') : 0;
-  const experts = r.optInt('n_routed_experts', 0);
-  const moeInter = r.optInt('moe_intermediate_size', dims.intermediate);
   const firstDense = r.optInt('first_k_dense_replace', 0);
   const freq = Math.max(r.optInt('moe_layer_freq', 1), 1);
-  const moe: MoeMlpSpec | null =
-    experts > 0
-      ? {
-          kind: 'moe',
-          numExperts: experts,
-          topK: r.int('num_experts_per_tok'),
-          gated: true,
-          activation: r.str('hidden_act', 'silu'),
-          expertIntermediateSize: moeInter,
-          sharedIntermediateSize: r.optInt('n_shared_experts', 0) * moeInter,
-        }
-      : null;
+  const moe = deepseekMoe(r, dims.intermediate);
   const plans: LayerPlan[] = [];
   for (let i = 0; i < dims.numLayers; i++) {
     plans.push({ window: null, chunk: null, moe: moe !== null && i >= firstDense && i % freq === 0 });
@@ -85,12 +101,7 @@ export function deepseek(r: ConfigReader, modelType: string): ModelSpec {
     },
   });
   const warnings: string[] = [];
-  const mtp = r.optInt('num_nextn_predict_layers', 0);
-  if (mtp > 0) {
-    warnings.push(
-      `num_nextn_predict_layers=${mtp}: the multi-token-prediction layer is stored in the checkpoint but not instantiated by the model; it is not counted`,
-    );
-  }
+  warnings.push(...mtpWarnings(r));
   return finish(r, modelType, {
     hiddenSize: dims.hidden,
     vocabSize: vocab,

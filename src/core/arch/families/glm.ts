@@ -7,27 +7,15 @@
  * GLM-4.7-Flash (glm4_moe_lite) is DeepSeek-V3 shaped (MLA) and is read by the DeepSeek adapter.
  */
 import type { ConfigReader } from '../reader.js';
-import type { ModelSpec, MoeMlpSpec } from '../spec.js';
+import type { ModelSpec } from '../spec.js';
 import { buildDecoderGroups, decoderGlobals, PRE_NORMS, readDims, type LayerPlan } from '../decoder.js';
+import { deepseekMoe, mtpWarnings } from './deepseek.js';
 import { finish } from './layer.js';
 
 export function glm4Moe(r: ConfigReader, modelType: string): ModelSpec {
   const dims = readDims(r);
   const vocab = r.int('vocab_size');
-  const experts = r.optInt('n_routed_experts', 0);
-  const moeInter = r.optInt('moe_intermediate_size', dims.intermediate);
-  const moe: MoeMlpSpec | null =
-    experts > 0
-      ? {
-          kind: 'moe',
-          numExperts: experts,
-          topK: r.int('num_experts_per_tok'),
-          gated: true,
-          activation: r.str('hidden_act', 'silu'),
-          expertIntermediateSize: moeInter,
-          sharedIntermediateSize: r.optInt('n_shared_experts', 0) * moeInter,
-        }
-      : null;
+  const moe = deepseekMoe(r, dims.intermediate);
   const firstDense = r.optInt('first_k_dense_replace', 1);
   const plans: LayerPlan[] = Array.from({ length: dims.numLayers }, (_, i) => ({
     window: null,
@@ -61,7 +49,6 @@ export function glm4Moe(r: ConfigReader, modelType: string): ModelSpec {
     })),
   }));
   const tied = r.bool('tie_word_embeddings', false);
-  const mtp = r.optInt('num_nextn_predict_layers', 0);
   return finish(r, modelType, {
     hiddenSize: dims.hidden,
     vocabSize: vocab,
@@ -71,11 +58,6 @@ export function glm4Moe(r: ConfigReader, modelType: string): ModelSpec {
     structure: 'decoder',
     groups,
     globalTensors: decoderGlobals(dims.hidden, vocab, tied, { normBias: false }),
-    warnings:
-      mtp > 0
-        ? [
-            `num_nextn_predict_layers=${mtp}: the multi-token-prediction layer is stored in the checkpoint but not instantiated by the model; it is not counted`,
-          ]
-        : [],
+    warnings: mtpWarnings(r),
   });
 }
