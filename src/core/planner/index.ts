@@ -6,7 +6,7 @@
  * $/M output tokens. Pure: devices, prices and the model come in as data.
  */
 import type { ModelSpec } from '../arch/spec.js';
-import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
+import type { HardwareSpec } from '../hardware/spec.js';
 import { InputError, modelDtype } from '../memory/inference.js';
 import { weightLayout } from '../memory/weights.js';
 import { kvElementBytes } from '../numerics/formats.js';
@@ -17,6 +17,8 @@ import type { ServingMetrics } from '../serving/metrics.js';
 import { idealBounds, memoryFit, type IdealBounds, type MemoryFit } from './bounds.js';
 import { usdPerMillionOutputTokens, type PriceChoice } from './cost.js';
 import { paretoFront } from './pareto.js';
+import { nearestOptions } from './nearest.js';
+import { defaultPrecisions, precisionLabel, supported } from './precisions.js';
 import { layouts, type Layout } from './space.js';
 
 export {
@@ -145,26 +147,6 @@ const STAGE_ORDER: RejectStage[] = [
   'ideal-tpot',
   'limits',
 ];
-
-/** The name a precision goes by in the output ('auto' becomes the checkpoint's format). */
-function precisionLabel(spec: ModelSpec, p: string): string {
-  if (p !== 'auto') return p;
-  return spec.checkpointQuant?.format ?? modelDtype(spec);
-}
-
-function defaultPrecisions(spec: ModelSpec): string[] {
-  return spec.checkpointQuant ? ['auto'] : [modelDtype(spec), 'fp8'];
-}
-
-/** Whether the device has tensor cores for a weight format the engines serve in it. */
-function supported(hw: HardwareSpec, precision: string, label: string): string | null {
-  const p = label.toLowerCase();
-  if ((p === 'nvfp4' || p === 'mxfp4') && !hw.denseFlops.fp4) return `${hw.name} has no FP4 tensor cores`;
-  if (p.startsWith('fp8') && !hw.denseFlops.fp8) return `${hw.name} has no FP8 tensor cores`;
-  if (computeDtypeFor(precision === 'auto' ? label : precision, hw) === null)
-    return `${hw.name} has no tensor throughput for ${label}`;
-  return null;
-}
 
 function at(d: { p50: number; p90: number; p99: number }, p: Percentile): number {
   return p === 99 ? d.p99 : p === 90 ? d.p90 : d.p50;
@@ -596,74 +578,4 @@ function rank(a: Candidate, b: Candidate): number {
   // A fixed order for ties, whatever order the shards finished in.
   const key = (c: Candidate) => `${c.gpu}|${c.layout}|${c.engine}|${c.precision}|${c.kv_precision}`;
   return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
-}
-
-/**
- * What would make a plan possible: the fewest GPUs of each device that hold the model and one request, a lower
- * weight precision that fits within the GPUs given, the longest request that fits within them; and when some
- * configuration fits but none meets the limits, that the limits are the obstacle.
- */
-function nearestOptions(r: PlanRequest, anyFits: boolean): Suggestion[] {
-  const out: Suggestion[] = [];
-  const tokens = r.isl + r.osl;
-  const engine = r.engines[0]!;
-  const fitsWith = (dev: PlanDevice, layout: Layout, precision: string, t: number) =>
-    memoryFit(r.spec, dev.hw, {
-      engine,
-      plan: layout.plan,
-      precision,
-      kvPrecision: modelDtype(r.spec),
-      tokens: t,
-    });
-  if (anyFits) {
-    out.push({
-      change: 'relax-limits',
-      description: `configurations of up to ${r.maxGpus} GPUs fit but none meets the limits; raise --max-gpus or the limits (see rejected)`,
-    });
-    return out;
-  }
-  const precision = (r.precisions?.length ? r.precisions : defaultPrecisions(r.spec))[0]!;
-  for (const dev of r.devices) {
-    const big = layouts(r.spec, 1024, dev.perNode ?? 8).filter((l) => l.gpus > r.maxGpus);
-    const first = big.find((l) => fitsWith(dev, l, precision, tokens).fits);
-    if (first)
-      out.push({
-        change: 'more-gpus',
-        description: `${first.gpus}× ${dev.id} (${first.name}) hold the model and one ${tokens}-token request`,
-      });
-  }
-  const small = r.devices.flatMap((dev) =>
-    layouts(r.spec, r.maxGpus, dev.perNode ?? 8).map((l) => ({ dev, l })),
-  );
-  for (const p of ['fp8', 'int4-g32', 'nvfp4']) {
-    if (r.precisions?.includes(p)) continue;
-    const hit = small.find(({ dev, l }) => !supported(dev.hw, p, p) && fitsWith(dev, l, p, tokens).fits);
-    if (hit) {
-      out.push({
-        change: 'lower-precision',
-        description: `--precision ${p} fits on ${hit.l.gpus}× ${hit.dev.id} (${hit.l.name})`,
-      });
-      break;
-    }
-  }
-  let longest = 0;
-  let where = '';
-  for (const { dev, l } of small) {
-    const m = fitsWith(dev, l, precision, Math.min(tokens, 1024));
-    if (m.kvTokens > longest) {
-      longest = Math.floor(m.kvTokens);
-      where = `${l.gpus}× ${dev.id}`;
-    }
-  }
-  if (longest > 0 && longest < tokens)
-    out.push({
-      change: 'shorter-context',
-      description: `requests of at most ${longest} tokens (ISL + OSL) fit on ${where}`,
-    });
-  if (out.length === 0)
-    out.push({
-      change: 'more-gpus',
-      description: `nothing of up to 1024 GPUs of the devices given holds the model`,
-    });
-  return out;
 }
