@@ -50,6 +50,28 @@ describe('closed-loop steady state, worked by hand', () => {
     expect(r.ttft_s).toBeCloseTo(0.015 + 1.015, 9);
   });
 
+  it("a wave's prompts share chunks: each waits for half the others at a full chunk's cost per prompt", () => {
+    // Fixed cost 10 ms a step, 1 µs per prompt token plus 8 ms per step that holds any prompt (launch, sync).
+    const step = (_d: number, p: number) => 0.01 + (p > 0 ? 0.008 : 0) + 1e-6 * p;
+    const r = steadyAgg({
+      batch: 9,
+      kvCapacity: 1e9,
+      requestS: 0,
+      burst: 1,
+      isl: 1000,
+      osl: 1,
+      step,
+      chunk: 4000,
+    });
+    // A chunk holds 4 prompts: (0.008 + 0.004) / 4 = 3 ms a prompt. 8 others, half ahead: 4 · 3 ms = 12 ms.
+    // TTFT = 5 ms (half a step) + 12 ms + the step holding the prompt (0.01 + 0.008 + 0.001 = 19 ms) = 36 ms.
+    expect(r.ttft_s).toBeCloseTo(0.036, 9);
+    // Without the chunk, each prompt pays its step's 8 ms alone: 4 · 9 ms → 5 + 36 + 19 = 60 ms.
+    expect(
+      steadyAgg({ batch: 9, kvCapacity: 1e9, requestS: 0, burst: 1, isl: 1000, osl: 1, step }).ttft_s,
+    ).toBeCloseTo(0.06, 9);
+  });
+
   it('prompts ride in the decode steps: the solution satisfies its own equations', () => {
     const step = (d: number, p: number) => 0.01 + 1e-4 * d + 1e-5 * p;
     const o = { batch: 32, kvCapacity: 1e9, requestS: 0, burst: 0, isl: 2000, osl: 200, step };

@@ -26,6 +26,11 @@ export interface AnalyticCase {
   spec: ModelSpec;
   hwClass: string;
   predict: (eff: Efficiency) => { ttft_s: number; tpot_s: number };
+  /** Agg rows: the rank's step time under an efficiency table (decode sequences, prompt tokens). */
+  step?: (eff: Efficiency) => StepFn;
+  /** Agg rows: users per attention-DP rank and the sequences its KV cache holds. */
+  batch?: number;
+  kvCapacity?: number;
 }
 
 /** Quantise prompt tokens per step to a 2% log grid so the cache holds few shapes per row. */
@@ -161,6 +166,9 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
       row,
       spec,
       hwClass,
+      step: (eff) => stepFn(w, row, eff),
+      batch,
+      kvCapacity: cap,
       predict: (eff) => {
         const r = steadyAgg({
           batch,
@@ -170,6 +178,7 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
           isl: row.isl,
           osl: row.osl,
           step: stepFn(w, row, eff),
+          chunk: CHUNK,
         });
         return { ttft_s: r.ttft_s, tpot_s: r.tpot_s };
       },

@@ -54,8 +54,8 @@ function kvWait(b: number, cap: number, ttft: number, gen: number): number {
  * Wait before a prompt is served by a rank with `users` users: the spread-out share queues as M/D/1, a wave's
  * share waits on average for half of the other prompts of the wave.
  */
-function waitS(burst: number, users: number, rho: number, s: number): number {
-  return (1 - burst) * queueS(rho, s) + burst * Math.max(0, users - 1) * (s / 2);
+function waitS(burst: number, users: number, rho: number, s: number, sWave = s): number {
+  return (1 - burst) * queueS(rho, s) + burst * Math.max(0, users - 1) * (sWave / 2);
 }
 
 export interface AggInput {
@@ -70,6 +70,8 @@ export interface AggInput {
   isl: number;
   osl: number;
   step: StepFn;
+  /** Prompt tokens one step takes at most (the chunk): a wave's prompts are prefilled this many at a time. */
+  chunk?: number;
 }
 
 export function steadyAgg(o: AggInput): SteadyResult {
@@ -79,6 +81,9 @@ export function steadyAgg(o: AggInput): SteadyResult {
   const base = step(b, 0);
   // Time one prompt adds to a step.
   const s = Math.max(own - base, 0);
+  // A wave's prompts share steps: per prompt, a full chunk's cost over the prompts it holds.
+  const perStep = Math.max(1, Math.floor((o.chunk ?? o.isl) / isl));
+  const sWave = perStep > 1 ? Math.max(step(b, perStep * isl) - base, 0) / perStep : s;
   let tpot = base;
   let ttft = own;
   let rho = 0;
@@ -86,7 +91,7 @@ export function steadyAgg(o: AggInput): SteadyResult {
     const tp = tpot;
     const ttftOf = (x: number) => {
       const lambda = b / (x + Math.max(0, osl - 1) * tp);
-      return tp / 2 + waitS(o.burst, b, lambda * s, s) + own;
+      return tp / 2 + waitS(o.burst, b, lambda * s, s, sWave) + own;
     };
     ttft = solveIncreasing((x) => x - ttftOf(x), own, 1e5);
     const lambda = b / (ttft + Math.max(0, osl - 1) * tpot);
