@@ -49,6 +49,8 @@ const BOUNDS: Record<Key, [number, number]> = {
   alpha: [0.3, 3],
   requestS: [1e-4, 1],
   burst: [0.01, 1],
+  // From waves that disperse as soon as their prompts take a few % of the cycle to waves that never do.
+  burstHalf: [0.02, 20],
 };
 const START: Efficiency = {
   gemm: 0.7,
@@ -66,6 +68,7 @@ const START: Efficiency = {
   alpha: 1,
   requestS: 0,
   burst: 0,
+  burstHalf: 0,
 };
 /** Classes with serving rows fit everything; the others fit from throughput rows what those rows can tell. */
 const SERVING_CLASSES = ['nvidia-hopper', 'nvidia-blackwell'];
@@ -125,12 +128,12 @@ interface Param {
 function get(t: CalibrationTable, p: Param): number {
   return p.scope.kind === 'class'
     ? t.classes[p.scope.cls]![p.key]
-    : t.engines[p.scope.engine]![p.key as 'stepS' | 'sequenceS' | 'requestS' | 'burst'];
+    : t.engines[p.scope.engine]![p.key as 'stepS' | 'sequenceS' | 'requestS' | 'burst' | 'burstHalf']!;
 }
 
 function set(t: CalibrationTable, p: Param, v: number): void {
   if (p.scope.kind === 'class') t.classes[p.scope.cls]![p.key] = v;
-  else t.engines[p.scope.engine]![p.key as 'stepS' | 'sequenceS' | 'requestS' | 'burst'] = v;
+  else t.engines[p.scope.engine]![p.key as 'stepS' | 'sequenceS' | 'requestS' | 'burst' | 'burstHalf'] = v;
 }
 
 /**
@@ -236,7 +239,13 @@ export function fitCalibration(ds: Dataset, rounds = 3, log?: (s: string) => voi
   const thrClasses = [...new Set(ds.thr.map((c) => hardwareClass(c.hw)))].sort();
   for (const cls of new Set([...SERVING_CLASSES, ...thrClasses])) t.classes[cls] = { ...START };
   for (const e of ENGINES)
-    t.engines[e] = { stepS: START.stepS, sequenceS: START.sequenceS, requestS: 0.05, burst: 0.3 };
+    t.engines[e] = {
+      stepS: START.stepS,
+      sequenceS: START.sequenceS,
+      requestS: 0.05,
+      burst: 0.3,
+      burstHalf: 1,
+    };
   const obj = new Objective(ds, t);
   const params: Param[] = [];
   for (const cls of SERVING_CLASSES)
@@ -246,7 +255,7 @@ export function fitCalibration(ds: Dataset, rounds = 3, log?: (s: string) => voi
       params.push({ scope: { kind: 'class', cls }, key });
     }
   for (const e of ENGINES)
-    for (const key of ['stepS', 'sequenceS', 'requestS', 'burst'] as Key[])
+    for (const key of ['stepS', 'sequenceS', 'requestS', 'burst', 'burstHalf'] as Key[])
       params.push({ scope: { kind: 'engine', engine: e }, key });
   obj.descend(params, rounds, log);
   // Classes with throughput rows only start from Hopper's shape parameters and fit what their rows determine.
@@ -267,6 +276,7 @@ export function fitCalibration(ds: Dataset, rounds = 3, log?: (s: string) => voi
     e.sequenceS = round3(e.sequenceS);
     e.requestS = round3(e.requestS);
     e.burst = round3(e.burst);
+    e.burstHalf = round3(e.burstHalf ?? 0);
   }
   // Unknown classes: Hopper's table (the most measured generation).
   t.classes['default'] = { ...t.classes['nvidia-hopper']! };

@@ -72,16 +72,38 @@ describe('closed-loop steady state, worked by hand', () => {
     ).toBeCloseTo(0.06, 9);
   });
 
-  it('prompts ride in the decode steps: the solution satisfies its own equations', () => {
-    const step = (d: number, p: number) => 0.01 + 1e-4 * d + 1e-5 * p;
+  it('waves disperse as their prompts take more of the cycle: share burst · h / (h + x), in TTFT and TPOT', () => {
+    const step = (_d: number, p: number) => 0.01 + (p > 0 ? 0.008 : 0) + 1e-6 * p;
+    const o = { batch: 9, kvCapacity: 1e9, requestS: 0, burst: 0.8, isl: 1000, osl: 101, step, chunk: 4000 };
+    const r = steadyAgg({ ...o, burstHalf: 0.02 });
+    // x = users · (a wave's prompt, 3 ms) / (generation, 100 · TPOT); the share in waves follows.
+    const x = (9 * 0.003) / (100 * r.tpot_s);
+    const share = (0.8 * 0.02) / (0.02 + x);
+    const s = 0.009;
+    const rho = (9 / (r.ttft_s + 100 * r.tpot_s)) * s;
+    expect(r.tpot_s / (0.01 / (1 - (1 - share) * rho))).toBeCloseTo(1, 2);
+    const ttft = r.tpot_s / 2 + (1 - share) * (rho / (1 - rho)) * (s / 2) + share * 8 * (0.003 / 2) + 0.019;
+    expect(r.ttft_s / ttft).toBeCloseTo(1, 2);
+    // The share lies strictly between no waves and the undecayed burst, and so does TTFT.
+    expect(share).toBeGreaterThan(0.05);
+    expect(share).toBeLessThan(0.75);
+    expect(r.ttft_s).toBeLessThan(steadyAgg(o).ttft_s);
+    expect(r.ttft_s).toBeGreaterThan(steadyAgg({ ...o, burst: 0 }).ttft_s);
+  });
+
+  it('prompts stall the decode steps they join: the solution satisfies its own equations', () => {
+    // A step that holds prompt tokens pays 5 ms more (launch, synchronisation) besides 10 µs a token: spreading
+    // prompts thin over every step would pay the 5 ms in every step.
+    const step = (d: number, p: number) => 0.01 + 1e-4 * d + (p > 0 ? 0.005 : 0) + 1e-5 * p;
     const o = { batch: 32, kvCapacity: 1e9, requestS: 0, burst: 0, isl: 2000, osl: 200, step };
     const r = steadyAgg(o);
     const lambda = o.batch / (r.ttft_s + (o.osl - 1) * r.tpot_s);
-    // TPOT = step(b, λ·ISL·TPOT) (damped iteration: within 1%).
-    expect(r.tpot_s / step(o.batch, lambda * o.isl * r.tpot_s)).toBeCloseTo(1, 2);
-    // TTFT = TPOT/2 + M/D/1 wait ρ/(1−ρ)·s/2 + the step holding the prompt, s = 2000 · 1e-5 = 0.02 s.
-    const s = 0.02;
+    // Each prompt adds s = 0.005 + 2000 · 1e-5 = 0.025 s to one step; a share ρ = λ·s of the time goes to prompts.
+    const s = 0.025;
     const rho = lambda * s;
+    // TPOT = step(b, 0) / (1 − ρ) = 0.0132 / (1 − ρ) (damped iteration: within 1%).
+    expect(r.tpot_s / (0.0132 / (1 - rho))).toBeCloseTo(1, 2);
+    // TTFT = TPOT/2 + M/D/1 wait ρ/(1−ρ)·s/2 + the step holding the prompt.
     const expected = r.tpot_s / 2 + (rho / (1 - rho)) * (s / 2) + step(o.batch, o.isl);
     expect(r.ttft_s / expected).toBeCloseTo(1, 2);
   });

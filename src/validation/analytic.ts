@@ -175,6 +175,7 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
           kvCapacity: cap,
           requestS: eff.requestS,
           burst: eff.burst,
+          burstHalf: eff.burstHalf,
           isl: row.isl,
           osl: row.osl,
           step: stepFn(w, row, eff),

@@ -46,6 +46,12 @@ export interface Efficiency {
    * together and come back together) rather than spread out; a wave's prompts queue behind one another.
    */
   burst: number;
+  /**
+   * Serving only: waves last while the prompts of a wave take a small share of a request's cycle. With x = users ·
+   * (time a wave's prompt takes) / (generation time of a request), the share in waves is burst · h / (h + x)
+   * (0: no decay).
+   */
+  burstHalf: number;
 }
 
 export const IDEAL: Efficiency = {
@@ -64,6 +70,7 @@ export const IDEAL: Efficiency = {
   alpha: 0,
   requestS: 0,
   burst: 0,
+  burstHalf: 0,
 };
 
 /** Serving engines whose host costs are calibrated apart. */
@@ -71,7 +78,9 @@ export type EngineId = 'vllm' | 'sglang' | 'trtllm';
 export const ENGINES: readonly EngineId[] = ['vllm', 'sglang', 'trtllm'];
 
 /** Host-side costs of one engine (scheduler, sampling, detokenising): they replace the class's own. */
-export type EngineCosts = Pick<Efficiency, 'stepS' | 'sequenceS' | 'requestS' | 'burst'>;
+export type EngineCosts = Pick<Efficiency, 'stepS' | 'sequenceS' | 'requestS' | 'burst'> & {
+  burstHalf?: number;
+};
 
 export interface CalibrationTable {
   provenance: string;
@@ -111,12 +120,14 @@ export function efficiencyFor(hwClass: string, engine?: string, t: CalibrationTa
     alpha: base.alpha,
     requestS: base.requestS ?? 0,
     burst: base.burst ?? 0,
+    burstHalf: 0,
   };
   if (e) {
     out.stepS = e.stepS;
     out.sequenceS = e.sequenceS;
     out.requestS = e.requestS;
     out.burst = e.burst;
+    out.burstHalf = e.burstHalf ?? 0;
   }
   return out;
 }

@@ -5,8 +5,8 @@
  *
  * Aggregated (one engine prefills and decodes), per attention-DP rank with b users:
  *   request rate        λ = b / (TTFT + (OSL − 1) · TPOT)
- *   prompt tokens/step  p = λ · ISL · τ      (chunked prefill rides in the decode steps)
- *   TPOT                τ = step(b decoding at context ISL + OSL/2, p prompt tokens)
+ *   prompt time share   ρ = λ · s            (s: what one prompt adds to the step that prefills it)
+ *   TPOT                τ = step(b decoding at context ISL + OSL/2) / (1 − (1 − burst) · ρ)
  *   TTFT                = τ/2 (the running step) + queue + step(b decoding, one whole prompt)
  * where the queue is M/D/1's ρ/(1 − ρ) · s/2 for the prompts ahead, s the time a prompt adds to a step and
  * ρ = λ · s the share of time spent on prompts. Disaggregated: TPOT from the decode workers' pure decode steps,
@@ -58,6 +58,15 @@ function waitS(burst: number, users: number, rho: number, s: number, sWave = s):
   return (1 - burst) * queueS(rho, s) + burst * Math.max(0, users - 1) * (sWave / 2);
 }
 
+/**
+ * Share of users in waves: identical requests that finish together come back together, and stay together while
+ * their prompts take a small share x of the cycle; when the wave's prompts take long, users leave the prefill one
+ * by one, decode apart, and the wave disperses: burst · h / (h + x).
+ */
+function waveShare(burst: number, half: number, x: number): number {
+  return half > 0 ? (burst * half) / (half + x) : burst;
+}
+
 export interface AggInput {
   /** Users per attention-DP rank. */
   batch: number;
@@ -67,6 +76,8 @@ export interface AggInput {
   requestS: number;
   /** Share of users arriving in synchronised waves (efficiency.ts `burst`). */
   burst: number;
+  /** Decay of the wave share with the share of the cycle a wave's prompts take (efficiency.ts `burstHalf`). */
+  burstHalf?: number;
   isl: number;
   osl: number;
   step: StepFn;
@@ -89,16 +100,19 @@ export function steadyAgg(o: AggInput): SteadyResult {
   let rho = 0;
   for (let it = 0; it < 6; it++) {
     const tp = tpot;
+    const burst = waveShare(o.burst, o.burstHalf ?? 0, (b * sWave) / Math.max(1, osl - 1) / tp);
     const ttftOf = (x: number) => {
       const lambda = b / (x + Math.max(0, osl - 1) * tp);
-      return tp / 2 + waitS(o.burst, b, lambda * s, s, sWave) + own;
+      return tp / 2 + waitS(burst, b, lambda * s, s, sWave) + own;
     };
     ttft = solveIncreasing((x) => x - ttftOf(x), own, 1e5);
     const lambda = b / (ttft + Math.max(0, osl - 1) * tpot);
     rho = lambda * s;
-    // Prompts of a wave run before its users decode: only the spread-out share rides in their decode steps.
-    const p = (1 - o.burst) * lambda * isl * tpot;
-    const next = step(b, p);
+    // A prompt is prefilled in whole chunks, not spread thin over every step (which would read every expert's
+    // weights in every step): each adds s to one step, so a share ρ of the time goes to prompts and decoding
+    // runs in the rest, τ = base / (1 − ρ). Prompts of a wave run before its users decode: only the spread-out
+    // share stalls decoding.
+    const next = base / (1 - Math.min(0.95, (1 - burst) * rho));
     tpot = 0.5 * tpot + 0.5 * next;
   }
   ttft += o.requestS;
