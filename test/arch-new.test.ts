@@ -13,6 +13,8 @@ import type { ModelSpec, Tensor } from '../src/core/arch/index.js';
 import { findDevice, findModel, modelSpec, systemLinks } from '../src/catalog/index.js';
 import { attendedTokens, indexerBytesPerToken, kvCache } from '../src/core/memory/kv.js';
 import { weightLayout } from '../src/core/memory/weights.js';
+import { inferenceMemory } from '../src/core/memory/inference.js';
+import { validatePlan } from '../src/core/parallel/plan.js';
 import { REFERENCE } from './helpers.js';
 
 function spec(id: string): ModelSpec {
@@ -527,5 +529,39 @@ describe('checkpoint quantisation (quantization_config / hf_quant_config)', () =
     const g = spec('MiniMaxAI/MiniMax-M2.5').groups[0]!;
     expect(excludedFromQuant(q, t('block_sparse_moe.gate.weight', 'router'), g, 0)).toBe(true);
     expect(excludedFromQuant(q, t('self_attn.q_proj.weight', 'attention'), g, 0)).toBe(false);
+  });
+});
+
+describe('a vision tower whose heads the TP degree does not divide runs whole on every device', () => {
+  // Kimi-K2.5: a 16-head MoonViT tower under the tp=32 of measured.csv's GB200 rows (vLLM's mm_encoder_tp_mode=data).
+  const s = spec('moonshotai/Kimi-K2.5');
+  const text: ModelSpec = { ...s, groups: s.groups.filter((g) => g.stack !== 'vision') };
+  const layout = weightLayout(s, 'auto');
+  let tower = 0;
+  let towerSplit = 0;
+  s.groups.forEach((g, i) => {
+    if (g.stack !== 'vision') return;
+    const w = layout.groups[i]!;
+    tower += g.count * (w.tpSplit + w.kvProj + w.expert + w.replicated);
+    towerSplit += g.count * w.tpSplit;
+  });
+  const weights = (m: ModelSpec, tp: number) =>
+    inferenceMemory(m, {
+      precision: 'auto',
+      kvPrecision: 'bf16',
+      batch: 1,
+      seq: 16,
+      plan: { tp, pp: 1, ep: 1 },
+    }).weights_bytes;
+
+  it('tp=32 is accepted and each device holds the whole tower', () => {
+    expect(s.groups.find((g) => g.stack === 'vision')?.attention?.numHeads).toBe(16);
+    expect(() => validatePlan(s, { tp: 32, pp: 1, ep: 1 })).not.toThrow();
+    expect(tower).toBeGreaterThan(1e8);
+    expect(weights(s, 32) - weights(text, 32)).toBeCloseTo(tower, 0);
+  });
+
+  it('tp=16 divides the heads: the tower is split like the rest', () => {
+    expect(weights(s, 16) - weights(text, 16)).toBeCloseTo(tower - towerSplit + towerSplit / 16, 0);
   });
 });

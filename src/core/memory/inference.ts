@@ -5,7 +5,7 @@
 import type { LayerGroup, ModelSpec } from '../arch/spec.js';
 import { Trace, NO_TRACE, type TraceEntry } from '../explain.js';
 import { kvElementBytes, normaliseFormatId } from '../numerics/formats.js';
-import { devices, stageOf, validatePlan, type ParallelPlan } from '../parallel/plan.js';
+import { devices, groupTp, stageOf, validatePlan, type ParallelPlan } from '../parallel/plan.js';
 import { kvBytesPerTokenLayer, kvCache, kvHeadsPerDevice } from './kv.js';
 import { FormatError, weightLayout } from './weights.js';
 import { runtimeOverhead, type RuntimeId } from './runtime.js';
@@ -126,9 +126,10 @@ export function inferenceMemory(spec: ModelSpec, o: InferenceOptions): Inference
             : 0
           : g.layers.filter(onStage).length;
       if (n === 0) return;
-      const kvShard = g.attention && g.attention.kind !== 'mla' ? Math.min(tp, g.attention.numKvHeads) : tp;
-      weights += n * (w.tpSplit / tp + w.kvProj / kvShard + w.expert / (tp * ep) + w.replicated);
-      actPeak = Math.max(actPeak, layerPeak(g, T, o.batch, seq, tp, b, fused));
+      const gtp = groupTp(g, tp);
+      const kvShard = g.attention && g.attention.kind !== 'mla' ? Math.min(gtp, g.attention.numKvHeads) : gtp;
+      weights += n * (w.tpSplit / gtp + w.kvProj / kvShard + w.expert / (tp * ep) + w.replicated);
+      actPeak = Math.max(actPeak, layerPeak(g, T, o.batch, seq, gtp, b, fused));
     });
     const first = stage === 0;
     const last = stage === pp - 1;

@@ -2,7 +2,7 @@
  * A parallel plan checked against the model: heads by TP, layers by PP, experts by EP; CP splits the sequence,
  * SP shards the norm/residual activations over the TP group, DP replicates the whole group.
  */
-import type { ModelSpec } from '../arch/spec.js';
+import type { LayerGroup, ModelSpec } from '../arch/spec.js';
 
 export interface ParallelPlan {
   tp: number;
@@ -28,6 +28,15 @@ export class PlanError extends Error {
 
 export const SINGLE: ParallelPlan = { tp: 1, pp: 1, ep: 1 };
 
+/**
+ * The TP degree a group is split over. A vision tower whose heads the TP degree does not divide runs whole on every
+ * device (vLLM's `mm_encoder_tp_mode="data"`; TensorRT-LLM and SGLang also replicate small encoders): Kimi-K2.5's
+ * 16-head tower under tp=32, for one.
+ */
+export function groupTp(g: LayerGroup, tp: number): number {
+  return g.stack === 'vision' && g.attention && g.attention.numHeads % tp !== 0 ? 1 : tp;
+}
+
 /** Throws a PlanError naming the rule a plan breaks. */
 export function validatePlan(spec: ModelSpec, p: ParallelPlan): void {
   if (!Number.isInteger(p.tp) || p.tp < 1)
@@ -44,10 +53,16 @@ export function validatePlan(spec: ModelSpec, p: ParallelPlan): void {
     throw new PlanError('sp: sequence parallel shards over the TP group and needs tp >= 2', 'sp');
   for (const g of spec.groups) {
     const a = g.attention;
-    if (a && a.numHeads % p.tp !== 0) {
+    if (a && groupTp(g, p.tp) === p.tp && a.numHeads % p.tp !== 0) {
       throw new PlanError(`tp=${p.tp} does not divide the ${a.numHeads} attention heads of ${g.name}`);
     }
-    if (a && a.kind !== 'mla' && a.numKvHeads % p.tp !== 0 && p.tp % a.numKvHeads !== 0) {
+    if (
+      a &&
+      groupTp(g, p.tp) === p.tp &&
+      a.kind !== 'mla' &&
+      a.numKvHeads % p.tp !== 0 &&
+      p.tp % a.numKvHeads !== 0
+    ) {
       throw new PlanError(`tp=${p.tp} and the ${a.numKvHeads} KV heads of ${g.name} must divide one another`);
     }
     if (g.mlp?.kind === 'moe' && g.mlp.numExperts % p.ep !== 0) {

@@ -5,7 +5,7 @@
  */
 import type { AttentionSpec, ModelSpec } from '../../arch/spec.js';
 import { normaliseFormatId } from '../../numerics/formats.js';
-import { stageOf, type ParallelPlan } from '../../parallel/plan.js';
+import { groupTp, stageOf, type ParallelPlan } from '../../parallel/plan.js';
 import { indexerBytesPerToken, kvBytesPerTokenLayer } from '../kv.js';
 import { weightLayout } from '../weights.js';
 
@@ -96,7 +96,8 @@ export function loadedWeights(
     const n = g.stack === 'decoder' ? decoderLayersOn(spec, gi, onStage) : stage === 0 ? g.count : 0;
     if (n === 0) return;
     if (g.stack === 'decoder') layers += n;
-    const kvShard = g.attention && g.attention.kind !== 'mla' ? Math.min(tp, g.attention.numKvHeads) : tp;
+    const gtp = groupTp(g, tp);
+    const kvShard = g.attention && g.attention.kind !== 'mla' ? Math.min(gtp, g.attention.numKvHeads) : gtp;
     let expert = w.expert / (tp * ep);
     const pad = opts.expertPad;
     if (pad && g.mlp?.kind === 'moe') {
@@ -105,7 +106,7 @@ export function loadedWeights(
       const up = (x: number, m: number) => Math.ceil(x / m) * m;
       expert *= (up(I, pad.intermediate) * up(H, pad.hidden)) / (I * H);
     }
-    parameters += n * (w.tpSplit / tp + w.kvProj / kvShard + expert + w.replicated);
+    parameters += n * (w.tpSplit / gtp + w.kvProj / kvShard + expert + w.replicated);
   });
   const vocabPad = paddedVocab(spec.vocabSize) / spec.vocabSize;
   const first = stage === 0;
