@@ -272,8 +272,8 @@ describe('leave-one-model-out (fast path)', () => {
   const ds = loadDataset();
   const every = <T>(xs: T[], k: number) => xs.filter((_, i) => i % k === 0);
   for (const [family, bounds] of [
-    ['Qwen3-32B', { aggTpot: 25, aggTtft: 46 }],
-    ['MiniMax-M2.5', { aggTpot: 18, aggTtft: 38 }],
+    ['Qwen3-32B', { aggTpot: 18, aggTtft: 29 }],
+    ['MiniMax-M2.5', { aggTpot: 12, aggTtft: 23 }],
   ] as const) {
     it(`${family}: held-out aggregated median |error| within bounds`, () => {
       const train: Dataset = {
