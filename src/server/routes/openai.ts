@@ -13,7 +13,7 @@ import type { SamplingParams } from '../../engine/sampler.js';
 import type { ChatMessage } from '../../engine/tokenizer.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
 import { NO_MODEL } from './engine.js';
-import { chatLogprobs, completionLogprobs as completionLogprobsObject } from './openai-format.js';
+import { chatLogprobs, completionLogprobs as completionLogprobsObject, speller } from './openai-format.js';
 import {
   chatLogprobs as chatLogprobsParam,
   choiceSeed,
@@ -231,6 +231,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
       const streaming = f.bool('stream', false);
       if (streaming && k !== null) throw new Unsupported('logprobs', 'logprobs is not supported with stream');
       const params = samplingParams(f, e, k);
+      const spell = speller(e, f.bool('return_tokens_as_token_ids', false));
       const prompts = given.map((p) => (typeof p === 'string' ? e.tokenize(p) : p));
       const promptText = given.map((p) => (typeof p === 'string' ? p : e.detokenize(p)));
       const jobs = jobsFor(prompts, n, params);
@@ -268,7 +269,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
         return {
           text: (echo ? promptText[p]! : '') + r.text,
           index: jobs[i]!.index,
-          logprobs: k === null ? null : completionLogprobsObject(e, lps, ids),
+          logprobs: k === null ? null : completionLogprobsObject(spell, lps, ids),
           finish_reason: finishReason(r),
         };
       });
@@ -286,6 +287,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
       const streaming = f.bool('stream', false);
       if (streaming && k !== null) throw new Unsupported('logprobs', 'logprobs is not supported with stream');
       const params = samplingParams(f, e, k);
+      const spell = speller(e, f.bool('return_tokens_as_token_ids', false));
       const ids = e.chatPrompt(messages);
       const jobs = jobsFor([ids], n, params);
       const base = {
@@ -325,7 +327,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
         choices: rs.map((r, i) => ({
           index: jobs[i]!.index,
           message: { role: 'assistant', content: r.text, refusal: null },
-          logprobs: r.logprobs ? chatLogprobs(e, r.logprobs) : null,
+          logprobs: r.logprobs ? chatLogprobs(spell, r.logprobs) : null,
           finish_reason: finishReason(r),
         })),
         usage: usage([ids], rs),
