@@ -72,7 +72,22 @@ export class Engine {
     o: EngineOptions,
   ) {
     const c = config;
+    for (const k of ['blockSize', 'kvCacheBytes', 'maxNumSeqs', 'maxBatchedTokens', 'maxModelLen'] as const) {
+      const v = o[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1))
+        throw new EngineError(`${k} must be a positive integer (got ${v})`);
+    }
+    if (o.maxModelLen !== undefined && o.maxModelLen > c.maxPositions)
+      throw new EngineError(
+        `max model length ${o.maxModelLen} exceeds the model's ${c.maxPositions} positions`,
+      );
     this.maxModelLen = Math.min(o.maxModelLen ?? 2048, c.maxPositions);
+    // A prompt is prefilled in one step, so one step must hold the longest sequence.
+    if (o.maxBatchedTokens !== undefined && o.maxBatchedTokens < this.maxModelLen)
+      throw new EngineError(
+        `max batched tokens ${o.maxBatchedTokens} is below the max model length ${this.maxModelLen} ` +
+          '(prompts are prefilled in one step): raise it or lower the max model length',
+      );
     const blockSize = o.blockSize ?? 16;
     const maxNumSeqs = o.maxNumSeqs ?? 8;
     const perBlock = blockSize * c.numLayers * 2 * c.numKvHeads * c.headDim * 4;

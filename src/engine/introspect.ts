@@ -33,6 +33,7 @@ export function modelInfo(e: Engine) {
     kv_block_size: e.cache.blockSize,
     kv_num_blocks: e.cache.numBlocks,
     max_num_seqs: e.scheduler.limits.maxNumSeqs,
+    max_num_batched_tokens: e.scheduler.limits.maxBatchedTokens,
   };
 }
 
