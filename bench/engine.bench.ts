@@ -5,15 +5,19 @@
  * (scripts/engine/torch_bench.py, same shape and method) when /usr/bin/python3 can import torch (Debian's
  * python3-torch). Each batch size runs once to warm up (its prefill is reported as the cold one), then is measured:
  * the median of ENGINE_BENCH_REPEAT prefills, then the median of ENGINE_BENCH_DECODE decode steps.
+ * First, in a fresh process, the load of the same shape from a model.safetensors file: time and peak memory.
  * Prints a side-by-side table on stderr and one JSON line on stdout.
  *
  *   npm run bench:engine
  *   ENGINE_BENCH_PROMPT, ENGINE_BENCH_DECODE, ENGINE_BENCH_THREADS (default: all cores) change the run, for both;
  *   ENGINE_BENCH_TORCH=0 skips PyTorch; ENGINE_BENCH_TORCH_OPENBLAS=keep leaves OPENBLAS_* as the environment has
- *   them (by default they are unset for PyTorch: see torchEnv).
+ *   them (by default they are unset for PyTorch: see torchEnv); ENGINE_BENCH_LOAD=0 skips the checkpoint load,
+ *   ENGINE_BENCH_CHECKPOINT=DIR loads DIR instead of a written one.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readModelConfig } from '../src/engine/config.js';
 import { KvCache } from '../src/engine/kv_cache.js';
@@ -22,6 +26,7 @@ import { Profiler } from '../src/engine/profiler.js';
 import { Rng } from '../src/engine/sampler.js';
 import type { TensorData } from '../src/engine/safetensors.js';
 import { bindWeights } from '../src/engine/weights.js';
+import { gpt2SmallTensors, writeGpt2SmallCheckpoint } from './engine-load.js';
 
 const PROMPT = Number(process.env['ENGINE_BENCH_PROMPT'] ?? 128);
 const DECODE = Number(process.env['ENGINE_BENCH_DECODE'] ?? 16);
@@ -40,36 +45,44 @@ const raw = {
 };
 const config = readModelConfig(raw);
 
+/** bench/engine-load.ts's GPT-2-small tensors, as an in-memory checkpoint. */
 function randomCheckpoint(): Map<string, TensorData> {
-  const rng = new Rng(1);
-  const H = 768;
-  const m = new Map<string, TensorData>();
-  const add = (name: string, shape: number[], scale: number) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = (rng.next() * 2 - 1) * scale;
-    m.set(name, { shape, dtype: 'F32', data });
-  };
-  add('wte.weight', [50257, H], 0.02);
-  add('wpe.weight', [1024, H], 0.01);
-  add('ln_f.weight', [H], 1);
-  add('ln_f.bias', [H], 0);
-  for (let i = 0; i < 12; i++) {
-    const p = `h.${i}.`;
-    add(p + 'ln_1.weight', [H], 1);
-    add(p + 'ln_1.bias', [H], 0);
-    add(p + 'attn.c_attn.weight', [H, 3 * H], 0.02);
-    add(p + 'attn.c_attn.bias', [3 * H], 0);
-    add(p + 'attn.c_proj.weight', [H, H], 0.02);
-    add(p + 'attn.c_proj.bias', [H], 0);
-    add(p + 'ln_2.weight', [H], 1);
-    add(p + 'ln_2.bias', [H], 0);
-    add(p + 'mlp.c_fc.weight', [H, 4 * H], 0.02);
-    add(p + 'mlp.c_fc.bias', [4 * H], 0);
-    add(p + 'mlp.c_proj.weight', [4 * H, H], 0.02);
-    add(p + 'mlp.c_proj.bias', [H], 0);
+  return new Map(
+    Object.entries(gpt2SmallTensors()).map(([k, t]) => [
+      k,
+      { shape: t.shape, dtype: 'F32' as const, data: t.data },
+    ]),
+  );
+}
+
+/**
+ * Loading the same shape from a model.safetensors file (written to a temporary directory, or
+ * ENGINE_BENCH_CHECKPOINT), in a fresh process so its peak resident memory is the load's: load time, and peak RSS
+ * beside the weight bytes, both as the whole process and as the growth over the process before loading.
+ */
+function checkpointLoad(): Record<string, unknown> {
+  if (process.env['ENGINE_BENCH_LOAD'] === '0') return { measured: false, reason: 'ENGINE_BENCH_LOAD=0' };
+  const given = process.env['ENGINE_BENCH_CHECKPOINT'];
+  const dir = given ?? mkdtempSync(join(os.tmpdir(), 'infersim-bench-'));
+  try {
+    if (!given) {
+      process.stderr.write('writing a GPT-2-small checkpoint (498 MB) to load…\n');
+      writeGpt2SmallCheckpoint(dir);
+    }
+    process.stderr.write('loading it in a fresh process…\n');
+    const script = fileURLToPath(new URL('./engine-load.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, dir], { encoding: 'utf8' });
+    if (r.status !== 0) return { measured: false, reason: r.stderr.trim().slice(-500) };
+    const m = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+    const w = m['weight_bytes']!;
+    return {
+      ...m,
+      peak_over_weights: +(m['peak_rss_bytes']! / w).toFixed(2),
+      peak_growth_over_weights: +((m['peak_rss_bytes']! - m['rss_before_bytes']!) / w).toFixed(2),
+    };
+  } finally {
+    if (!given) rmSync(dir, { recursive: true, force: true });
   }
-  return m;
 }
 
 /** Copy bandwidth (read + write bytes per second) over a buffer far larger than the caches. */
@@ -190,6 +203,7 @@ function torchBench(): TorchFigures {
   }
 }
 
+const load = checkpointLoad();
 const t0 = performance.now();
 const weights = bindWeights(config, randomCheckpoint());
 const model = await Model.create(config, weights, { threads: THREADS });
@@ -226,11 +240,19 @@ const rows = [
   row('decode ms/token', (b) => b.decode_ms_per_token),
   ['decode bound ms/step', boundMs.toFixed(2), boundMs.toFixed(2), '', ''],
 ];
+const loadLine =
+  load['load_s'] === undefined
+    ? `checkpoint load: not measured (${String(load['reason'])})\n`
+    : `checkpoint load (model.safetensors, ${(Number(load['weight_bytes']) / 1e6).toFixed(0)} MB of weights): ` +
+      `${String(load['load_s'])} s, peak RSS ${(Number(load['peak_rss_bytes']) / 1e6).toFixed(0)} MB = ` +
+      `${String(load['peak_over_weights'])}x the weights (${String(load['peak_growth_over_weights'])}x over the ` +
+      `process before loading)\n`;
 process.stderr.write(
   `${rows.map((r) => r.map((c, i) => String(c).padStart(i ? 19 : 22)).join('')).join('\n')}\n` +
     (torch.available
       ? `torch ${String(torch['torch'])}, ${String(torch['threads'])} threads, BLAS ${String(torch['blas'])}; ${String(torch['environment'])}\n`
-      : `torch: not measured (${torch.reason})\n`),
+      : `torch: not measured (${torch.reason})\n`) +
+    loadLine,
 );
 console.log(
   JSON.stringify({
@@ -243,6 +265,7 @@ console.log(
     prefill_repeats: REPEAT,
     threads: THREADS,
     load_s: +loadS.toFixed(2),
+    checkpoint_load: load,
     batch1: b1,
     batch8: b8,
     copy_bandwidth_gb_per_s: +(bw / 1e9).toFixed(2),

@@ -9,13 +9,15 @@ import type { AttentionHooks, SparsityMask } from './attention.js';
 import { BlockManager } from './block_manager.js';
 import { readModelConfig, type ModelConfig } from './config.js';
 import { KvCache } from './kv_cache.js';
+import { processLogits, tokenLogprob, type TokenLogprob } from './logits.js';
 import { Model } from './model.js';
 import { Profiler } from './profiler.js';
 import { Request, type DeltaCallback } from './request.js';
 import { readCheckpoint } from './safetensors.js';
 import { DEFAULT_SAMPLING, sample, type SamplingParams } from './sampler.js';
 import { Scheduler, type ScheduledBatch } from './scheduler.js';
-import { Tokenizer } from './tokenizer.js';
+import { ChatTemplateError } from './chat_template.js';
+import { Tokenizer, type ChatMessage } from './tokenizer.js';
 import { bindWeights } from './weights.js';
 
 export interface EngineOptions {
@@ -70,7 +72,22 @@ export class Engine {
     o: EngineOptions,
   ) {
     const c = config;
+    for (const k of ['blockSize', 'kvCacheBytes', 'maxNumSeqs', 'maxBatchedTokens', 'maxModelLen'] as const) {
+      const v = o[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1))
+        throw new EngineError(`${k} must be a positive integer (got ${v})`);
+    }
+    if (o.maxModelLen !== undefined && o.maxModelLen > c.maxPositions)
+      throw new EngineError(
+        `max model length ${o.maxModelLen} exceeds the model's ${c.maxPositions} positions`,
+      );
     this.maxModelLen = Math.min(o.maxModelLen ?? 2048, c.maxPositions);
+    // A prompt is prefilled in one step, so one step must hold the longest sequence.
+    if (o.maxBatchedTokens !== undefined && o.maxBatchedTokens < this.maxModelLen)
+      throw new EngineError(
+        `max batched tokens ${o.maxBatchedTokens} is below the max model length ${this.maxModelLen} ` +
+          '(prompts are prefilled in one step): raise it or lower the max model length',
+      );
     const blockSize = o.blockSize ?? 16;
     const maxNumSeqs = o.maxNumSeqs ?? 8;
     const perBlock = blockSize * c.numLayers * 2 * c.numKvHeads * c.headDim * 4;
@@ -107,6 +124,36 @@ export class Engine {
     return this.profiler.time('tokenize', () => this.tokenizer.encode(text));
   }
 
+  /** A chat's prompt ids: the checkpoint's chat template (add_generation_prompt), else the plain format. */
+  chatPrompt(messages: readonly ChatMessage[]): number[] {
+    try {
+      return this.profiler.time('tokenize', () => this.tokenizer.encodeChat(messages));
+    } catch (e) {
+      if (e instanceof ChatTemplateError) throw new EngineError(e.message);
+      throw e;
+    }
+  }
+
+  /** Ids back to text, special tokens left out. */
+  detokenize(ids: readonly number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+
+  /** A token as text (special tokens spelled out), for logprobs. */
+  tokenText(id: number): string {
+    return this.tokenizer.decode([id], false);
+  }
+
+  /**
+   * Log-probabilities of each prompt token given the ones before it (null for the first), with the `k` likeliest
+   * alternatives: one forward over the prompt in a scratch cache (echo with logprobs).
+   */
+  async promptLogprobs(ids: readonly number[], k: number): Promise<(TokenLogprob | null)[]> {
+    const V = this.config.vocabSize;
+    const all = await this.isolatedForward(ids, null, true);
+    return ids.map((id, t) => (t === 0 ? null : tokenLogprob(all.subarray((t - 1) * V, t * V), id, k)));
+  }
+
   /** Submit a request; resolves when it finishes. `onDelta` receives streamed text. */
   submit(
     prompt: string | readonly number[],
@@ -119,6 +166,11 @@ export class Engine {
     for (const id of ids)
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
         throw new EngineError(`token id ${id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    for (const id of params.logitBias?.keys() ?? [])
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
+        throw new EngineError(
+          `logit_bias names token ${id}, outside the vocabulary (0..${this.config.vocabSize - 1})`,
+        );
     if (ids.length >= this.maxModelLen)
       throw new EngineError(`prompt has ${ids.length} tokens; the limit is ${this.maxModelLen - 1}`);
     const blocksNeeded = Math.ceil(
@@ -225,9 +277,11 @@ export class Engine {
       seq.numComputed = seq.length;
       this.blocks.commitFullBlocks(seq);
       const row = logits.subarray(i * V, (i + 1) * V);
-      const token = this.profiler.time('sample', () => sample(row, req.params, req.rng));
+      const p = req.params;
+      const token = this.profiler.time('sample', () => sample(processLogits(row, p, req.counts), p, req.rng));
+      const lp = p.logprobs === null ? null : tokenLogprob(row, token, p.logprobs);
       this.generatedTokens++;
-      const reason = this.profiler.time('detokenize', () => req.accept(token));
+      const reason = this.profiler.time('detokenize', () => req.accept(token, lp));
       if (reason) {
         this.requests.delete(seq.id);
         this.scheduler.finish(seq);

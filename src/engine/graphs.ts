@@ -11,12 +11,14 @@ import type { ModelConfig } from './config.js';
 import { GraphBuilder } from './onnx/graph.js';
 import type { LayerWeights, Mat, ModelWeights } from './weights.js';
 
+/** Matrices stacked by rows (each `data` read once: it may come from the file on every access). */
 function concatRows(ms: Mat[]): Float32Array {
-  const out = new Float32Array(ms.reduce((a, m) => a + m.data.length, 0));
+  const out = new Float32Array(ms.reduce((a, m) => a + m.shape.reduce((x, y) => x * y, 1), 0));
   let o = 0;
   for (const m of ms) {
-    out.set(m.data, o);
-    o += m.data.length;
+    const d = m.data;
+    out.set(d, o);
+    o += d.length;
   }
   return out;
 }
@@ -28,7 +30,8 @@ function concatRows(ms: Mat[]): Float32Array {
 function linearLayout(m: Mat): Float32Array {
   const [rows, cols] = m.shape as [number, number];
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = m.data[r * cols + c]!;
+  const d = m.data;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = d[r * cols + c]!;
   return out;
 }
 
@@ -168,16 +171,22 @@ export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8A
   return g.build();
 }
 
+/**
+ * The LM head matrix is an input ('head_w' [vocab, H]), not an initializer: the model passes the array it already
+ * holds (the embedding itself when tied), so the largest matrix is in memory once and never serialized (loading
+ * it as an initializer held it three times over at its peak: the array, the protobuf, onnxruntime's copy).
+ */
 export function headGraph(c: ModelConfig, w: ModelWeights): Uint8Array {
   const g = new GraphBuilder('head');
   const H = c.hiddenSize;
   const x = g.input('x', ['N', H]);
+  const hw = g.input('head_w', [c.vocabSize, H]);
   const nw = g.weight('norm.w', w.finalNorm.data, [H]);
   const h =
     c.family === 'gpt2'
       ? g.layerNorm(x, nw, g.weight('norm.b', w.finalNormBias!.data, [H]), c.normEps)
       : g.rmsNorm(x, nw, c.normEps);
-  const logits = g.gemm(h, g.weight('head.w', w.head.data, [c.vocabSize, H]), null, true);
+  const logits = g.gemm(h, hw, null, true);
   g.output(logits, 'logits', ['N', c.vocabSize]);
   return g.build();
 }

@@ -6,6 +6,15 @@ import type { Engine } from './engine.js';
 
 const MB = 1e6;
 
+/** The calculator's name for the precision the engine holds weights and KV in. */
+export const ENGINE_PRECISION = 'fp32';
+
+/** The dtype config.json says the checkpoint is stored in (torch_dtype, or dtype in newer configs). */
+export function checkpointDtype(e: Engine): string | null {
+  const d = e.rawConfig['torch_dtype'] ?? e.rawConfig['dtype'];
+  return typeof d === 'string' ? d : null;
+}
+
 export function modelInfo(e: Engine) {
   const c = e.config;
   return {
@@ -25,7 +34,11 @@ export function modelInfo(e: Engine) {
     tie_word_embeddings: c.tiedEmbeddings,
     rope_theta: c.family === 'llama' ? c.ropeTheta : null,
     rope_scaling: c.ropeScaling,
+    // The engine computes in fp32 whatever the checkpoint stores (onnxruntime's CPU kernels are fp32): the
+    // calculator matches it with precision fp32 (`infersim memory --precision fp32`), not the checkpoint's dtype.
     dtype: 'float32',
+    checkpoint_dtype: checkpointDtype(e),
+    calculator_precision: ENGINE_PRECISION,
     device: 'cpu',
     backend:
       'onnxruntime-node (GEMMs, attention) + TypeScript (attention of layers under a research hook, KV cache, ' +
@@ -33,6 +46,7 @@ export function modelInfo(e: Engine) {
     kv_block_size: e.cache.blockSize,
     kv_num_blocks: e.cache.numBlocks,
     max_num_seqs: e.scheduler.limits.maxNumSeqs,
+    max_num_batched_tokens: e.scheduler.limits.maxBatchedTokens,
   };
 }
 
@@ -57,11 +71,16 @@ export function memoryUsage(e: Engine) {
     kv_blocks_used: e.blocks.numUsed,
     kv_blocks_total: e.cache.numBlocks,
     process_rss_bytes: rss.rss,
+    sliding_window: e.config.slidingWindow,
+    // Blocks that fall out of a sliding window are not freed yet: every token's K/V stays until the sequence ends.
+    kv_window_freed: false,
     notes:
       'weights and KV are measured from the engine’s arrays (fp32); activation_bytes is the largest step’s buffers ' +
       '(hidden, q/k/v, attention output, MLP, logits, attention scores and gathered K/V) from their shapes; ' +
       'peak = weights + KV pool + activations. ' +
-      'onnxruntime keeps its own copy of the layer weights, visible in process_rss_bytes.',
+      'onnxruntime keeps its own copy of the layer weights, visible in process_rss_bytes. With a sliding window ' +
+      'the engine keeps every token of a sequence in its KV cache (kv_window_freed: false), where the calculator ' +
+      'caps the cache at the window.',
   };
 }
 

@@ -46,6 +46,7 @@ export class Model {
     private readonly positions: Mat | null,
     private readonly layers: LayerSessions[],
     private readonly headSession: ort.InferenceSession,
+    private readonly headWeight: ort.Tensor,
     private readonly attentionSession: ort.InferenceSession,
     private readonly rope: RopeTable | null,
     /** Bytes of the weights the model holds (fp32, tied once). */
@@ -73,7 +74,15 @@ export class Model {
     const head = await ort.InferenceSession.create(headGraph(c, w), opts);
     const attention = await ort.InferenceSession.create(attentionGraph(c), opts);
     const rope = c.family === 'llama' ? new RopeTable(c) : null;
-    return new Model(c, w.embedding, w.positions, layers, head, attention, rope, w.bytes);
+    // The embeddings are looked up in TypeScript on every forward: read them from the checkpoint once. The LM
+    // head is the head graph's input, the same array when tied.
+    const embedding = { data: w.embedding.data, shape: w.embedding.shape };
+    const positions = w.positions ? { data: w.positions.data, shape: w.positions.shape } : null;
+    const headWeight = f32(w.head === w.embedding ? embedding.data : w.head.data, [
+      c.vocabSize,
+      c.hiddenSize,
+    ]);
+    return new Model(c, embedding, positions, layers, head, headWeight, attention, rope, w.bytes);
   }
 
   /** The token-embedding matrix [vocab, H] (the research split API splits it). */
@@ -135,7 +144,10 @@ export class Model {
   /** Final norm + LM head over rows [N, H] → logits [N, vocab]. */
   async head(rows: Float32Array): Promise<Float32Array> {
     const N = rows.length / this.config.hiddenSize;
-    const r = await this.headSession.run({ x: f32(rows, [N, this.config.hiddenSize]) });
+    const r = await this.headSession.run({
+      x: f32(rows, [N, this.config.hiddenSize]),
+      head_w: this.headWeight,
+    });
     return r['logits']!.data as Float32Array;
   }
 

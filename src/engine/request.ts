@@ -2,6 +2,7 @@
  * One generation request in flight: its sequence, sampler state, the text decoded so far, the stop-string and
  * length checks, and the streaming callback that receives text as it becomes final.
  */
+import type { TokenLogprob } from './logits.js';
 import { Rng, type SamplingParams } from './sampler.js';
 import { Sequence, type FinishReason } from './sequence.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -14,6 +15,8 @@ export interface GenerationResult {
   completionTokens: number;
   cachedPromptTokens: number;
   finishReason: FinishReason;
+  /** Per completion token, when the request asked for logprobs (SamplingParams.logprobs not null). */
+  logprobs: TokenLogprob[] | null;
   ttftMs: number;
   latencyMs: number;
 }
@@ -36,6 +39,9 @@ export class Request {
   readonly seq: Sequence;
   readonly rng: Rng;
   text = '';
+  /** How often each token occurs in the completion so far (the penalties read it). */
+  readonly counts = new Map<number, number>();
+  readonly logprobs: TokenLogprob[] = [];
   private emitted = 0;
   private resolveFn!: (r: GenerationResult) => void;
   private rejectFn!: (e: Error) => void;
@@ -58,7 +64,7 @@ export class Request {
   }
 
   /** Take a newly sampled token; returns the finish reason when the request is complete. */
-  accept(token: number): FinishReason | null {
+  accept(token: number, logprob: TokenLogprob | null = null): FinishReason | null {
     const s = this.seq;
     s.firstTokenMs ??= performance.now();
     s.tokenIds.push(token);
@@ -67,6 +73,8 @@ export class Request {
       this.text = this.tokenizer.decode(s.completionIds);
       return 'stop';
     }
+    this.counts.set(token, (this.counts.get(token) ?? 0) + 1);
+    if (logprob) this.logprobs.push(logprob);
     this.text = this.tokenizer.decode(s.completionIds);
     for (const stop of this.params.stop) {
       const at = this.text.indexOf(stop, Math.max(0, this.emitted - stop.length));
@@ -107,6 +115,7 @@ export class Request {
       completionTokens: s.numCompletionTokens,
       cachedPromptTokens: this.cachedPromptTokens,
       finishReason: reason,
+      logprobs: this.params.logprobs === null ? null : this.logprobs,
       ttftMs: (s.firstTokenMs ?? s.finishMs) - s.arrivalMs,
       latencyMs: s.finishMs - s.arrivalMs,
     });

@@ -1,16 +1,18 @@
 /**
  * safetensors reader: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
  * then the raw tensor bytes. fp32 is taken as is; fp16 and bf16 are widened to fp32 (the engine computes in
- * fp32). Sharded checkpoints are read through model.safetensors.index.json's weight_map.
+ * fp32). Files are read lazily, tensor by tensor (openSafetensors); sharded checkpoints through
+ * model.safetensors.index.json's weight_map.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 export interface TensorData {
   shape: number[];
   /** The dtype in the file. */
   dtype: 'F32' | 'F16' | 'BF16';
-  data: Float32Array;
+  /** The values as fp32; read from the file on each access for a lazily opened file (openSafetensors). */
+  readonly data: Float32Array;
 }
 
 export class CheckpointError extends Error {}
@@ -27,42 +29,48 @@ export function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+/** Bytes → fp32: a copy for F32 (the caller's buffer is not kept), widened for F16 and BF16. */
 function decode(dtype: string, bytes: Uint8Array, count: number, name: string): Float32Array {
   const out = new Float32Array(count);
+  if (bytes.byteLength !== count * (dtype === 'F32' ? 4 : 2))
+    throw new CheckpointError(`tensor ${name}: byte size does not match shape`);
   if (dtype === 'F32') {
-    if (bytes.byteLength !== count * 4)
-      throw new CheckpointError(`tensor ${name}: byte size does not match shape`);
     new Uint8Array(out.buffer).set(bytes);
     return out;
   }
-  if (bytes.byteLength !== count * 2)
-    throw new CheckpointError(`tensor ${name}: byte size does not match shape`);
   const u16 = new Uint16Array(count);
   new Uint8Array(u16.buffer).set(bytes);
-  if (dtype === 'BF16') {
-    const u32 = new Uint32Array(out.buffer);
-    for (let i = 0; i < count; i++) u32[i] = u16[i]! << 16;
-  } else {
-    for (let i = 0; i < count; i++) out[i] = halfToFloat(u16[i]!);
-  }
+  widen(dtype, u16, out);
   return out;
 }
 
-/** Parse one .safetensors buffer. */
-export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): Map<string, TensorData> {
-  if (buf.byteLength < 8) throw new CheckpointError(`${file}: too short to be a safetensors file`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen <= 0 || 8 + headerLen > buf.byteLength)
-    throw new CheckpointError(`${file}: bad header length`);
+function widen(dtype: string, u16: Uint16Array, out: Float32Array): void {
+  if (dtype === 'BF16') {
+    const u32 = new Uint32Array(out.buffer, out.byteOffset, out.length);
+    for (let i = 0; i < u16.length; i++) u32[i] = u16[i]! << 16;
+  } else for (let i = 0; i < u16.length; i++) out[i] = halfToFloat(u16[i]!);
+}
+
+interface Entry {
+  name: string;
+  dtype: TensorData['dtype'];
+  shape: number[];
+  count: number;
+  /** Byte range in the file. */
+  start: number;
+  end: number;
+}
+
+/** The tensors a header lists, checked against the file's size. */
+function parseHeader(headerBytes: Uint8Array, headerLen: number, size: number, file: string): Entry[] {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
   } catch {
     throw new CheckpointError(`${file}: header is not valid JSON`);
   }
   const base = 8 + headerLen;
-  const out = new Map<string, TensorData>();
+  const out: Entry[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
@@ -73,20 +81,100 @@ export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): Map<str
       );
     if (!Array.isArray(shape) || !Array.isArray(off) || off.length !== 2)
       throw new CheckpointError(`${file}: tensor ${name} lacks shape or data_offsets`);
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (base + off[1] > buf.byteLength || off[0] > off[1])
+    if (base + off[1] > size || off[0] > off[1])
       throw new CheckpointError(`${file}: tensor ${name} lies outside the file`);
-    const data = decode(dtype, buf.subarray(base + off[0], base + off[1]), count, name);
-    out.set(name, { shape, dtype: dtype as TensorData['dtype'], data });
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (off[1] - off[0] !== count * (dtype === 'F32' ? 4 : 2))
+      throw new CheckpointError(`tensor ${name}: byte size does not match shape`);
+    out.push({
+      name,
+      dtype: dtype as Entry['dtype'],
+      shape,
+      count,
+      start: base + off[0],
+      end: base + off[1],
+    });
   }
   return out;
 }
 
-/** Read every tensor of a checkpoint directory: model.safetensors or the shards named by the index. */
+function headerLength(first8: Uint8Array, size: number, file: string): number {
+  if (size < 8) throw new CheckpointError(`${file}: too short to be a safetensors file`);
+  const headerLen = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if (headerLen <= 0 || 8 + headerLen > size) throw new CheckpointError(`${file}: bad header length`);
+  return headerLen;
+}
+
+/** Parse one .safetensors buffer (every tensor decoded now). */
+export function parseSafetensors(buf: Uint8Array, file = 'safetensors'): Map<string, TensorData> {
+  const headerLen = headerLength(buf, buf.byteLength, file);
+  const out = new Map<string, TensorData>();
+  for (const e of parseHeader(buf.subarray(8, 8 + headerLen), headerLen, buf.byteLength, file))
+    out.set(e.name, {
+      shape: e.shape,
+      dtype: e.dtype,
+      data: decode(e.dtype, buf.subarray(e.start, e.end), e.count, e.name),
+    });
+  return out;
+}
+
+function readAt(fd: number, into: Uint8Array, position: number): void {
+  for (let done = 0; done < into.byteLength;) {
+    const n = readSync(fd, into, done, into.byteLength - done, position + done);
+    if (n === 0) throw new CheckpointError('safetensors file ended early');
+    done += n;
+  }
+}
+
+/**
+ * One .safetensors file, read lazily: only the header now; each tensor's `data` is read from the file when asked
+ * for, straight into the fp32 array returned (F32: no intermediate copy; F16/BF16: a half-size one to widen), and
+ * not kept. Loading builds the runtime's copy layer by layer, so the process never holds the whole file as well
+ * (what a memory map gives, which Node lacks). Each access reads again: keep the array if it is used repeatedly.
+ */
+export function openSafetensors(path: string, file = basename(path)): Map<string, TensorData> {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  let entries: Entry[];
+  try {
+    const first8 = new Uint8Array(8);
+    if (size >= 8) readAt(fd, first8, 0);
+    const headerLen = headerLength(first8, size, file);
+    const header = new Uint8Array(headerLen);
+    readAt(fd, header, 8);
+    entries = parseHeader(header, headerLen, size, file);
+  } finally {
+    closeSync(fd);
+  }
+  const out = new Map<string, TensorData>();
+  for (const e of entries)
+    out.set(e.name, {
+      shape: e.shape,
+      dtype: e.dtype,
+      get data(): Float32Array {
+        const fd = openSync(path, 'r');
+        try {
+          const out = new Float32Array(e.count);
+          if (e.dtype === 'F32') readAt(fd, new Uint8Array(out.buffer), e.start);
+          else {
+            const u16 = new Uint16Array(e.count);
+            readAt(fd, new Uint8Array(u16.buffer), e.start);
+            widen(e.dtype, u16, out);
+          }
+          return out;
+        } finally {
+          closeSync(fd);
+        }
+      },
+    });
+  return out;
+}
+
+/** Every tensor of a checkpoint directory (read lazily): model.safetensors or the shards named by the index. */
 export function readCheckpoint(dir: string): Map<string, TensorData> {
   const single = join(dir, 'model.safetensors');
   const index = join(dir, 'model.safetensors.index.json');
-  if (existsSync(single)) return parseSafetensors(readFileSync(single), 'model.safetensors');
+  if (existsSync(single)) return openSafetensors(single, 'model.safetensors');
   if (!existsSync(index))
     throw new CheckpointError(`${dir}: no model.safetensors or model.safetensors.index.json`);
   const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
@@ -94,7 +182,7 @@ export function readCheckpoint(dir: string): Map<string, TensorData> {
   const out = new Map<string, TensorData>();
   for (const shard of [...new Set(Object.values(map))].sort()) {
     if (shard.includes('/') || shard.includes('..')) throw new CheckpointError(`bad shard name ${shard}`);
-    for (const [k, v] of parseSafetensors(readFileSync(join(dir, shard)), shard)) out.set(k, v);
+    for (const [k, v] of openSafetensors(join(dir, shard), shard)) out.set(k, v);
   }
   for (const name of Object.keys(map))
     if (!out.has(name)) throw new CheckpointError(`${index}: tensor ${name} is not in its shard`);

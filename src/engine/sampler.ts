@@ -11,6 +11,13 @@ export interface SamplingParams {
   maxTokens: number;
   stop: string[];
   ignoreEos: boolean;
+  /** Added to a token's logit before sampling (OpenAI's logit_bias: token id → -100..100). */
+  logitBias: ReadonlyMap<number, number> | null;
+  /** OpenAI's penalties on the completion so far: logit -= count × frequency + (count > 0) × presence. */
+  frequencyPenalty: number;
+  presencePenalty: number;
+  /** Alternatives to report per sampled token; null: no logprobs at all, 0: the sampled token's only. */
+  logprobs: number | null;
 }
 
 export const DEFAULT_SAMPLING: SamplingParams = {
@@ -21,6 +28,10 @@ export const DEFAULT_SAMPLING: SamplingParams = {
   maxTokens: 16,
   stop: [],
   ignoreEos: false,
+  logitBias: null,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+  logprobs: null,
 };
 
 /** mulberry32: small, fast, good enough for sampling; deterministic per seed. */

@@ -7,7 +7,8 @@ import type { ModelConfig } from './config.js';
 import { CheckpointError, type TensorData } from './safetensors.js';
 
 export interface Mat {
-  data: Float32Array;
+  /** May be read from the checkpoint on each access (safetensors.ts): read it once per use. */
+  readonly data: Float32Array;
   shape: number[];
 }
 
@@ -60,7 +61,8 @@ class Finder {
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
         throw new CheckpointError(`tensor ${p + name} has shape [${t.shape}], config implies [${shape}]`);
       this.used.add(p + name);
-      return { data: t.data, shape: t.shape };
+      // The tensor itself: its data is read when a graph is built, not now (safetensors.ts reads lazily).
+      return t;
     }
     throw new CheckpointError(`checkpoint lacks tensor ${name}`);
   }
@@ -152,12 +154,12 @@ export function bindWeights(c: ModelConfig, tensors: Map<string, TensorData>): M
   const prefixes = c.family === 'gpt2' ? ['', 'transformer.'] : ['model.', ''];
   const f = new Finder(tensors, prefixes);
   const w = c.family === 'gpt2' ? gpt2Weights(c, f) : llamaWeights(c, f);
-  const seen = new Set<Float32Array>();
+  const seen = new Set<Mat>();
   let bytes = 0;
   const count = (m: Mat | null) => {
-    if (m && !seen.has(m.data)) {
-      seen.add(m.data);
-      bytes += m.data.byteLength;
+    if (m && !seen.has(m)) {
+      seen.add(m);
+      bytes += 4 * m.shape.reduce((a, b) => a * b, 1);
     }
   };
   count(w.embedding);

@@ -44,7 +44,14 @@ export interface DownloadResult {
 }
 
 /** Files besides the weights that are fetched when the repo has them. */
-const OPTIONAL = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'];
+const OPTIONAL = [
+  'tokenizer_config.json',
+  'generation_config.json',
+  'special_tokens_map.json',
+  // Newer checkpoints keep the chat template apart from tokenizer_config.json.
+  'chat_template.jinja',
+  'chat_template.json',
+];
 const COMPLETE = '.complete.json';
 
 export function defaultCacheDir(): string {

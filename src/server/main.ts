@@ -4,9 +4,10 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Engine } from '../engine/engine.js';
+import { Engine, EngineError, type EngineOptions } from '../engine/engine.js';
 import { buildApp } from './app.js';
 import { engineModelDir } from './engine-model.js';
+import { engineOptionsFromEnv } from './engine-options.js';
 import type { RouteModule } from './context.js';
 import { registerEngineRoutes } from './routes/engine.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
@@ -18,13 +19,19 @@ const DEFAULT_MODEL = fileURLToPath(new URL('../../models/kjv-llama-tiny', impor
  * The engine over `model` (default INFERSIM_MODEL, else the shipped model): a checkpoint directory or a Hub repo
  * id (downloaded once into the cache). 'none', or a model that cannot be had, serves the engine routes as 503.
  */
-async function loadEngine(model?: string, revision?: string): Promise<Engine | null> {
+async function loadEngine(
+  model?: string,
+  revision?: string,
+  options: EngineOptions = {},
+): Promise<Engine | null> {
   const source = model ?? process.env['INFERSIM_MODEL'] ?? DEFAULT_MODEL;
   if (source === 'none') return null;
   try {
     const { dir, name } = await engineModelDir(source, { revision });
-    return await Engine.load(dir, { name });
+    return await Engine.load(dir, { name, ...options });
   } catch (e) {
+    // Limits the model cannot run with are the user's to fix: stop rather than serve without an engine.
+    if (e instanceof EngineError) throw e;
     process.stderr.write(
       `infersim serve: engine not loaded (${e instanceof Error ? e.message : String(e)})\n`,
     );
@@ -40,6 +47,8 @@ export interface ServeOptions {
   model?: string;
   /** Hub revision of `model` (branch, tag or commit). */
   revision?: string;
+  /** Scheduler and cache limits, over those of the environment (INFERSIM_MAX_NUM_SEQS, …). */
+  engine?: EngineOptions;
 }
 
 export async function serve(o: ServeOptions = {}): Promise<{ url: string; close: () => Promise<void> }> {
@@ -47,7 +56,8 @@ export async function serve(o: ServeOptions = {}): Promise<{ url: string; close:
   const host = o.host ?? process.env['HOST'] ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be 0-65535 (got ${port})`);
-  const engine = await loadEngine(o.model, o.revision);
+  // A bad limit in the environment stops the server with its message rather than serving without an engine.
+  const engine = await loadEngine(o.model, o.revision, { ...engineOptionsFromEnv(), ...o.engine });
   const engineRoutes: RouteModule = (a) => {
     registerEngineRoutes(a as unknown as Parameters<typeof registerEngineRoutes>[0], engine);
     registerOpenAiRoutes(a as unknown as Parameters<typeof registerOpenAiRoutes>[0], engine);

@@ -275,7 +275,7 @@ describe('OpenAI-compatible API', () => {
     expect(events.at(-1)).toBe('data: [DONE]');
     expect(JSON.parse(events[0]!.slice(6)).choices[0].delta.role).toBe('assistant');
     const bad = await post('/v1/chat/completions', { messages: [{ role: 'wizard', content: 'x' }] });
-    expect(bad.status).toBe(422);
+    expect(bad.status).toBe(400);
     expect(bad.body.error.param).toBe('messages[0].role');
   });
 

@@ -1,16 +1,33 @@
 /**
  * OpenAI-compatible serving on the reference engine: /v1/models, /v1/completions and /v1/chat/completions, with
  * streaming as server-sent events (`data: {chunk}` … `data: [DONE]`), so the official clients work against it.
- * Errors carry OpenAI's `error` object (what its clients read) and `detail` with the same message.
+ * n choices, lists of prompts, logprobs, echo, logit_bias and penalties are implemented; what the engine cannot do
+ * is refused by name. Errors carry OpenAI's `error` object {message, type, param, code} with OpenAI's statuses
+ * (400 bad request, 404 unknown model) and `detail` with the same message.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EngineError, type Engine } from '../../engine/engine.js';
-import type { GenerationResult } from '../../engine/request.js';
+import type { GenerationResult, Request } from '../../engine/request.js';
 import type { SamplingParams } from '../../engine/sampler.js';
 import type { ChatMessage } from '../../engine/tokenizer.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
 import { NO_MODEL } from './engine.js';
+import { chatLogprobs, completionLogprobs as completionLogprobsObject, speller } from './openai-format.js';
+import {
+  chatLogprobs as chatLogprobsParam,
+  choiceSeed,
+  choicesPerPrompt,
+  completionLogprobs,
+  completionPrompts,
+  includeUsage,
+  refuseChatParams,
+  refuseCompletionParams,
+  samplingParams,
+  Unsupported,
+} from './openai-params.js';
+
+class ModelNotFound extends Error {}
 
 function oaError(
   reply: FastifyReply,
@@ -18,59 +35,82 @@ function oaError(
   message: string,
   param: string | null,
   type = 'invalid_request_error',
+  code: string | null = null,
 ) {
-  return reply.code(status).send({ detail: message, error: { message, type, param, code: null } });
+  return reply.code(status).send({ detail: message, error: { message, type, param, code } });
 }
 
-function sampling(f: Fields, e: Engine): Partial<SamplingParams> {
-  const maxField = f.has('max_completion_tokens') ? 'max_completion_tokens' : 'max_tokens';
-  const n = f.int('n', 1, 1, 1);
-  void n;
-  return {
-    maxTokens: f.int(maxField, 1, LIMITS.maxTokens, 16),
-    temperature: f.number('temperature', 0, 2, 1),
-    topP: f.number('top_p', 1e-6, 1, 1),
-    topK: f.int('top_k', 0, e.config.vocabSize, 0),
-    seed: f.optInt('seed', 0, 2 ** 32 - 1),
-    stop: f.stop('stop'),
-  };
-}
-
-function usage(r: GenerationResult) {
-  return {
-    prompt_tokens: r.promptTokens,
-    completion_tokens: r.completionTokens,
-    total_tokens: r.promptTokens + r.completionTokens,
-  };
+/** The model a request names must be the one served (absent: the served one, as vLLM allows). */
+function checkModel(f: Fields, e: Engine): void {
+  if (!f.has('model')) return;
+  const m = f.raw('model');
+  if (typeof m !== 'string') throw new FieldError('model', 'model must be a string');
+  if (m !== e.name)
+    throw new ModelNotFound(`The model \`${m}\` does not exist. This server serves \`${e.name}\`.`);
 }
 
 function finishReason(r: GenerationResult): string {
   return r.finishReason === 'length' ? 'length' : 'stop';
 }
 
+/** One choice to generate: its prompt ids, its parameters and its index in the response. */
+interface Job {
+  index: number;
+  ids: number[];
+  params: Partial<SamplingParams>;
+}
+
+function jobsFor(prompts: number[][], n: number, params: Partial<SamplingParams>): Job[] {
+  return prompts.flatMap((ids, p) =>
+    Array.from({ length: n }, (_, j) => ({
+      index: p * n + j,
+      ids,
+      params: { ...params, seed: choiceSeed(params.seed, j) },
+    })),
+  );
+}
+
+function usage(prompts: number[][], rs: readonly GenerationResult[]) {
+  const prompt = prompts.reduce((a, p) => a + p.length, 0);
+  const completion = rs.reduce((a, r) => a + r.completionTokens, 0);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/** Submit every job, or none: one the engine refuses aborts those already submitted. */
+function submitAll(e: Engine, jobs: readonly Job[], onDelta?: (j: Job, d: string) => void): Request[] {
+  const handles: Request[] = [];
+  try {
+    for (const j of jobs) handles.push(e.submit(j.ids, j.params, onDelta ? (d) => onDelta(j, d) : null));
+  } catch (err) {
+    for (const h of handles) e.abort(h);
+    throw err;
+  }
+  return handles;
+}
+
 /**
- * Server-sent events on the raw response; aborts the request if the client goes away. The request is submitted
- * before the reply is hijacked, so one the engine refuses (EngineError) is still an ordinary 422; its deltas only
+ * Server-sent events on the raw response; aborts the requests if the client goes away. The requests are submitted
+ * before the reply is hijacked, so one the engine refuses (EngineError) is still an ordinary 400; their deltas only
  * come from later engine steps, after the headers below are out.
  */
 async function stream(
   reply: FastifyReply,
   e: Engine,
-  prompt: string,
-  params: Partial<SamplingParams>,
-  chunk: (delta: string | null, r: GenerationResult | null) => unknown,
-  first: unknown | null,
+  jobs: readonly Job[],
+  chunk: (index: number, delta: string | null, r: GenerationResult | null) => unknown,
+  first: ((index: number) => unknown) | null,
+  last: ((rs: GenerationResult[]) => unknown) | null,
 ) {
   const raw = reply.raw;
   const write = (obj: unknown) => {
     if (!raw.writableEnded && !raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
   };
-  const handle = e.submit(prompt, params, (delta) => write(chunk(delta, null)));
+  const handles = submitAll(e, jobs, (j, delta) => write(chunk(j.index, delta, null)));
   reply.hijack();
   // The response's 'close' before its end means the client went away (the request's 'close' fires once the body
   // is read, so it cannot tell). A client that left before this point has closed the response already.
   const gone = () => {
-    if (!raw.writableEnded) e.abort(handle);
+    if (!raw.writableEnded) for (const h of handles) e.abort(h);
   };
   raw.on('close', gone);
   if (raw.destroyed) gone();
@@ -82,28 +122,75 @@ async function stream(
   });
   // Headers now, not with the first token: clients (the openai one among them) wait for them before reading.
   raw.flushHeaders();
-  if (first) write(first);
+  if (first) for (const j of jobs) write(first(j.index));
   try {
-    const r = await handle.done;
-    write(chunk(null, r));
+    const rs = await Promise.all(
+      handles.map(async (h, i) => {
+        const r = await h.done;
+        write(chunk(jobs[i]!.index, null, r));
+        return r;
+      }),
+    );
+    if (last) write(last(rs));
   } catch (err) {
+    for (const h of handles) e.abort(h);
     write({ error: { message: err instanceof Error ? err.message : String(err), type: 'server_error' } });
   }
   if (!raw.writableEnded && !raw.destroyed) raw.end('data: [DONE]\n\n');
 }
 
+function chatMessages(f: Fields): ChatMessage[] {
+  return f.array('messages', 1, LIMITS.messages).map((m, i): ChatMessage => {
+    const g = new Fields(m);
+    try {
+      const content = g.raw('content');
+      const text = Array.isArray(content)
+        ? content
+            .map((p) =>
+              p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string'
+                ? (p as { text: string }).text
+                : '',
+            )
+            .join('')
+        : g.string('content', { allowEmpty: true });
+      return {
+        role: g.oneOf('role', ['system', 'user', 'assistant', 'developer', 'tool']),
+        content: text,
+      };
+    } catch (err) {
+      throw err instanceof FieldError
+        ? new FieldError(`messages[${i}].${err.field}`, `messages[${i}].${err.message}`)
+        : err;
+    }
+  });
+}
+
 export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null): void {
   const created = () => Math.floor(Date.now() / 1000);
+  const model = (e: Engine) => ({ id: e.name, object: 'model', created: created(), owned_by: 'infersim' });
 
   const guard =
     (h: (e: Engine, f: Fields, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       if (!engine) return oaError(reply, 503, NO_MODEL, null, 'server_error');
       try {
-        return await h(engine, new Fields(req.body, false), req, reply);
+        const f = new Fields(req.body, false);
+        checkModel(f, engine);
+        return await h(engine, f, req, reply);
       } catch (err) {
-        if (err instanceof FieldError) return oaError(reply, 422, err.message, err.field);
-        if (err instanceof EngineError) return oaError(reply, 422, err.message, null);
+        if (err instanceof ModelNotFound)
+          return oaError(reply, 404, err.message, 'model', 'invalid_request_error', 'model_not_found');
+        if (err instanceof Unsupported)
+          return oaError(
+            reply,
+            400,
+            err.message,
+            err.field,
+            'invalid_request_error',
+            'unsupported_parameter',
+          );
+        if (err instanceof FieldError) return oaError(reply, 400, err.message, err.field);
+        if (err instanceof EngineError) return oaError(reply, 400, err.message, null);
         return oaError(
           reply,
           500,
@@ -116,115 +203,134 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
 
   app.get('/v1/models', async (_req, reply) => {
     if (!engine) return oaError(reply, 503, NO_MODEL, null, 'server_error');
-    return {
-      object: 'list',
-      data: [{ id: engine.name, object: 'model', created: created(), owned_by: 'infersim' }],
-    };
+    return { object: 'list', data: [model(engine)] };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (req, reply) => {
+    if (!engine) return oaError(reply, 503, NO_MODEL, null, 'server_error');
+    if (req.params.id !== engine.name)
+      return oaError(
+        reply,
+        404,
+        `The model \`${req.params.id}\` does not exist.`,
+        'model',
+        'invalid_request_error',
+        'model_not_found',
+      );
+    return model(engine);
   });
 
   app.post(
     '/v1/completions',
-    guard(async (e, f, req, reply) => {
-      const raw = f.raw('prompt');
-      const prompt =
-        Array.isArray(raw) && raw.length === 1 && typeof raw[0] === 'string' ? raw[0] : f.string('prompt');
-      if (prompt.length > LIMITS.promptChars)
-        throw new FieldError('prompt', `prompt must be at most ${LIMITS.promptChars} characters`);
-      const params = sampling(f, e);
-      const id = `cmpl-${randomUUID()}`;
-      const base = { id, object: 'text_completion', created: created(), model: e.name };
-      if (f.bool('stream', false))
+    guard(async (e, f, _req, reply) => {
+      const given = completionPrompts(f);
+      const n = choicesPerPrompt(f, given.length);
+      refuseCompletionParams(f, n);
+      const k = completionLogprobs(f);
+      const echo = f.bool('echo', false);
+      const streaming = f.bool('stream', false);
+      if (streaming && k !== null) throw new Unsupported('logprobs', 'logprobs is not supported with stream');
+      const params = samplingParams(f, e, k);
+      const spell = speller(e, f.bool('return_tokens_as_token_ids', false));
+      const prompts = given.map((p) => (typeof p === 'string' ? e.tokenize(p) : p));
+      const promptText = given.map((p) => (typeof p === 'string' ? p : e.detokenize(p)));
+      const jobs = jobsFor(prompts, n, params);
+      const base = {
+        id: `cmpl-${randomUUID()}`,
+        object: 'text_completion',
+        created: created(),
+        model: e.name,
+      };
+      if (streaming) {
+        const choice = (index: number, text: string, r: GenerationResult | null) => ({
+          ...base,
+          choices: [{ text, index, logprobs: null, finish_reason: r ? finishReason(r) : null }],
+        });
         return stream(
           reply,
           e,
-          prompt,
-          params,
-          (delta, r) => ({
-            ...base,
-            choices: [
-              { text: delta ?? '', index: 0, logprobs: null, finish_reason: r ? finishReason(r) : null },
-            ],
-            ...(r ? { usage: usage(r) } : {}),
+          jobs,
+          // One choice: its last chunk carries the usage too (as this server always did).
+          (index, delta, r) => ({
+            ...choice(index, delta ?? '', r),
+            ...(r && jobs.length === 1 ? { usage: usage(prompts, [r]) } : {}),
           }),
-          null,
+          echo ? (index) => choice(index, promptText[Math.floor(index / n)]!, null) : null,
+          includeUsage(f) ? (rs) => ({ ...base, choices: [], usage: usage(prompts, rs) }) : null,
         );
-      const r = await e.generate(prompt, params);
-      return {
-        ...base,
-        choices: [{ text: r.text, index: 0, logprobs: null, finish_reason: finishReason(r) }],
-        usage: usage(r),
-      };
+      }
+      const rs = await Promise.all(submitAll(e, jobs).map((h) => h.done));
+      const echoLps =
+        echo && k !== null ? await Promise.all(prompts.map((ids) => e.promptLogprobs(ids, k))) : null;
+      const choices = rs.map((r, i) => {
+        const p = Math.floor(i / n);
+        const ids = [...(echo ? prompts[p]! : []), ...r.tokenIds.slice(0, r.logprobs?.length ?? 0)];
+        const lps = [...(echoLps ? echoLps[p]! : []), ...(r.logprobs ?? [])];
+        return {
+          text: (echo ? promptText[p]! : '') + r.text,
+          index: jobs[i]!.index,
+          logprobs: k === null ? null : completionLogprobsObject(spell, lps, ids),
+          finish_reason: finishReason(r),
+        };
+      });
+      return { ...base, choices, usage: usage(prompts, rs) };
     }),
   );
 
   app.post(
     '/v1/chat/completions',
-    guard(async (e, f, req, reply) => {
-      const messages = f.array('messages', 1, LIMITS.messages).map((m, i): ChatMessage => {
-        const g = new Fields(m);
-        try {
-          const content = g.raw('content');
-          const text = Array.isArray(content)
-            ? content
-                .map((p) =>
-                  p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string'
-                    ? (p as { text: string }).text
-                    : '',
-                )
-                .join('')
-            : g.string('content', { allowEmpty: true });
-          return {
-            role: g.oneOf('role', ['system', 'user', 'assistant', 'developer', 'tool']),
-            content: text,
-          };
-        } catch (err) {
-          throw err instanceof FieldError
-            ? new FieldError(`messages[${i}].${err.field}`, `messages[${i}].${err.message}`)
-            : err;
-        }
-      });
-      const prompt = e.tokenizer.applyChat(messages);
-      if (prompt.length > LIMITS.promptChars) throw new FieldError('messages', 'messages are too long');
-      const params = sampling(f, e);
-      const id = `chatcmpl-${randomUUID()}`;
-      const base = { id, object: 'chat.completion.chunk', created: created(), model: e.name };
-      if (f.bool('stream', false))
+    guard(async (e, f, _req, reply) => {
+      const messages = chatMessages(f);
+      refuseChatParams(f);
+      const n = choicesPerPrompt(f, 1);
+      const k = chatLogprobsParam(f);
+      const streaming = f.bool('stream', false);
+      if (streaming && k !== null) throw new Unsupported('logprobs', 'logprobs is not supported with stream');
+      const params = samplingParams(f, e, k);
+      const spell = speller(e, f.bool('return_tokens_as_token_ids', false));
+      const ids = e.chatPrompt(messages);
+      const jobs = jobsFor([ids], n, params);
+      const base = {
+        id: `chatcmpl-${randomUUID()}`,
+        object: 'chat.completion.chunk',
+        created: created(),
+        model: e.name,
+      };
+      if (streaming)
         return stream(
           reply,
           e,
-          prompt,
-          params,
-          (delta, r) => ({
+          jobs,
+          (index, delta, r) => ({
             ...base,
             choices: [
               {
-                index: 0,
+                index,
                 delta: delta === null ? {} : { content: delta },
                 logprobs: null,
                 finish_reason: r ? finishReason(r) : null,
               },
             ],
           }),
-          {
+          (index) => ({
             ...base,
             choices: [
-              { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
+              { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
             ],
-          },
+          }),
+          includeUsage(f) ? (rs) => ({ ...base, choices: [], usage: usage([ids], rs) }) : null,
         );
-      const r = await e.generate(prompt, params);
+      const rs = await Promise.all(submitAll(e, jobs).map((h) => h.done));
       return {
         ...base,
         object: 'chat.completion',
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: r.text },
-            logprobs: null,
-            finish_reason: finishReason(r),
-          },
-        ],
-        usage: usage(r),
+        choices: rs.map((r, i) => ({
+          index: jobs[i]!.index,
+          message: { role: 'assistant', content: r.text, refusal: null },
+          logprobs: r.logprobs ? chatLogprobs(spell, r.logprobs) : null,
+          finish_reason: finishReason(r),
+        })),
+        usage: usage([ids], rs),
       };
     }),
   );
