@@ -20,6 +20,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, planCheck, syntheticFraction, type MeasuredConfig } from '../src/core/planner/check.js';
+import { checkMargin } from '../src/core/planner/limits.js';
 import { csvRecords } from '../src/validation/csv.js';
 import { efficiencyFor } from '../src/core/perf/efficiency.js';
 import { familyOf } from '../src/validation/measured.js';
@@ -191,6 +192,12 @@ function arg(name: string): string | undefined {
 }
 
 function main(): void {
+  const margin = arg('--margin');
+  const bad = margin === undefined ? null : checkMargin(Number(margin));
+  if (bad) {
+    process.stderr.write(`--margin: ${bad}\n`);
+    process.exit(2);
+  }
   const file = arg('--csv') ?? MEASURED_CSV;
   const all = csvRecords(readFileSync(file, 'utf8'));
   const perRow = process.argv.includes('--per-row');
@@ -203,11 +210,14 @@ function main(): void {
   const load = arg('--load');
   const cached: Record<string, Prediction> = load ? JSON.parse(readFileSync(load, 'utf8')) : {};
   const started = Date.now();
+  // --synthetic draws its own predictions: nothing to simulate.
+  const synthetic = arg('--synthetic');
   const lomo = process.argv.includes('--lomo')
     ? lomoPredictor(rows, (s) => process.stderr.write(s + '\n'))
     : null;
   let done = 0;
   const configs = configsOf(rows, (row) => {
+    if (synthetic !== undefined) return null;
     const key = predictionKey(row);
     const p = key in cached ? cached[key]! : (cached[key] = lomo ? lomo(row) : safePredict(row));
     if (++done % 200 === 0 && process.stderr.isTTY)
@@ -217,8 +227,6 @@ function main(): void {
   if (process.stderr.isTTY) process.stderr.write('\n');
   const save = arg('--save');
   if (save) writeFileSync(save, JSON.stringify(cached));
-  const margin = arg('--margin');
-  const synthetic = arg('--synthetic');
   if (synthetic !== undefined) {
     // What accuracy the goal needs: the figure of predictions with log-normal errors of each sigma, per margin.
     for (const sigma of synthetic.split(',').map(Number))
