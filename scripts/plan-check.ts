@@ -8,14 +8,29 @@
  * Options: --csv FILE (default the shared measured.csv), --save FILE / --load FILE (predictions as JSON, so the
  * figure can be recomputed without simulating again), --json, --limit-slices N (the first N slices only).
  * Rows whose GPU count the data does not state (disaggregated rows without worker counts) are left out: their
- * tokens/s per GPU is not defined by the measurement.
+ * tokens/s per GPU is not defined by the measurement. A configuration is counted once: rows that repeat one (the same
+ * layout, formats and concurrency measured again) are one configuration with the median of their measurements, and
+ * rows that repeat a run under tp_size = tp · moe_tp (measured.ts relabel) are read as the run they repeat.
+ * --synthetic S1,S2,…: instead, the figure of predictions with log-normal errors of each sigma (seeded), per margin.
+ * --lomo: predictions by efficiency tables fitted without the configuration's model family (slow: one fit per
+ * family). --margin F: the planner's margin on the limit (default half the 10% tolerance, limits.ts); --per-row: every row a
+ * configuration, as before.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { planCheck, type MeasuredConfig } from '../src/core/planner/check.js';
+import { median, planCheck, syntheticFraction, type MeasuredConfig } from '../src/core/planner/check.js';
+import { checkMargin } from '../src/core/planner/limits.js';
 import { csvRecords } from '../src/validation/csv.js';
-import { predictRow, rowConcurrency, type ServingRow } from '../src/validation/serving-rows.js';
+import { efficiencyFor } from '../src/core/perf/efficiency.js';
+import { familyOf } from '../src/validation/measured.js';
+import {
+  predictRow,
+  rowConcurrency,
+  type PredictRowOptions,
+  type ServingRow,
+} from '../src/validation/serving-rows.js';
+import { fitCalibration, loadDataset } from './calibrate.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const MEASURED_CSV = join(HERE, '..', '..', 'shared', 'reference', 'serving', 'measured.csv');
@@ -31,41 +46,144 @@ export function rowGpus(r: ServingRow): number | null {
   return Number(r.prefill_num_workers) * group('prefill_') + Number(r.decode_num_workers) * group('decode_');
 }
 
+/** NVLink domain of a measured system (GB200/GB300 NVL72: 72 GPUs; the others: one 8-GPU node). */
+const DOMAIN: Record<string, number> = { gb200: 72, gb300: 72 };
+
+/**
+ * An aggregated row that repeats a run under tp_size = tp · moe_tp (a TP group beyond one NVLink domain with both
+ * expert splits above 1; TTFT and TPOT identical to the run it repeats) as that run: tp / moe_tp, moe_tp 1.
+ * The same reading as src/validation/measured.ts's relabel.
+ */
+export function relabelRow(r: ServingRow): ServingRow {
+  const tp = n(r.tp_size, 1);
+  const moeTp = n(r.moe_tp_size, 1);
+  if (
+    r.mode === 'agg' &&
+    tp > (DOMAIN[r.system ?? ''] ?? 8) &&
+    moeTp > 1 &&
+    n(r.moe_ep_size, 1) > 1 &&
+    tp % moeTp === 0
+  )
+    return { ...r, tp_size: String(tp / moeTp), moe_tp_size: '1' };
+  return r;
+}
+
+/** Everything that makes a row's configuration (not its provenance, version or measurements). */
+const CONFIG_COLUMNS = [
+  'mode',
+  'precision',
+  'gemm_quant_mode',
+  'moe_quant_mode',
+  'batch_size',
+  ...['', 'prefill_', 'decode_'].flatMap((p) =>
+    ['tp_size', 'pp_size', 'attention_dp_size', 'moe_tp_size', 'moe_ep_size'].map((k) => p + k),
+  ),
+  ...['prefill_', 'decode_'].flatMap((p) => ['batch_size', 'num_workers'].map((k) => p + k)),
+];
+
+export const configKey = (r: ServingRow) =>
+  [sliceKey(r), rowConcurrency(r), ...CONFIG_COLUMNS.map((k) => r[k] ?? '')].join('|');
+
 export const sliceKey = (r: ServingRow) => [r.model_path, r.system, r.backend, r.isl, r.osl].join(' | ');
 
-/** The rows that state their GPU count and measured figures, as configurations of their slice. */
-export function measuredRows(rows: readonly ServingRow[]): { row: ServingRow; gpus: number }[] {
-  const out: { row: ServingRow; gpus: number }[] = [];
-  for (const row of rows) {
+/** A configuration as measured: its first row (relabelled), GPUs, and the median of its rows' measurements. */
+export interface MeasuredRow {
+  row: ServingRow;
+  gpus: number;
+  ttft_ms: number;
+  tpot_ms: number;
+  /** Rows measuring it. */
+  rows: number;
+}
+
+/** The configurations of the rows that state their GPU count and measured figures (each row one with perRow). */
+export function measuredRows(rows: readonly ServingRow[], o: { perRow?: boolean } = {}): MeasuredRow[] {
+  const groups = new Map<string, { row: ServingRow; gpus: number; ttft: number[]; tpot: number[] }>();
+  rows.forEach((raw, i) => {
+    const row = o.perRow ? raw : relabelRow(raw);
     const gpus = rowGpus(row);
-    if (!gpus || !(Number(row.silicon_tpot_ms) > 0) || !(Number(row.silicon_ttft_ms) > 0)) continue;
-    out.push({ row, gpus });
-  }
-  return out;
+    const ttft = Number(row.silicon_ttft_ms);
+    const tpot = Number(row.silicon_tpot_ms);
+    if (!gpus || !(tpot > 0) || !(ttft > 0)) return;
+    const key = o.perRow ? `row ${i}` : configKey(row);
+    const g = groups.get(key) ?? { row, gpus, ttft: [], tpot: [] };
+    g.ttft.push(ttft);
+    g.tpot.push(tpot);
+    groups.set(key, g);
+  });
+  return [...groups.values()].map((g) => ({
+    row: g.row,
+    gpus: g.gpus,
+    ttft_ms: median(g.ttft),
+    tpot_ms: median(g.tpot),
+    rows: g.ttft.length,
+  }));
 }
 
 export function configsOf(
-  rows: readonly { row: ServingRow; gpus: number }[],
+  rows: readonly MeasuredRow[],
   predict: (row: ServingRow) => { ttft_ms: number; tpot_ms: number } | null,
 ): MeasuredConfig[] {
-  return rows.map(({ row, gpus }) => ({
+  return rows.map(({ row, gpus, ttft_ms, tpot_ms }) => ({
     id: row.id!,
     slice: sliceKey(row),
     users: rowConcurrency(row),
     osl: Number(row.osl),
     gpus,
-    measured: { ttft_ms: Number(row.silicon_ttft_ms), tpot_ms: Number(row.silicon_tpot_ms) },
+    measured: { ttft_ms, tpot_ms },
     predicted: predict(row),
   }));
 }
 
-export function safePredict(row: ServingRow): { ttft_ms: number; tpot_ms: number } | null {
+export type Prediction = { ttft_ms: number; tpot_ms: number } | null;
+
+export function safePredict(row: ServingRow, options: PredictRowOptions = {}): Prediction {
   try {
-    const p = predictRow(row);
+    const p = predictRow(row, options);
     return Number.isFinite(p.tpot_ms) && Number.isFinite(p.ttft_ms) ? p : null;
   } catch {
     return null;
   }
+}
+
+/** Cache key of a row's prediction: its id and the layout it is simulated with (relabelled rows differ). */
+const predictionKey = (row: ServingRow) => `${row.id}|tp${row.tp_size ?? ''}|moe_tp${row.moe_tp_size ?? ''}`;
+
+/**
+ * Leave-one-model-out: for each model family, the efficiency table fitted without its rows (npm run calibrate's
+ * fit, as npm run crossval does) predicts that family's configurations.
+ */
+function lomoPredictor(
+  rows: readonly MeasuredRow[],
+  log: (s: string) => void,
+): (row: ServingRow) => Prediction {
+  const ds = loadDataset();
+  const rounds = Number(process.env['CROSSVAL_ROUNDS'] ?? 2);
+  const out = new Map<string, Prediction>();
+  const fams = [...new Set(rows.map((r) => familyOf(r.row.model_path ?? '')))].sort();
+  for (const fam of fams) {
+    const t0 = Date.now();
+    const t = fitCalibration(
+      {
+        thr: ds.thr.filter((c) => familyOf(c.row.model) !== fam),
+        serving: ds.serving.filter((c) => c.row.family !== fam),
+      },
+      rounds,
+    );
+    let n = 0;
+    for (const { row } of rows)
+      if (familyOf(row.model_path ?? '') === fam) {
+        out.set(
+          predictionKey(row),
+          safePredict(row, { efficiencyFor: (cls) => efficiencyFor(cls, row.backend, t) }),
+        );
+        n++;
+      }
+    log(
+      `${fam}: ${n} configurations predicted by the table fitted without them (${((Date.now() - t0) / 1e3).toFixed(0)} s)`,
+    );
+  }
+  return (row) => out.get(predictionKey(row)) ?? null;
 }
 
 function arg(name: string): string | undefined {
@@ -74,30 +192,57 @@ function arg(name: string): string | undefined {
 }
 
 function main(): void {
+  const margin = arg('--margin');
+  const bad = margin === undefined ? null : checkMargin(Number(margin));
+  if (bad) {
+    process.stderr.write(`--margin: ${bad}\n`);
+    process.exit(2);
+  }
   const file = arg('--csv') ?? MEASURED_CSV;
   const all = csvRecords(readFileSync(file, 'utf8'));
-  let rows = measuredRows(all);
+  const perRow = process.argv.includes('--per-row');
+  let rows = measuredRows(all, { perRow });
   const limit = arg('--limit-slices');
   if (limit) {
     const keep = new Set([...new Set(rows.map((r) => sliceKey(r.row)))].slice(0, Number(limit)));
     rows = rows.filter((r) => keep.has(sliceKey(r.row)));
   }
   const load = arg('--load');
-  const cached: Record<string, { ttft_ms: number; tpot_ms: number } | null> = load
-    ? JSON.parse(readFileSync(load, 'utf8'))
-    : {};
+  const cached: Record<string, Prediction> = load ? JSON.parse(readFileSync(load, 'utf8')) : {};
   const started = Date.now();
+  // --synthetic draws its own predictions: nothing to simulate.
+  const synthetic = arg('--synthetic');
+  const lomo = process.argv.includes('--lomo')
+    ? lomoPredictor(rows, (s) => process.stderr.write(s + '\n'))
+    : null;
   let done = 0;
   const configs = configsOf(rows, (row) => {
-    const p = row.id! in cached ? cached[row.id!]! : (cached[row.id!] = safePredict(row));
+    if (synthetic !== undefined) return null;
+    const key = predictionKey(row);
+    const p = key in cached ? cached[key]! : (cached[key] = lomo ? lomo(row) : safePredict(row));
     if (++done % 200 === 0 && process.stderr.isTTY)
-      process.stderr.write(`\r${done}/${rows.length} rows predicted`);
+      process.stderr.write(`\r${done}/${rows.length} configurations predicted`);
     return p;
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
   const save = arg('--save');
   if (save) writeFileSync(save, JSON.stringify(cached));
-  const fig = planCheck(configs);
+  if (synthetic !== undefined) {
+    // What accuracy the goal needs: the figure of predictions with log-normal errors of each sigma, per margin.
+    for (const sigma of synthetic.split(',').map(Number))
+      process.stdout.write(
+        `sigma ${sigma}: ` +
+          [0, 0.025, 0.05, 0.075]
+            .map(
+              (m) =>
+                `margin ${100 * m}% → ${(100 * syntheticFraction(configs, sigma, { margin: m })).toFixed(1)}%`,
+            )
+            .join(', ') +
+          '\n',
+      );
+    return;
+  }
+  const fig = planCheck(configs, margin === undefined ? {} : { margin: Number(margin) });
   const seconds = (Date.now() - started) / 1e3;
   if (process.argv.includes('--json')) {
     process.stdout.write(JSON.stringify(fig, null, 2) + '\n');
@@ -111,11 +256,13 @@ function main(): void {
           : 'no configuration predicted to meet the limit') +
         '\n',
     );
-  const left = all.length - measuredRows(all).length;
+  const left = all.filter((r) => !rowGpus(perRow ? r : relabelRow(r))).length;
+  const used = rows.reduce((s, r) => s + r.rows, 0);
   process.stdout.write(
     `\n${fig.ok}/${fig.slices} slices (${(100 * fig.fraction_ok).toFixed(1)}%) within 10% of the measured best ` +
       `tokens/s per GPU and ≤ 10% over the TPOT limit (goal ≥ 90%); ${fig.over_limit} over the limit, ` +
-      `${fig.no_pick} with no pick; ${rows.length} configurations (${left} rows without a stated GPU count left out), ` +
+      `${fig.no_pick} with no pick; planner margin ${(100 * fig.margin).toFixed(1)}%; ${lomo ? 'leave-one-model-out tables; ' : ''}` +
+      `${rows.length} configurations from ${used} rows (${left} rows without a stated GPU count left out), ` +
       `${seconds.toFixed(0)} s\n`,
   );
 }

@@ -10,8 +10,9 @@
  *   holds every user (decodeWorkersFor); unstated prefill workers: as many as the decode side's request rate keeps
  *   80% busy (prefillWorkersFor).
  * - formats: the MoE models' experts carry most weights, so moe_quant_mode sets the weight format, else
- *   gemm_quant_mode (fp8 / fp8_block → fp8, nvfp4, int4_wo → int4-g32, empty → bf16); KV cache fp8 for TensorRT-LLM
- *   with fp8/fp4 weights (its default quantised KV), else bf16.
+ *   gemm_quant_mode (fp8 / fp8_block → fp8, nvfp4, int4_wo → int4-g32, empty → bf16); KV cache fp8 with fp8/fp4
+ *   weights for every engine (TensorRT-LLM's default; the InferenceX recipes of vLLM and SGLang pass
+ *   --kv-cache-dtype fp8), else bf16 — as measured.ts reads the rows the calibration is fitted on.
  * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests and leaves the first N out: they all
  *   arrive at once, which a benchmark of many more requests dilutes. More than 256 users on one simulated rank are
  *   simulated as 256 or fewer, each standing for batch_scale identical users (ServingInput.batchScale).
@@ -289,9 +290,7 @@ export function rowInput(row: ServingRow, options: PredictRowOptions = {}): Serv
   if (!['vllm', 'sglang', 'trtllm'].includes(engine))
     throw new RowError(`backend '${row.backend}' is not supported`);
   const precision = weightFormat(row, spec);
-  const kvPrecision =
-    options.kvPrecision ??
-    (engine === 'trtllm' && precision !== 'bf16' && precision !== 'int4-g32' ? 'fp8' : 'bf16');
+  const kvPrecision = options.kvPrecision ?? (precision === 'fp8' || precision === 'nvfp4' ? 'fp8' : 'bf16');
   const isl = int(row, 'isl');
   const osl = int(row, 'osl');
   if (isl < 1 || osl < 1) throw new RowError('isl and osl must be positive');

@@ -121,6 +121,10 @@ describe('infersim plan', () => {
       ],
       [['--tpot-ms', '20'], /needs a workload/],
       [
+        ['--users', '4', '--isl', '8', '--osl', '8', '--limit-margin', '0.6'],
+        /--limit-margin: margin must be a fraction from 0 to below 0.5 \(got 0.6\)/,
+      ],
+      [
         ['--users', '4', '--isl', '8', '--osl', '8', '--precision', 'bogus'],
         /precision: unknown weight precision 'bogus'/,
       ],
@@ -177,6 +181,9 @@ describe('POST /api/serving/plan', () => {
     const fmt = await t.call('POST', '/api/serving/plan', { ...BODY, precision: ['bogus'] });
     expect(fmt.status).toBe(422);
     expect(fmt.json.detail).toMatch(/precision: unknown weight precision 'bogus'/);
+    const margin = await t.call('POST', '/api/serving/plan', { ...BODY, limit_margin: -0.1 });
+    expect(margin.status).toBe(422);
+    expect(margin.json.detail).toMatch(/limit_margin/);
     const gpu = await t.call('POST', '/api/serving/plan', { ...BODY, gpu: ['h999'] });
     expect(gpu.status).toBe(404);
   });

@@ -1,7 +1,13 @@
 /** The Done-when figure's arithmetic on hand-made slices, and the measured rows' GPU counts as the data states them. */
 import { describe, expect, it } from 'vitest';
-import { closedLoopTokensPerGpu, planCheck, type MeasuredConfig } from '../../src/core/planner/check.js';
-import { rowGpus } from '../../scripts/plan-check.js';
+import {
+  closedLoopTokensPerGpu,
+  planCheck,
+  syntheticFraction,
+  type MeasuredConfig,
+} from '../../src/core/planner/check.js';
+import { checkMargin, meetsLimit } from '../../src/core/planner/limits.js';
+import { measuredRows, relabelRow, rowGpus } from '../../scripts/plan-check.js';
 
 const cfg = (
   id: string,
@@ -61,6 +67,27 @@ describe('planCheck', () => {
     expect(fast.ok).toBe(0);
   });
 
+  it('a configuration measured at the limit and predicted 2% over it: dropped without a margin, kept with 5%', () => {
+    // Five configurations: measured TPOT 10..50 ms, median (the limit) 30 ms = c's. Tokens/s per GPU grow with users,
+    // so c (32 users) is the measured best that meets the limit.
+    const five: [number, number][] = [10, 20, 30, 40, 50].map((t) => [100, t]);
+    const u = [4, 16, 32, 64, 128];
+    const configs = five.map((m, i) => cfg('abcde'[i]!, u[i]!, m, [m[0], m[1] * 1.02]));
+    const strict = planCheck(configs, { margin: 0 });
+    expect(strict.margin).toBe(0);
+    expect([strict.verdicts[0]!.best, strict.verdicts[0]!.chosen, strict.ok]).toEqual(['c', 'b', 0]);
+    const kept = planCheck(configs);
+    expect(kept.margin).toBeCloseTo(0.05, 12); // half the 10% tolerance
+    expect([kept.verdicts[0]!.chosen, kept.ok]).toEqual(['c', 1]);
+  });
+
+  it('synthetic predictions: exact ones pass every slice; noisy ones fewer', () => {
+    const configs = measured.map((m, i) => cfg('abcd'[i]!, users[i]!, m, null));
+    expect(syntheticFraction(configs, 0)).toBe(1);
+    // Measured 10/20/30/40 ms against a 25 ms limit: errors of e^±1 (sigma 1) often swap b with a or c.
+    expect(syntheticFraction(configs, 1, { seeds: 16 })).toBeLessThan(1);
+  });
+
   it('slices with fewer than 4 configurations are left out; no pick is a failure', () => {
     expect(planCheck(measured.slice(0, 3).map((m, i) => cfg('abc'[i]!, users[i]!, m, m))).slices).toBe(0);
     const none = planCheck(measured.map((m, i) => cfg('abcd'[i]!, users[i]!, m, null)));
@@ -83,5 +110,64 @@ describe('rowGpus', () => {
       }),
     ).toBe(4 + 32);
     expect(rowGpus({ mode: 'disagg', prefill_tp_size: '4', decode_tp_size: '4' })).toBeNull();
+  });
+});
+
+describe('limits with a margin', () => {
+  it('meets at or under limit · (1 + margin); margins from 0 to below 0.5', () => {
+    expect(meetsLimit(30, 30)).toBe(true);
+    expect(meetsLimit(30.3, 30)).toBe(false);
+    expect(meetsLimit(31.5, 30, 0.05)).toBe(true);
+    expect(meetsLimit(31.6, 30, 0.05)).toBe(false);
+    expect(checkMargin(0)).toBeNull();
+    expect(checkMargin(-0.1)).toMatch(/margin must be a fraction from 0 to below 0.5 \(got -0.1\)/);
+    expect(checkMargin(0.5)).toMatch(/got 0.5/);
+    expect(checkMargin(NaN)).toMatch(/got NaN/);
+  });
+});
+
+describe('measured configurations', () => {
+  const row = (id: string, o: Record<string, string>) => ({
+    id,
+    model_path: 'm',
+    system: 'b200_sxm',
+    backend: 'sglang',
+    isl: '1024',
+    osl: '1024',
+    mode: 'agg',
+    batch_size: '16',
+    tp_size: '4',
+    pp_size: '1',
+    attention_dp_size: '1',
+    moe_tp_size: '1',
+    moe_ep_size: '4',
+    silicon_data_source: 'silicon_concurrency=16',
+    silicon_ttft_ms: '100',
+    silicon_tpot_ms: '10',
+    ...o,
+  });
+
+  it('a run repeated under tp_size = tp · moe_tp beyond one NVLink node is read as the run it repeats', () => {
+    const r = relabelRow(row('x', { tp_size: '16', moe_tp_size: '4' }));
+    expect([r.tp_size, r.moe_tp_size, r.moe_ep_size]).toEqual(['4', '1', '4']);
+    expect(rowGpus(r)).toBe(4);
+    // Inside an NVL72 domain a TP group of 16 is a TP group of 16.
+    expect(relabelRow(row('y', { system: 'gb200', tp_size: '16', moe_tp_size: '4' })).tp_size).toBe('16');
+    expect(relabelRow(row('z', { tp_size: '16', moe_tp_size: '1' })).tp_size).toBe('16');
+  });
+
+  it('rows of one configuration are one, with the median of their measurements; per row on request', () => {
+    const rows = [
+      row('a', { silicon_tpot_ms: '10', silicon_ttft_ms: '100' }),
+      row('b', { silicon_tpot_ms: '14', silicon_ttft_ms: '300', backend_version: '0.5' }),
+      row('c', { tp_size: '16', moe_tp_size: '4', silicon_tpot_ms: '12', silicon_ttft_ms: '200' }),
+      row('d', { batch_size: '32', silicon_data_source: 'silicon_concurrency=32' }),
+    ];
+    const merged = measuredRows(rows);
+    expect(merged.map((m) => [m.row.id, m.rows, m.gpus, m.tpot_ms, m.ttft_ms])).toEqual([
+      ['a', 3, 4, 12, 200],
+      ['d', 1, 4, 10, 100],
+    ]);
+    expect(measuredRows(rows, { perRow: true }).map((m) => m.gpus)).toEqual([4, 4, 16, 4]);
   });
 });

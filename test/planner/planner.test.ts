@@ -105,6 +105,30 @@ describe('planServing', () => {
     expect(costs).toEqual([...costs].sort((a, b) => a - b));
   });
 
+  it('a margin counts a prediction up to limit · (1 + margin) as meeting it', () => {
+    // The recommended configuration's predicted TPOT t over a limit of t / 1.04: over it, yet within 5%.
+    const top = res.recommended!;
+    const limit = top.tpot_ms / 1.04;
+    const again = (margin: number) =>
+      planServing({
+        spec: qwen8b(),
+        devices: [dev(top.gpu, 1)],
+        users: 16,
+        isl: 1024,
+        osl: 128,
+        limits: { tpotMs: limit, ttftMs: 2000, margin },
+        engines: ['vllm'],
+        precisions: [top.precision],
+        maxGpus: 4,
+      });
+    const same = (c: Candidate) =>
+      c.layout === top.layout && c.replicas === top.replicas && c.kv_precision === top.kv_precision;
+    const kept = again(0.05).candidates.find(same);
+    expect(kept?.tpot_ms).toBeCloseTo(top.tpot_ms, 9);
+    expect(again(0).candidates.some(same)).toBe(false);
+    expect(() => again(0.5)).toThrow(/margin must be a fraction from 0 to below 0.5 \(got 0.5\)/);
+  });
+
   it('the Pareto front: no candidate is both cheaper and faster per user than one on it', () => {
     expect(res.pareto.length).toBeGreaterThan(0);
     expect(res.pareto[0]).toBe(res.candidates[0]);

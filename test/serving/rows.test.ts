@@ -46,7 +46,9 @@ describe('row → simulation', () => {
     expect(i.hw.id).toBe('h100-sxm-80gb');
     expect(i.links?.devicesPerNode).toBe(8); // DGX H100
     expect(i.precision).toBe('fp8');
-    expect(i.kvPrecision).toBe('bf16');
+    expect(i.kvPrecision).toBe('fp8'); // FP8 weights: an FP8 KV cache on every engine, as measured.ts reads it
+    const bf16 = rowInput({ ...aggQwen, gemm_quant_mode: '', moe_quant_mode: '', precision: 'bf16' });
+    expect([bf16.precision, bf16.kvPrecision]).toEqual(['bf16', 'bf16']);
     expect(i.agg).toEqual({
       plan: { tp: 2, pp: 1, attentionDp: 1, moeTp: 2, moeEp: 1 },
       workers: 1,

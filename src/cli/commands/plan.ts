@@ -9,6 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { defaultKvPrecision } from '../../core/defaults.js';
 import { recommendPlans } from '../../core/parallel/recommend.js';
 import { type Candidate, type PlanResult, type PricePolicy } from '../../core/planner/index.js';
+import { checkMargin } from '../../core/planner/limits.js';
 import { ENGINE_IDS, type EngineId } from '../../core/serving/index.js';
 import { planDevices } from '../../catalog/prices/devices.js';
 import { choice, int, LIMITS } from '../options.js';
@@ -31,6 +32,7 @@ interface Opts {
   tpotMs?: number;
   e2eMs?: number;
   percentile: 50 | 90 | 99;
+  limitMargin?: number;
   engine?: string;
   pricePerGpuHour?: number;
   prices?: string;
@@ -85,6 +87,16 @@ export function registerPlan(program: Command): void {
         return Number(v) as 50 | 90 | 99;
       },
       50,
+    )
+    .option(
+      '--limit-margin <f>',
+      'a prediction up to this fraction over a limit counts as meeting it, from 0 to below 0.5 (default 0)',
+      (v) => {
+        const n = Number(v);
+        const bad = v.trim() === '' ? 'a number is required' : checkMargin(n);
+        if (bad) throw new InvalidArgumentError(`--limit-margin: ${bad}`);
+        return n;
+      },
     )
     .option(
       '--gpu <ids>',
@@ -162,7 +174,13 @@ export function registerPlan(program: Command): void {
           rate: o.rate,
           isl: o.isl,
           osl: o.osl,
-          limits: { ttftMs: o.ttftMs, tpotMs: o.tpotMs, e2eMs: o.e2eMs, percentile: o.percentile },
+          limits: {
+            ttftMs: o.ttftMs,
+            tpotMs: o.tpotMs,
+            e2eMs: o.e2eMs,
+            percentile: o.percentile,
+            margin: o.limitMargin,
+          },
           engines,
           precisions: o.precision ? list(o.precision) : undefined,
           kvPrecisions: o.kvPrecision ? list(o.kvPrecision) : undefined,
@@ -192,6 +210,7 @@ export function registerPlan(program: Command): void {
             tpot_ms: o.tpotMs ?? null,
             e2e_ms: o.e2eMs ?? null,
             percentile: o.percentile,
+            margin: o.limitMargin ?? 0,
           },
           ...res,
           prices,

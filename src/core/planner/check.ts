@@ -3,6 +3,8 @@
  * configurations, with a TPOT limit equal to the slice's median measured TPOT, the configuration the planner ranks
  * best by its own predictions is compared, as measured, with the measured best. Pure: records in, figure out.
  */
+import { mulberry32, normal } from '../serving/rng.js';
+import { MARGIN_SHARE, meetsLimit } from './limits.js';
 
 export interface MeasuredConfig {
   id: string;
@@ -57,6 +59,8 @@ export interface SliceVerdict {
 
 export interface CheckFigure {
   slices: number;
+  /** The margin the planner's pick used (limits.ts). */
+  margin: number;
   ok: number;
   fraction_ok: number;
   /** Slices where the planner's pick misses the limit by more than the tolerance, as measured. */
@@ -69,13 +73,16 @@ export interface CheckFigure {
 /**
  * The figure. A slice passes when the planner's pick, measured, reaches ≥ (1 − tolerance) of the measured best
  * tokens/s per GPU among configurations that meet the limit, and its measured TPOT is ≤ (1 + tolerance) · limit.
+ * The planner picks as it plans: among configurations whose predicted TPOT meets the limit with its margin
+ * (limits.ts; default MARGIN_SHARE of the tolerance), the most predicted tokens/s per GPU.
  */
 export function planCheck(
   configs: readonly MeasuredConfig[],
-  o: { minConfigs?: number; tolerance?: number } = {},
+  o: { minConfigs?: number; tolerance?: number; margin?: number } = {},
 ): CheckFigure {
   const minConfigs = o.minConfigs ?? 4;
   const tol = o.tolerance ?? 0.1;
+  const margin = o.margin ?? MARGIN_SHARE * tol;
   const bySlice = new Map<string, MeasuredConfig[]>();
   for (const c of configs) {
     const list = bySlice.get(c.slice) ?? [];
@@ -96,7 +103,7 @@ export function planCheck(
     let chosenTps = -Infinity;
     for (const c of list) {
       const p = c.predicted;
-      if (!p || !(p.tpot_ms <= limit)) continue;
+      if (!p || !meetsLimit(p.tpot_ms, limit, margin)) continue;
       const t = closedLoopTokensPerGpu(c.users, c.osl, p.ttft_ms, p.tpot_ms, c.gpus);
       if (t > chosenTps) {
         chosen = c;
@@ -123,10 +130,37 @@ export function planCheck(
   const ok = verdicts.filter((v) => v.ok).length;
   return {
     slices: verdicts.length,
+    margin,
     ok,
     fraction_ok: verdicts.length ? ok / verdicts.length : NaN,
     over_limit: verdicts.filter((v) => v.limit_miss !== null && v.limit_miss > tol).length,
     no_pick: verdicts.filter((v) => v.chosen === null).length,
     verdicts,
   };
+}
+
+/**
+ * The figure a predictor with independent log-normal errors of `sigma` would get: each configuration's prediction
+ * is its measurement times exp(sigma · z), z standard normal, over `seeds` seeded draws; the mean share of slices
+ * that pass. It tells how accurate TPOT and TTFT predictions must be for the goal, and what the margin buys.
+ */
+export function syntheticFraction(
+  configs: readonly MeasuredConfig[],
+  sigma: number,
+  o: { seeds?: number; minConfigs?: number; tolerance?: number; margin?: number } = {},
+): number {
+  const seeds = o.seeds ?? 8;
+  let sum = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const rng = mulberry32(seed);
+    const noisy = configs.map((c) => ({
+      ...c,
+      predicted: {
+        ttft_ms: c.measured.ttft_ms * Math.exp(sigma * normal(rng)),
+        tpot_ms: c.measured.tpot_ms * Math.exp(sigma * normal(rng)),
+      },
+    }));
+    sum += planCheck(noisy, o).fraction_ok;
+  }
+  return sum / seeds;
 }

@@ -19,6 +19,7 @@ import { usdPerMillionOutputTokens, type PriceChoice } from './cost.js';
 import { paretoFront } from './pareto.js';
 import { nearestOptions } from './nearest.js';
 import { defaultPrecisions, precisionLabel, supported } from './precisions.js';
+import { checkMargin, meetsLimit } from './limits.js';
 import { layouts, type Layout } from './space.js';
 
 export {
@@ -55,7 +56,14 @@ export interface PlanRequest {
   rate?: number;
   isl: number;
   osl: number;
-  limits: { ttftMs?: number; tpotMs?: number; e2eMs?: number; percentile?: Percentile };
+  limits: {
+    ttftMs?: number;
+    tpotMs?: number;
+    e2eMs?: number;
+    percentile?: Percentile;
+    /** A prediction up to this fraction over a limit counts as meeting it (limits.ts; default 0). */
+    margin?: number;
+  };
   engines: EngineId[];
   /** Weight formats (core/perf names: 'bf16', 'fp8', 'nvfp4', 'int4-g32', or 'auto' = as the checkpoint ships). */
   precisions?: string[];
@@ -212,6 +220,10 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
     tpotS: r.limits.tpotMs !== undefined ? r.limits.tpotMs / 1e3 : Infinity,
     e2eS: r.limits.e2eMs !== undefined ? r.limits.e2eMs / 1e3 : Infinity,
   };
+  const margin = r.limits.margin ?? 0;
+  const marginError = checkMargin(margin);
+  if (marginError) throw new PlanInputError(marginError);
+  const within = (value: number, lim: number) => meetsLimit(value, lim, margin);
   const tokens = r.isl + r.osl;
   const precisions = r.precisions?.length ? r.precisions : defaultPrecisions(r.spec);
   for (const p of precisions)
@@ -320,7 +332,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       });
       idealCache.set(ikey, ideal);
     }
-    if (ideal.ttftS > limit.ttftS || ideal.ttftS + (r.osl - 1) * ideal.tpotS > limit.e2eS) {
+    if (!within(ideal.ttftS, limit.ttftS) || !within(ideal.ttftS + (r.osl - 1) * ideal.tpotS, limit.e2eS)) {
       prefiltered++;
       note(
         dev.id,
@@ -332,7 +344,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       );
       return;
     }
-    if (ideal.tpotS > limit.tpotS) {
+    if (!within(ideal.tpotS, limit.tpotS)) {
       prefiltered++;
       note(
         dev.id,
@@ -424,9 +436,9 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
     };
     const meets = (s: Sim | null) =>
       !!s &&
-      at(s.m.ttft_s, pct) <= limit.ttftS &&
-      at(s.m.tpot_s, pct) <= limit.tpotS &&
-      at(s.m.e2e_s, pct) <= limit.e2eS;
+      within(at(s.m.ttft_s, pct), limit.ttftS) &&
+      within(at(s.m.tpot_s, pct), limit.tpotS) &&
+      within(at(s.m.e2e_s, pct), limit.e2eS);
 
     // Start where the same device and layout ended for the previous precision or engine (often the answer:
     // two simulations), then double up or bisect down.

@@ -30,6 +30,12 @@ export const planBody = z
     tpot_ms: ms.optional(),
     e2e_ms: ms.optional(),
     percentile: z.union([z.literal(50), z.literal(90), z.literal(99)]).default(50),
+    limit_margin: z
+      .number()
+      .min(0)
+      .lt(0.5)
+      .default(0)
+      .describe('a prediction up to this fraction over a limit counts as meeting it'),
     gpu: z
       .union([z.literal('all'), z.array(id).min(1).max(PLAN_API_LIMITS.devices)])
       .optional()
@@ -76,7 +82,13 @@ async function plan(ctx: AppContext, b: Body) {
     rate: b.rate,
     isl: b.isl,
     osl: b.osl,
-    limits: { ttftMs: b.ttft_ms, tpotMs: b.tpot_ms, e2eMs: b.e2e_ms, percentile: b.percentile },
+    limits: {
+      ttftMs: b.ttft_ms,
+      tpotMs: b.tpot_ms,
+      e2eMs: b.e2e_ms,
+      percentile: b.percentile,
+      margin: b.limit_margin,
+    },
     engines: (b.engine ?? [...ENGINE_IDS]) as EngineIdList,
     precisions: b.precision,
     kvPrecisions: b.kv_precision,
@@ -91,6 +103,7 @@ async function plan(ctx: AppContext, b: Body) {
       tpot_ms: b.tpot_ms ?? null,
       e2e_ms: b.e2e_ms ?? null,
       percentile: b.percentile,
+      margin: b.limit_margin,
     },
     ...res,
     prices: devices.map((d) => ({ gpu: d.id, price: d.price })),
