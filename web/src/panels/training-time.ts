@@ -75,7 +75,7 @@ export function trainingTimeCard(request: Record<string, unknown>, deviceName: s
     }
   });
   card.append(el('label', { class: 'field' }, el('span', { text: 'Tokens to train on (billions)' }), input));
-  const out = el('div', { 'data-testid': 'train-time' }, el('p', { text: 'estimating…' }));
+  const out = el('div', { 'data-testid': 'tt-card' }, el('p', { text: 'estimating…' }));
   card.append(out);
   postJson<TrainingEstimate>('/api/training/estimate', req)
     .then((r) => fill(out, r))
@@ -85,8 +85,8 @@ export function trainingTimeCard(request: Record<string, unknown>, deviceName: s
 
 function fill(out: HTMLElement, r: TrainingEstimate): void {
   const badge = r.fits
-    ? el('span', { class: 'badge ok', 'data-testid': 'train-fits', text: 'fits' })
-    : el('span', { class: 'badge bad', 'data-testid': 'train-fits', text: 'does not fit' });
+    ? el('span', { class: 'badge ok', 'data-testid': 'tt-fits', text: 'fits' })
+    : el('span', { class: 'badge bad', 'data-testid': 'tt-fits', text: 'does not fit' });
   const row = (label: string, text: string, id: string, value: number | null) =>
     el(
       'tr',
@@ -105,14 +105,14 @@ function fill(out: HTMLElement, r: TrainingEstimate): void {
       el(
         'tbody',
         {},
-        row('Step time', time(r.step_time_s), 'train-step', r.step_time_s),
-        row('Tokens/s per GPU', rate(r.tokens_per_s_per_gpu), 'train-tps', r.tokens_per_s_per_gpu),
-        row('MFU (6N)', pct(r.mfu), 'train-mfu', r.mfu),
-        row('MFU with attention', pct(r.mfu_with_attention), 'train-mfu-attn', r.mfu_with_attention),
+        row('Step time', time(r.step_time_s), 'tt-step', r.step_time_s),
+        row('Tokens/s per GPU', rate(r.tokens_per_s_per_gpu), 'tt-tps', r.tokens_per_s_per_gpu),
+        row('MFU (6N)', pct(r.mfu), 'tt-mfu', r.mfu),
+        row('MFU with attention', pct(r.mfu_with_attention), 'tt-mfu-attn', r.mfu_with_attention),
         row(
           'Time to train',
           r.time_to_train_s === null ? '—' : days(r.time_to_train_s),
-          'train-days',
+          'tt-days',
           r.time_to_train_s,
         ),
         row(
@@ -120,7 +120,7 @@ function fill(out: HTMLElement, r: TrainingEstimate): void {
           r.usd === null
             ? 'no price for this device'
             : `$${Math.round(r.usd).toLocaleString('en-US')} at $${r.price?.usd_per_gpu_hour}/GPU-hour`,
-          'train-usd',
+          'tt-usd',
           r.usd,
         ),
       ),
