@@ -62,6 +62,17 @@ describe('train --gpu', () => {
   });
 });
 
+describe('devices the issue names', () => {
+  it('RTX A6000 resolves by its printed name (48 GiB, 154.8 TFLOP/s dense BF16)', async () => {
+    const r = await runCli('train', 'Qwen/Qwen3-0.6B', '--gpu', 'RTX A6000', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.fit.device).toBe('rtx-a6000');
+    // ideal MFU = 6N tokens/s / peak: 154.8e12 is the peak it divides by
+    expect(j.ideal.mfu).toBeCloseTo((j.ideal.tokens_per_s_per_gpu * j.flops_per_token.six_n) / 154.8e12, 9);
+  });
+});
+
 describe('plan --train', () => {
   it('returns layouts that fit on the given devices, fastest first', async () => {
     const r = await runCli(
