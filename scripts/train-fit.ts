@@ -26,7 +26,7 @@ export function keysOf(r: TrainRecord): string[] {
   return calibrationKeys(hardwareClass(r.hw), r.run.precision, isMoe(r));
 }
 
-const GRID = Array.from({ length: 171 }, (_, i) => 0.15 + i * 0.005);
+const GRID = Array.from({ length: 181 }, (_, i) => 0.15 + i * 0.005);
 
 export function fit(records: readonly TrainRecord[]): TrainCalibration {
   const members = new Map<string, TrainRecord[]>();

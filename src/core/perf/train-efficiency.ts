@@ -21,6 +21,16 @@ export const OVERLAP = {
   dpWindow: 0.8,
 };
 
+/**
+ * Small models reach less of peak: their GEMMs are narrow (tile quantisation, fewer blocks per SM) and the
+ * memory-bound kernels between them weigh more. Compute efficiency scales by hidden / (hidden + HALF_HIDDEN).
+ */
+export const HALF_HIDDEN = 512;
+
+export function sizeFactor(hidden: number): number {
+  return hidden / (hidden + HALF_HIDDEN);
+}
+
 /** fp32/fp16/bf16 share one class; FP8 and FP4 GEMMs run on their own peak with their own efficiency. */
 export function precisionClass(precision: string): 'bf16' | 'fp8' | 'fp4' {
   const p = precision.toLowerCase();

@@ -15,7 +15,7 @@ import { allGatherS, allReduceS, allToAllS, p2pS, type Link } from './comm.js';
 import { defaultLinks } from './links.js';
 import type { Links } from './step.js';
 import { bubbleFraction, tokenFlops, type RecomputeMode, type TokenFlops } from './train-flops.js';
-import { trainEfficiency, OVERLAP, type TrainCalibration } from './train-efficiency.js';
+import { sizeFactor, trainEfficiency, OVERLAP, type TrainCalibration } from './train-efficiency.js';
 
 export type TrainPrecision = 'fp32' | 'fp16' | 'bf16' | 'fp8' | 'fp4';
 export type TrainZero = 0 | 1 | 2 | 3 | 'fsdp';
@@ -147,7 +147,9 @@ export function trainTime(spec: ModelSpec, hw: HardwareSpec, r: TrainRun): Train
   const gemmDtype = computeDtypeFor(r.precision === 'fp4' ? 'nvfp4' : r.precision, hw);
   const gemmPeak = (gemmDtype && hw.denseFlops[gemmDtype]) || bf16;
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
-  const { efficiency, group } = trainEfficiency(hardwareClass(hw), r.precision, moe, r.calibration);
+  const fitted = trainEfficiency(hardwareClass(hw), r.precision, moe, r.calibration);
+  const group = fitted.group;
+  const efficiency = fitted.efficiency * sizeFactor(spec.hiddenSize);
 
   // One micro-batch on one device: its share (1/(tp·pp·cp)) of the micro-batch's FLOPs.
   const mbTokens = r.microBatch * r.seq;
