@@ -63,7 +63,6 @@ export function memoryOptions(o: TrainEstimateOptions): TrainingOptions {
     pp: o.pp,
     zero: o.zero,
     recompute: o.recompute,
-    sequenceParallel: o.tp > 1,
     lora: o.lora,
     qlora: o.qlora,
     trainablePercent: o.trainablePercent,
