@@ -435,6 +435,33 @@ describe('compare and training views', () => {
   });
 });
 
+describe('training time card', () => {
+  it('shows the fit badge, step time and tokens/s per GPU equal to /api/training/estimate', async () => {
+    await page.goto(server.url + `/?tab=training&m=${MODEL}&hw=${GPU}`);
+    await ready();
+    await page.waitForSelector('[data-testid="tt-step"]');
+    const api = await inject<{
+      step_time_s: number;
+      tokens_per_s_per_gpu: number;
+      fits: boolean;
+      usd: number;
+    }>('POST', '/api/training/estimate', {
+      model: MODEL,
+      gpu: GPU,
+      precision: 'bf16',
+      optimizer: 'AdamW',
+      micro_batch: 1,
+      seq: 2048,
+      tokens: 1e9,
+    });
+    expect(api.status).toBe(200);
+    expect(await value('tt-step')).toBe(api.body.step_time_s);
+    expect(await value('tt-tps')).toBe(api.body.tokens_per_s_per_gpu);
+    expect(await text('tt-fits')).toBe(api.body.fits ? 'fits' : 'does not fit');
+    expect(await page.locator('#training-step-chart').count()).toBe(1);
+  });
+});
+
 describe('engine panel', () => {
   it('streams text equal to the API greedy completion, or says clearly that the engine is not loaded', async (ctx) => {
     const probe = await server.app.inject({

@@ -16,8 +16,10 @@ import { choice, int, LIMITS } from '../options.js';
 import { gb, printJson, printTable } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 import { defaultWorkers, planInWorkers } from './plan-workers.js';
+import { planTrain, trainPlanOptions, type PlanTrainOpts } from './plan-train.js';
 
 interface Opts {
+  train?: boolean;
   gpu?: string;
   seq: number;
   precision?: string;
@@ -61,8 +63,7 @@ function list(v: string): string[] {
 export const MARK = '►';
 
 export function registerPlan(program: Command): void {
-  program
-    .command('plan')
+  trainPlanOptions(program.command('plan'))
     .description(
       'cheapest deployment for a workload (--users or --rate, --isl, --osl, latency limits); without one, the parallel plan of one sequence on --gpu',
     )
@@ -136,7 +137,8 @@ export function registerPlan(program: Command): void {
     )
     .option('--seq <n>', 'one sequence: longest sequence to hold', int('--seq', 2, LIMITS.seq), 4096)
     .option('--json', 'print JSON')
-    .action(async (model: string, o: Opts) => {
+    .action(async (model: string, o: Opts & Partial<PlanTrainOpts>) => {
+      if (o.train) return planTrain(model, o as PlanTrainOpts);
       const workload = o.users !== undefined || o.rate !== undefined;
       if (!workload) {
         if (o.isl !== undefined || o.osl !== undefined || o.ttftMs !== undefined || o.tpotMs !== undefined)

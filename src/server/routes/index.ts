@@ -12,6 +12,7 @@ import { registerModelPathRoutes, registerModelRoutes } from './models.js';
 import { registerServingRoutes } from './serving.js';
 import { registerPlannerRoutes } from './planner.js';
 import { registerSystemRoutes } from './system.js';
+import { registerTrainingRoutes } from './training.js';
 import { registerWebRoutes } from './web.js';
 
 export const ROUTES: RouteModule[] = [
@@ -26,4 +27,5 @@ export const ROUTES: RouteModule[] = [
   registerWebRoutes,
   registerServingRoutes,
   registerPlannerRoutes,
+  registerTrainingRoutes,
 ];

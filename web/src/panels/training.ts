@@ -3,6 +3,7 @@ import type { TrainingResult } from '../api';
 import { destroyCharts, draw, PALETTE } from '../charts';
 import { how, resetHow } from '../explain';
 import { el, gb, params } from '../fmt';
+import { trainingTimeCard } from './training-time';
 
 const SCOPE = 'train';
 const LABELS: Record<string, string> = {
@@ -168,6 +169,7 @@ export function renderTraining(
   }
   for (const b of body) if (b) cards.append(b);
   if (!r) return;
+  cards.append(trainingTimeCard(request as Record<string, unknown>, capacityName));
   const gbv = (b: number) => Math.round((b / 1e9) * 100) / 100;
   const comps = Object.entries(r.components_bytes).filter(([, v]) => v > 0);
   const lines = capacityBytes
