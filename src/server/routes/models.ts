@@ -484,7 +484,6 @@ export function registerModelPathRoutes(app: App, ctx: AppContext): void {
         tags: [TAG],
         summary: 'Delete an imported model (needs INFERSIM_API_KEY as a Bearer token)',
         params: z.object({ '*': z.string().min(1).max(1000) }),
-        body: z.object({}).strict().optional(),
       },
     },
     async (req) => {
