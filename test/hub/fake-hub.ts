@@ -4,7 +4,9 @@
  * slow (answers after 3 s), error500 (always 500), flaky (503 once, then fine), gated (401 GatedRepo),
  * missing (404 RepoNotFound), truncated (config.json cut in half), notobject (config.json is an array),
  * badconfig (a config without its sizes), hugelayers (10^9 layers), longauthor (an author of 300 characters),
- * bigcounts (sizes of 10^12: a parameter count beyond exact integers). `distilgpt2` (a legacy id) serves GPT-2's
+ * bigcounts (sizes of 10^12: a parameter count beyond exact integers), redirect-same (302 to
+ * test-org/llama-copy on this host), redirect-offsite (302 to the same files under the host name `localhost`),
+ * redirect-loop (302 to itself). `distilgpt2` (a legacy id) serves GPT-2's
  * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have.
  * Whole checkpoints for downloads (file list at /api/models/{id}/revision/main, files at /{id}/resolve/main/{f}):
  * `test-org/kjv-tiny` (the shipped model), `test-org/sharded` (a two-shard fixture), `test-org/bin-only` (no
@@ -130,6 +132,14 @@ export async function startFakeHub(): Promise<FakeHub> {
     if (!repo) return send(404, '{"error":"not found"}');
     if (repo.startsWith('fault/')) {
       const mode = repo.slice('fault/'.length).split('/')[0]!;
+      const port = (server.address() as AddressInfo).port;
+      const target = info
+        ? '/api/models/test-org/llama-copy'
+        : '/test-org/llama-copy/resolve/main/config.json';
+      if (mode === 'redirect-same') return send(302, '', { location: target });
+      if (mode === 'redirect-offsite')
+        return send(302, '', { location: `http://localhost:${port}${target}` });
+      if (mode === 'redirect-loop') return send(302, '', { location: req.url ?? '/' });
       if (mode === 'slow') {
         setTimeout(() => send(200, '{}'), 3000).unref();
         return;
