@@ -33,6 +33,12 @@ const WRITES: { method: string; re: RegExp }[] = [
   { method: 'POST', re: /^\/parallel\/(tensor_split|execute)\/?$/ },
 ];
 
+/**
+ * Writes that change the engine for every client (its sparsity mask, its profiler, its KV cache): they need the
+ * API key, and are refused when none is configured. Tensor splits are per session and need no key.
+ */
+const GLOBAL_STATE = /^\/(cache\/clear|debug\/profiling\/(start|stop)|optimization\/sparsity_mask)\/?$/;
+
 export function isWrite(method: string, path: string): boolean {
   return WRITES.some((w) => w.method === method && w.re.test(path));
 }
