@@ -164,6 +164,13 @@ export function registerGuards(app: App, o: GuardOptions = {}): void {
           403,
           'deleting is enabled only with an API key: start the server with INFERSIM_API_KEY',
         );
+      if (!apiKey && GLOBAL_STATE.test(path))
+        return refuse(
+          reply,
+          403,
+          `${path.slice(0, 100)} changes the engine for every client: enabled only with an API key ` +
+            '(start the server with INFERSIM_API_KEY and send it as a Bearer token)',
+        );
       if (apiKey && !keyMatches(req.headers.authorization, apiKey))
         return refuse(
           reply.header('www-authenticate', 'Bearer'),
