@@ -6,7 +6,7 @@
  */
 
 export type HubErrorCode =
-  'invalid_id' | 'not_found' | 'gated' | 'unavailable' | 'timeout' | 'malformed' | 'too_large';
+  'invalid_id' | 'not_found' | 'gated' | 'unavailable' | 'timeout' | 'malformed' | 'too_large' | 'redirect';
 
 /** A failure with the HTTP status the server should answer with (4xx for the caller's input, 502/504 for the Hub). */
 export class HubError extends Error {
@@ -46,6 +46,22 @@ export interface HubOptions {
   backoffMs?: number;
   /** Largest response body accepted. */
   maxBytes?: number;
+  /**
+   * Hosts a redirect may lead to besides the endpoint's own ('*.hf.co' matches every subdomain). Default:
+   * HF_REDIRECT_HOSTS (comma-separated), else the Hub's CDN hosts when the endpoint is huggingface.co, else none.
+   */
+  redirectHosts?: string[];
+}
+
+/** Redirects followed for one request at most. */
+export const MAX_REDIRECTS = 5;
+
+/** Where huggingface.co sends file downloads (LFS and Xet storage). */
+const HF_CDN_HOSTS = ['*.huggingface.co', '*.hf.co'];
+
+function hostAllowed(host: string, allowed: string[]): boolean {
+  const h = host.toLowerCase();
+  return allowed.some((a) => (a.startsWith('*.') ? h.endsWith(a.slice(1)) : h === a));
 }
 
 /** Segment rules of Hub repo names: letters, digits, '-', '_', '.', no '--' or '..', at most 96 characters. */
@@ -94,6 +110,7 @@ export class HubClient {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly maxBytes: number;
+  private readonly redirectHosts: string[];
 
   constructor(o: HubOptions = {}) {
     this.endpoint = (o.endpoint ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(
@@ -105,6 +122,68 @@ export class HubClient {
     this.retries = o.retries ?? 2;
     this.backoffMs = o.backoffMs ?? 250;
     this.maxBytes = o.maxBytes ?? 8 * 2 ** 20;
+    const env = process.env['HF_REDIRECT_HOSTS'];
+    this.redirectHosts = (
+      o.redirectHosts ??
+      (env !== undefined
+        ? env.split(',')
+        : new URL(this.endpoint).hostname.toLowerCase() === 'huggingface.co'
+          ? HF_CDN_HOSTS
+          : [])
+    )
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
+  }
+
+  /**
+   * fetch with redirects followed by hand: at most MAX_REDIRECTS, only to the endpoint's host or an allowed one,
+   * and the token only ever sent to the endpoint's own origin.
+   */
+  private async fetchFollowing(
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    id: string,
+    what: string,
+  ): Promise<Response> {
+    const origin = new URL(this.endpoint).origin;
+    const ownHost = new URL(this.endpoint).hostname.toLowerCase();
+    let current = new URL(url);
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = current.origin === origin;
+      const res = await fetch(current, {
+        headers: {
+          ...headers,
+          ...(this.token && sameOrigin ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        redirect: 'manual',
+        signal,
+      });
+      const location = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      await res.body?.cancel().catch(() => undefined);
+      if (hop >= MAX_REDIRECTS)
+        throw new HubError(
+          'redirect',
+          502,
+          `the Hub redirected ${what} of ${id} more than ${MAX_REDIRECTS} times`,
+        );
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new HubError('redirect', 502, `the Hub redirected ${what} of ${id} to an invalid URL`);
+      }
+      const host = next.hostname.toLowerCase();
+      if (!/^https?:$/.test(next.protocol) || (host !== ownHost && !hostAllowed(host, this.redirectHosts)))
+        throw new HubError(
+          'redirect',
+          502,
+          `the Hub redirected ${what} of ${id} to ${next.protocol}//${host.slice(0, 100)}, which is not an allowed host ` +
+            `(${[ownHost, ...this.redirectHosts].join(', ')}; HF_REDIRECT_HOSTS adds hosts)`,
+        );
+      current = next;
+    }
   }
 
   /** Whether the repo exists and is readable with the configured token: never throws for Hub answers. */
@@ -172,7 +251,10 @@ export class HubClient {
     const url =
       this.endpoint + route.split('/').map(encodeURIComponent).join('/') + (query ? `?${query}` : '');
     let last: HubError | null = null;
+    const started = performance.now();
+    let attempts = 0;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
+      attempts = attempt + 1;
       if (attempt > 0) await sleep(this.backoffMs * 2 ** (attempt - 1));
       let res: Response;
       const abort = new AbortController();
@@ -181,23 +263,22 @@ export class HubClient {
         this.timeoutMs,
       );
       try {
-        res = await fetch(url, {
-          headers: {
-            accept: o.accept ?? 'application/json',
-            'user-agent': 'infersim',
-            ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-          },
-          redirect: 'follow',
-          signal: abort.signal,
-        });
+        res = await this.fetchFollowing(
+          url,
+          { accept: o.accept ?? 'application/json', 'user-agent': 'infersim' },
+          abort.signal,
+          id,
+          what,
+        );
       } catch (e) {
         clearTimeout(timer);
+        if (e instanceof HubError) throw e;
         const timeout = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
         last = timeout
           ? new HubError(
               'timeout',
               504,
-              `the Hub did not answer within ${this.timeoutMs} ms (${what} of ${id})`,
+              `the Hub did not answer ${what} of ${id} within ${this.timeoutMs} ms`,
             )
           : new HubError('unavailable', 502, `could not reach the Hub at ${this.endpoint}: ${reason(e)}`);
         continue;
@@ -251,7 +332,13 @@ export class HubClient {
       }
       throw new HubError('unavailable', 502, `the Hub answered HTTP ${res.status} for ${what} of ${id}`);
     }
-    throw last!;
+    // The message tells the whole story: how many attempts and how long in all (backoff included).
+    const total = ((performance.now() - started) / 1000).toFixed(1);
+    throw new HubError(
+      last!.code,
+      last!.status,
+      `${last!.message} (${attempts} attempt${attempts > 1 ? 's' : ''}, ${total} s in all)`,
+    );
   }
 }
 

@@ -2,7 +2,8 @@
  * The HTTP app: one Fastify instance serving every spec's endpoints over the core, with one error contract
  * (errors.ts), bounded inputs (limits.ts), offline docs (docs.ts) and the results cache (cache.ts).
  */
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { HubClient } from '../hub/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -10,6 +11,8 @@ import { ResultCache } from './cache.js';
 import type { App, AppContext, RouteModule } from './context.js';
 import { registerDocs } from './docs.js';
 import { ApiError, errorBody, sendError } from './errors.js';
+import { registerAdmission, type AdmissionOptions } from './admission.js';
+import { registerGuards, SECURITY_HEADERS, type GuardOptions } from './guard.js';
 import { jsonDepthExceeds, LIMITS } from './limits.js';
 import { ROUTES } from './routes/index.js';
 
@@ -24,6 +27,22 @@ export interface BuildOptions {
   cacheEntries?: number;
   /** Route modules beyond the built-in list (tests, experiments). */
   routes?: RouteModule[];
+  /** Host allow-list and API key (defaults: INFERSIM_ALLOWED_HOSTS or loopback; INFERSIM_API_KEY). */
+  guard?: GuardOptions;
+  /** Per-client rate limits (defaults from INFERSIM_RATE_LIMIT and INFERSIM_IMPORTS_PER_HOUR). */
+  admission?: AdmissionOptions;
+}
+
+/** A framework error answered outside the routes (bad URL, a header block too large): the same contract. */
+function rawError(status: number, message: string): string {
+  const body = JSON.stringify(errorBody(message));
+  const headers = Object.entries(SECURITY_HEADERS)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n${headers}Connection: close\r\n\r\n${body}`
+  );
 }
 
 function dropProto(k: string, v: unknown): unknown {
@@ -58,6 +77,30 @@ export async function buildApp(opts: BuildOptions = {}): Promise<BuiltApp> {
     logger: opts.logger ?? false,
     bodyLimit: LIMITS.bodyBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    frameworkErrors: (err, _req, reply) => {
+      const bad = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const status = bad ? (err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400) : 500;
+      const message = bad
+        ? `url: ${err.code === 'FST_ERR_BAD_URL' ? 'not a valid URL (bad percent-encoding)' : 'a path segment is too long'}`
+        : 'internal error';
+      void (reply as unknown as FastifyReply)
+        .code(status)
+        .headers(SECURITY_HEADERS)
+        .type('application/json; charset=utf-8')
+        .send(errorBody(message));
+    },
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      const code = (err as { code?: string }).code;
+      const [status, message] =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'request headers are larger than the limit (16 KiB)']
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'request not received in time']
+            : [400, 'malformed HTTP request'];
+      if (socket.writable) socket.write(rawError(status, message));
+      socket.destroy(err);
+    },
   }).withTypeProvider<ZodTypeProvider>() as unknown as App;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -97,11 +140,16 @@ export async function buildApp(opts: BuildOptions = {}): Promise<BuiltApp> {
   const table = new RouteTable();
   app.addHook('onRoute', (r) => table.add(r.method as string | string[], r.url));
 
+  registerGuards(app, opts.guard);
+  await registerAdmission(app, opts.admission);
   app.setErrorHandler((err, req, reply) => sendError(reply, req, err));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!;
-    const allowed = table.allowed(path).filter((m) => m !== req.method);
-    if (allowed.length)
+    const methods = table.allowed(path);
+    const allowed = methods.filter((m) => m !== req.method);
+    // A route of this method matched but found nothing (a static file under /docs): 404, not 405.
+    const sameRoute = methods.includes(req.method) || (req.method === 'HEAD' && methods.includes('GET'));
+    if (allowed.length && !sameRoute)
       return reply
         .code(405)
         .header('allow', allowed.join(', '))

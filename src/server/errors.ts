@@ -11,6 +11,7 @@ import { InputError } from '../core/memory/inference.js';
 import { FormatError } from '../core/memory/weights.js';
 import { PlanError } from '../core/parallel/plan.js';
 import { HubError } from '../hub/index.js';
+import { StoreInputError } from '../store/index.js';
 
 /** An error with the status and body fields to answer with. */
 export class ApiError extends Error {
@@ -68,6 +69,12 @@ export function toErrorResponse(
     const status = err.status === 422 ? validationStatus : err.status;
     return { status, body: errorBody(err.message, err.extra), unexpected: false };
   }
+  if (err instanceof StoreInputError)
+    return {
+      status: validationStatus,
+      body: errorBody(err.message, { errors: [{ field: err.field, message: err.rule }] }),
+      unexpected: false,
+    };
   if (hasZodFastifySchemaValidationErrors(err)) {
     const e = err as unknown as { validation: ZodIssueLike[]; validationContext?: string };
     const errors = e.validation.slice(0, 20).map((i) => describeIssue(e.validationContext, i));

@@ -28,6 +28,10 @@ export const LIMITS = {
   idLength: 200,
   /** Bytes of the metadata object stored with an imported model. */
   metadataBytes: 64 * 1024,
+  /** Bytes of an imported config.json (the largest published ones are ~100 kB). */
+  configBytes: 256 * 1024,
+  /** Imported models the database holds (INFERSIM_MAX_MODELS overrides). */
+  storedModels: 10_000,
 } as const;
 
 /** Bracket nesting depth of a JSON text (outside strings), stopping early once `max` is exceeded. */

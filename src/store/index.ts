@@ -11,8 +11,10 @@ import pg from 'pg';
 import { canonicalJson, sha256 } from './canonical.js';
 import { migrationProvider } from './migrations.js';
 import type { Database, ModelsTable } from './schema.js';
+import { configShape, type ConfigShape } from './summary.js';
 
 export { canonicalJson, sha256 } from './canonical.js';
+export { configShape, type ConfigShape } from './summary.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -31,6 +33,12 @@ export interface StoredModel {
 }
 
 export type NewModel = Omit<StoredModel, 'created_at'>;
+
+/** A stored model as list endpoints show it: no config, no metadata (never read for a list). */
+export type ModelSummary = Omit<StoredModel, 'config' | 'metadata'> & {
+  shape: ConfigShape;
+  hub_downloads: number | null;
+};
 
 /** created: written now; already_existed: the same model was there; conflict: the id holds a different config. */
 export interface ImportResult {
@@ -58,6 +66,52 @@ export interface StoreOptions {
 }
 
 export class StoreError extends Error {}
+
+/** A value the schema cannot hold exactly (too long, a NUL byte, an inexact integer): the caller's input. */
+export class StoreInputError extends StoreError {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
+    super(`${field}: ${rule}`);
+  }
+}
+
+/**
+ * Characters each text column holds (PostgreSQL varchar(n) counts characters; SQLite would store anything, so
+ * both dialects are held to these here and answer the same).
+ */
+export const TEXT_LIMITS = {
+  id: 200,
+  name: 300,
+  author: 200,
+  origin: 32,
+  model_type: 32,
+  attention_type: 16,
+  tag: 200,
+} as const;
+
+/** Throws StoreInputError for a model neither dialect could store exactly as given. */
+export function checkStorable(m: NewModel): void {
+  const text = (field: string, v: string | null, max: number) => {
+    if (v === null) return;
+    if (v.includes('\u0000')) throw new StoreInputError(field, 'must not contain a NUL byte');
+    const n = [...v].length;
+    if (n > max) throw new StoreInputError(field, `at most ${max} characters (got ${n})`);
+  };
+  text('id', m.id, TEXT_LIMITS.id);
+  text('name', m.name, TEXT_LIMITS.name);
+  text('author', m.author, TEXT_LIMITS.author);
+  text('origin', m.origin, TEXT_LIMITS.origin);
+  text('model_type', m.model_type, TEXT_LIMITS.model_type);
+  text('attention_type', m.attention_type, TEXT_LIMITS.attention_type);
+  m.tags.forEach((t, i) => text(`tags[${i}]`, t, TEXT_LIMITS.tag));
+  if (!Number.isSafeInteger(m.parameter_count) || m.parameter_count < 0)
+    throw new StoreInputError(
+      'parameter_count',
+      `${m.parameter_count} is not an exact non-negative integer (at most ${Number.MAX_SAFE_INTEGER}); check the config's sizes`,
+    );
+}
 
 /** Lower-cased id: the primary key. */
 export function modelKey(id: string): string {
@@ -127,6 +181,8 @@ export class Store {
   }
 
   async getModel(id: string): Promise<StoredModel | null> {
+    // No stored id holds a NUL byte (checkStorable), and PostgreSQL cannot even compare one.
+    if (id.includes('\u0000')) return null;
     const row = await this.db
       .selectFrom('models')
       .selectAll()
@@ -145,8 +201,8 @@ export class Store {
     );
   }
 
-  async listModels(q: ModelQuery = {}): Promise<StoredModel[]> {
-    let query = this.db.selectFrom('models').selectAll().orderBy('key');
+  private filtered(q: ModelQuery) {
+    let query = this.db.selectFrom('models').orderBy('key');
     if (q.author) query = query.where((eb) => eb(eb.fn('lower', ['author']), '=', q.author!.toLowerCase()));
     if (q.minParameters !== undefined) query = query.where('parameter_count', '>=', q.minParameters);
     if (q.maxParameters !== undefined) query = query.where('parameter_count', '<=', q.maxParameters);
@@ -161,21 +217,104 @@ export class Store {
         ),
       );
     }
-    const rows = await query.execute();
-    if (!rows.length) return [];
+    return query;
+  }
+
+  private async tagsOf(keys: string[]): Promise<Map<string, string[]>> {
+    const byKey = new Map<string, string[]>();
+    if (!keys.length) return byKey;
     const tagRows = await this.db
       .selectFrom('model_tags')
       .select(['model_key', 'tag'])
-      .where(
-        'model_key',
-        'in',
-        rows.map((r) => r.key),
-      )
+      .where('model_key', 'in', keys)
       .orderBy('tag')
       .execute();
-    const byKey = new Map<string, string[]>();
     for (const t of tagRows) byKey.set(t.model_key, [...(byKey.get(t.model_key) ?? []), t.tag]);
-    return rows.map((r) => toModel(r, byKey.get(r.key) ?? []));
+    return byKey;
+  }
+
+  /** Whole stored models (configs included): for callers that compute with every one of them. */
+  async listModels(q: ModelQuery = {}): Promise<StoredModel[]> {
+    const rows = await this.filtered(q).selectAll().execute();
+    const tags = await this.tagsOf(rows.map((r) => r.key));
+    return rows.map((r) => toModel(r, tags.get(r.key) ?? []));
+  }
+
+  /** Stored models as lists show them, without reading a config (except rows stored before their summary). */
+  async listSummaries(q: ModelQuery = {}): Promise<ModelSummary[]> {
+    const rows = await this.filtered(q)
+      .select([
+        'key',
+        'id',
+        'name',
+        'author',
+        'origin',
+        'model_type',
+        'attention_type',
+        'parameter_count',
+        'created_at',
+        'summary_json',
+        'hub_downloads',
+      ])
+      .execute();
+    const legacy = rows.filter((r) => r.summary_json === null).map((r) => r.key);
+    const shapes = new Map<string, ConfigShape>();
+    if (legacy.length) {
+      const cfg = await this.db
+        .selectFrom('models')
+        .select(['key', 'config_json'])
+        .where('key', 'in', legacy)
+        .execute();
+      for (const c of cfg)
+        shapes.set(c.key, configShape(JSON.parse(c.config_json) as Record<string, unknown>));
+    }
+    const tags = await this.tagsOf(rows.map((r) => r.key));
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      author: r.author,
+      origin: r.origin,
+      model_type: r.model_type,
+      attention_type: r.attention_type,
+      parameter_count: Number(r.parameter_count),
+      tags: tags.get(r.key) ?? [],
+      created_at: r.created_at,
+      shape: r.summary_json ? (JSON.parse(r.summary_json) as ConfigShape) : shapes.get(r.key)!,
+      hub_downloads: r.hub_downloads === null ? null : Number(r.hub_downloads),
+    }));
+  }
+
+  /**
+   * The Hub imports with the most Hub downloads, most first. Only Hub imports rank: a config import's metadata
+   * is the client's word, not the Hub's.
+   */
+  async popularImports(limit: number): Promise<StoredModel[]> {
+    const rows = await this.db
+      .selectFrom('models')
+      .select(['key', 'hub_downloads'])
+      .where('origin', '=', 'huggingface')
+      .where('hub_downloads', 'is not', null)
+      .orderBy('hub_downloads', 'desc')
+      .orderBy('key')
+      .limit(limit)
+      .execute();
+    const out: StoredModel[] = [];
+    for (const r of rows) {
+      const m = await this.getModel(r.key);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  /** Deletes an imported model and its tags; false when there was none. */
+  async deleteModel(id: string): Promise<boolean> {
+    if (id.includes('\u0000')) return false;
+    const key = modelKey(id);
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('model_tags').where('model_key', '=', key).execute();
+      const r = await trx.deleteFrom('models').where('key', '=', key).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
   }
 
   async countModels(): Promise<number> {
@@ -191,6 +330,7 @@ export class Store {
    * second import of the same id writes nothing (concurrent importers on one PostgreSQL included).
    */
   async importModel(m: NewModel): Promise<ImportResult> {
+    checkStorable(m);
     const key = modelKey(m.id);
     const configJson = canonicalJson(m.config);
     const row: ModelsTable = {
@@ -206,6 +346,11 @@ export class Store {
       attention_type: m.attention_type,
       parameter_count: m.parameter_count,
       created_at: new Date().toISOString(),
+      summary_json: JSON.stringify(configShape(m.config)),
+      hub_downloads:
+        m.origin === 'huggingface' && Number.isSafeInteger(m.metadata['downloads'])
+          ? (m.metadata['downloads'] as number)
+          : null,
     };
     const tags = [...new Set(m.tags.map((t) => t.toLowerCase()))];
     const created = await this.db.transaction().execute(async (trx) => {

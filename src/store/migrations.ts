@@ -66,6 +66,17 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable('results_cache').ifExists().execute();
     },
   },
+  '0003_model_summary': {
+    // The shape list endpoints show, and the Hub's download count (Hub imports only: what /popular ranks by).
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('models').addColumn('summary_json', 'text').execute();
+      await db.schema.alterTable('models').addColumn('hub_downloads', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('models').dropColumn('hub_downloads').execute();
+      await db.schema.alterTable('models').dropColumn('summary_json').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,10 @@ export interface ModelsTable {
   /** Exact parameter count at import (bigint in PostgreSQL: read back as a string there). */
   parameter_count: number | string;
   created_at: string;
+  /** configShape() of the config as JSON (null on rows imported before migration 0003). */
+  summary_json: string | null;
+  /** The Hub's download count at import, for Hub imports only (bigint: a string in PostgreSQL). */
+  hub_downloads: number | string | null;
 }
 
 export interface ModelTagsTable {

@@ -3,7 +3,10 @@
  * repo ids, model info in the Hub API's shape, and fault modes under the org `fault`:
  * slow (answers after 3 s), error500 (always 500), flaky (503 once, then fine), gated (401 GatedRepo),
  * missing (404 RepoNotFound), truncated (config.json cut in half), notobject (config.json is an array),
- * badconfig (a config without its sizes), hugelayers (10^9 layers). `distilgpt2` (a legacy id) serves GPT-2's
+ * badconfig (a config without its sizes), hugelayers (10^9 layers), longauthor (an author of 300 characters),
+ * bigcounts (sizes of 10^12: a parameter count beyond exact integers), redirect-same (302 to
+ * test-org/llama-copy on this host), redirect-offsite (302 to the same files under the host name `localhost`),
+ * redirect-loop (302 to itself). `distilgpt2` (a legacy id) serves GPT-2's
  * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have.
  * Whole checkpoints for downloads (file list at /api/models/{id}/revision/main, files at /{id}/resolve/main/{f}):
  * `test-org/kjv-tiny` (the shipped model), `test-org/sharded` (a two-shard fixture), `test-org/bin-only` (no
@@ -129,6 +132,14 @@ export async function startFakeHub(): Promise<FakeHub> {
     if (!repo) return send(404, '{"error":"not found"}');
     if (repo.startsWith('fault/')) {
       const mode = repo.slice('fault/'.length).split('/')[0]!;
+      const port = (server.address() as AddressInfo).port;
+      const target = info
+        ? '/api/models/test-org/llama-copy'
+        : '/test-org/llama-copy/resolve/main/config.json';
+      if (mode === 'redirect-same') return send(302, '', { location: target });
+      if (mode === 'redirect-offsite')
+        return send(302, '', { location: `http://localhost:${port}${target}` });
+      if (mode === 'redirect-loop') return send(302, '', { location: req.url ?? '/' });
       if (mode === 'slow') {
         setTimeout(() => send(200, '{}'), 3000).unref();
         return;
@@ -141,13 +152,29 @@ export async function startFakeHub(): Promise<FakeHub> {
         });
       if (mode === 'missing')
         return send(404, '{"error":"Repository not found"}', { 'x-error-code': 'RepoNotFound' });
+      if (info && mode === 'longauthor')
+        return send(
+          200,
+          JSON.stringify({ id: `fault/${mode}`, author: 'a'.repeat(300), downloads: 1, tags: [] }),
+        );
       if (info) return send(200, JSON.stringify({ id: `fault/${mode}`, downloads: 1, likes: 0, tags: [] }));
       const llama = configs.get('meta-llama/llama-2-7b-hf')!;
       if (mode === 'truncated') return send(200, JSON.stringify(llama).slice(0, 200));
       if (mode === 'notobject') return send(200, '[1, 2, 3]');
       if (mode === 'badconfig') return send(200, JSON.stringify({ model_type: 'llama' }));
       if (mode === 'hugelayers') return send(200, JSON.stringify({ ...llama, num_hidden_layers: 1e9 }));
-      if (mode === 'flaky') return send(200, JSON.stringify(llama));
+      if (mode === 'flaky' || mode === 'longauthor') return send(200, JSON.stringify(llama));
+      if (mode === 'bigcounts')
+        return send(
+          200,
+          JSON.stringify({
+            ...llama,
+            hidden_size: 1e12,
+            intermediate_size: 1e12,
+            vocab_size: 1e12,
+            num_hidden_layers: 1000,
+          }),
+        );
       return send(404, '{"error":"Repository not found"}', { 'x-error-code': 'RepoNotFound' });
     }
     const config = configs.get(repo);

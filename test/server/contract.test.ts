@@ -40,8 +40,8 @@ describe('errors', () => {
     const put = await t.call('PUT', '/health');
     expect(put.status).toBe(405);
     expect(put.headers['allow']).toMatch(/GET/);
-    const del = await t.call('DELETE', '/api/models/calculate');
-    expect(del.status).toBe(405);
+    const patch = await t.call('PATCH', '/api/models/calculate');
+    expect(patch.status).toBe(405);
     expect((await t.call('GET', '/api/models/calculate')).status).not.toBe(500);
   });
   it('malformed bodies are 4xx: invalid JSON, wrong content type, too deep, too large', async () => {

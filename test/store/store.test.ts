@@ -175,7 +175,7 @@ function startServer(env: Record<string, string>): Promise<{ url: string; proc: 
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 90_000);
     proc.once('exit', (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       try {
@@ -262,5 +262,5 @@ describe('two server processes on one PostgreSQL', () => {
       database_count: number;
     };
     expect(list.database_count).toBe(configIds.length + 3);
-  }, 60_000);
+  }, 180_000);
 });

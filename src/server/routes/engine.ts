@@ -27,6 +27,16 @@ import {
 } from '../../engine/research/pipeline.js';
 import type { SamplingParams } from '../../engine/sampler.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
+import type { Request as EngineRequest } from '../../engine/request.js';
+import {
+  Busy,
+  ENGINE_LIMITS,
+  onClientGone,
+  Pool,
+  SequenceQueue,
+  sessionOf,
+  SessionMap,
+} from '../engine-admission.js';
 
 export const NO_MODEL =
   'no model is loaded: start the server with a model directory (infersim serve --model <dir>)';
@@ -39,6 +49,9 @@ export function errorReply(reply: FastifyReply, status: number, message: string,
 
 /** Map what a handler throws to the error contract: bad input 422, anything else 500 with its message. */
 export function sendError(reply: FastifyReply, e: unknown) {
+  if (e instanceof Busy)
+    return errorReply(reply.header('retry-after', String(e.retryAfterS)), 503, e.message);
+  if (e instanceof DeadlineError) return errorReply(reply, 504, e.message);
   if (e instanceof FieldError) return errorReply(reply, 422, e.message, e.field);
   if (e instanceof EngineError || e instanceof RangeError) return errorReply(reply, 422, e.message);
   const msg = e instanceof Error ? e.message : String(e);
@@ -83,9 +96,55 @@ function generation(prompt: string, r: Awaited<ReturnType<Engine['generate']>>) 
   };
 }
 
-const splitSets = new WeakMap<Engine, SplitSet>();
+class DeadlineError extends Error {}
+
+/**
+ * Submits `prompts` as one admission: refused (503) beyond the bounded queue, stopped at the deadline (504) and
+ * when the client leaves before the answer (non-streamed: nobody would read it).
+ */
+async function runAdmitted(
+  e: Engine,
+  reply: FastifyReply,
+  f: Fields,
+  submit: () => EngineRequest[],
+  n: number,
+): Promise<Awaited<EngineRequest['done']>[]> {
+  const deadlineS = f.number('timeout_s', 0.001, ENGINE_LIMITS.deadlineS, ENGINE_LIMITS.deadlineS);
+  const release = engineQueues.get(e)!.admit(n);
+  let reqs: EngineRequest[] = [];
+  let timedOut = false;
+  const stop = () => reqs.forEach((r) => e.abort(r));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, deadlineS * 1000);
+  try {
+    reqs = submit();
+    onClientGone(reply, stop);
+    const out = await Promise.all(reqs.map((r) => r.done));
+    if (timedOut)
+      throw new DeadlineError(
+        `generation passed its deadline of ${deadlineS} s and was stopped (timeout_s; the server's limit is ` +
+          `INFERSIM_ENGINE_DEADLINE_S = ${ENGINE_LIMITS.deadlineS} s)`,
+      );
+    return out;
+  } finally {
+    clearTimeout(timer);
+    release();
+  }
+}
+
+const engineQueues = new WeakMap<Engine, SequenceQueue>();
+/** Tensor splits per client session (X-Session-Id), never shared between clients. */
+const splitSets = new WeakMap<Engine, SessionMap<SplitSet>>();
+/** /parallel/execute starts up to MAX_SPLITS worker threads: one run at a time, a few waiting, else 503. */
+const parallelPool = new Pool(1, 4);
 
 export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null): void {
+  if (engine) {
+    engineQueues.set(engine, new SequenceQueue(ENGINE_LIMITS.queue));
+    splitSets.set(engine, new SessionMap(ENGINE_LIMITS.sessions, ENGINE_LIMITS.sessionElements));
+  }
   const route = (method: 'GET' | 'POST', url: string, h: Handler) =>
     app.route({
       method,
@@ -94,7 +153,17 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
         if (!engine) return errorReply(reply, 503, NO_MODEL);
         try {
           const f = new Fields(method === 'GET' ? {} : (req.body ?? {}));
-          return await h(engine, f, req, reply);
+          const out = await h(engine, f, req, reply);
+          if (out !== reply && out !== undefined) {
+            const bytes = Buffer.byteLength(JSON.stringify(out));
+            if (bytes > ENGINE_LIMITS.responseBytes)
+              return errorReply(
+                reply,
+                413,
+                `the answer would be ${bytes} bytes, over the ${ENGINE_LIMITS.responseBytes}-byte limit: ask for less (a shorter prompt, a head_idx, a higher threshold)`,
+              );
+          }
+          return out;
         } catch (e) {
           return sendError(reply, e);
         }
@@ -102,36 +171,42 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     });
 
   // ---- user APIs -------------------------------------------------------------------------------------------
-  route('POST', '/generate', async (e, f) => {
+  route('POST', '/generate', async (e, f, _req, reply) => {
     const prompt = f.string('prompt');
-    const r = await e.generate(prompt, samplingFrom(f, e, { maxTokens: 50, temperature: 0.7 }));
-    return generation(prompt, r);
+    const params = samplingFrom(f, e, { maxTokens: 50, temperature: 0.7 });
+    const [r] = await runAdmitted(e, reply, f, () => [e.submit(prompt, params)], 1);
+    return generation(prompt, r!);
   });
 
   route('POST', '/tokenize', (e, _f, req) => {
     const query = (req.query ?? {}) as Record<string, unknown>;
     const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
     const f = new Fields({ text: body['text'] ?? query['text'] });
-    const text = f.string('text', { allowEmpty: true });
+    const text = f.string('text', { allowEmpty: true, max: ENGINE_LIMITS.tokenizeChars });
     const ids = e.tokenize(text);
     return { tokens: ids, token_strings: ids.map((id) => e.tokenizer.decode([id])), count: ids.length, text };
   });
 
-  route('POST', '/batch_generate', async (e, f) => {
+  route('POST', '/batch_generate', async (e, f, _req, reply) => {
     const prompts = f.stringArray('prompts', 1, LIMITS.batch, LIMITS.promptChars);
     const params = samplingFrom(f, e, { maxTokens: 50, temperature: 0.7 });
     const t0 = performance.now();
     // All requests are submitted at once: the scheduler batches them continuously.
-    const reqs = prompts.map((p, i) => {
-      try {
-        return e.submit(p, params.seed == null ? params : { ...params, seed: params.seed + i });
-      } catch (err) {
-        throw err instanceof EngineError
-          ? new FieldError(`prompts[${i}]`, `prompts[${i}]: ${err.message}`)
-          : err;
-      }
-    });
-    const results = await Promise.all(reqs.map((r) => r.done));
+    const submitAll = () => {
+      const reqs: EngineRequest[] = [];
+      prompts.forEach((p, i) => {
+        try {
+          reqs.push(e.submit(p, params.seed == null ? params : { ...params, seed: params.seed + i }));
+        } catch (err) {
+          reqs.forEach((r) => e.abort(r));
+          throw err instanceof EngineError
+            ? new FieldError(`prompts[${i}]`, `prompts[${i}]: ${err.message}`)
+            : err;
+        }
+      });
+      return reqs;
+    };
+    const results = await runAdmitted(e, reply, f, submitAll, prompts.length);
     return {
       results: results.map((r, i) => generation(prompts[i]!, r)),
       batch_size: prompts.length,
@@ -236,7 +311,7 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     };
   });
 
-  route('POST', '/parallel/tensor_split', (e, f) => {
+  route('POST', '/parallel/tensor_split', (e, f, req) => {
     const source = f.oneOf('source', ['random', 'embedding'], 'random');
     let shape: number[];
     let data: Float32Array;
@@ -257,7 +332,8 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     if (dim < 0) dim += shape.length;
     const n = f.int('num_splits', 1, Math.min(MAX_SPLITS, shape[dim]!), 2);
     const set = splitTensor(`tensor_${Date.now().toString(36)}`, source, data, shape, dim, n);
-    splitSets.set(e, set);
+    // The chunks copy the tensor: twice its elements are held for this session.
+    splitSets.get(e)!.set(sessionOf(req), set, 2 * data.length);
     return {
       tensor_id: set.tensorId,
       source,
@@ -273,16 +349,25 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     };
   });
 
-  route('POST', '/parallel/execute', async (e, f, _req, reply) => {
-    const set = splitSets.get(e);
-    if (!set) return errorReply(reply, 409, 'no split tensor: POST /parallel/tensor_split first');
+  route('POST', '/parallel/execute', async (e, f, req, reply) => {
+    const set = splitSets.get(e)!.get(sessionOf(req));
+    if (!set)
+      return errorReply(
+        reply,
+        409,
+        'no split tensor in this session: POST /parallel/tensor_split first (with the same X-Session-Id)',
+      );
     const ids = f.has('splits') ? f.stringArray('splits', 1, MAX_SPLITS, 64) : set.chunks.map((c) => c.id);
-    for (const [i, id] of ids.entries())
+    for (const [i, id] of ids.entries()) {
       if (!set.chunks.some((c) => c.id === id)) throw new FieldError(`splits[${i}]`, `unknown split '${id}'`);
+      if (ids.indexOf(id) !== i) throw new FieldError(`splits[${i}]`, `split '${id}' is listed twice`);
+    }
     const op = f.oneOf('operation', [...PARALLEL_OPS], 'matmul');
+    const gather = f.bool('gather', true);
+    const seed = f.int('seed', 0, 2 ** 32 - 1, 0);
     return {
       tensor_id: set.tensorId,
-      ...(await executeSplits(set, ids, op, f.bool('gather', true), f.int('seed', 0, 2 ** 32 - 1, 0))),
+      ...(await parallelPool.run(() => executeSplits(set, ids, op, gather, seed))),
     };
   });
 

@@ -44,7 +44,7 @@ export function registerListRoutes(app: App, ctx: AppContext): void {
           source: 'model_dict',
         };
       });
-      const stored = ctx.store ? await ctx.store.listModels() : [];
+      const stored = ctx.store ? await ctx.store.listSummaries() : [];
       for (const s of stored) {
         if (c.models.find(s.id)) continue;
         models.push({
@@ -54,7 +54,7 @@ export function registerListRoutes(app: App, ctx: AppContext): void {
           family: null,
           aliases: [],
           model_type: s.model_type,
-          config_model_type: String(s.config['model_type'] ?? ''),
+          config_model_type: s.shape.model_type ?? '',
           attention_type: s.attention_type,
           total_parameters: s.parameter_count,
           active_parameters: null,

@@ -19,6 +19,7 @@ import {
   type AppContext,
   type ResolvedModel,
 } from '../context.js';
+import { configShape } from '../../store/index.js';
 import { attentionKind, configSummary, gbString, modelClass } from '../describe.js';
 import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -273,7 +274,7 @@ export function registerMemoryRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: [TAG], summary: 'Every model available by name: built in and imported' } },
     async () => {
       const entries = catalog().models.items;
-      const stored = ctx.store ? await ctx.store.listModels() : [];
+      const stored = ctx.store ? await ctx.store.listSummaries() : [];
       const builtIn = new Set(entries.map((e) => e.id.toLowerCase()));
       const models = [];
       for (const e of entries) {
@@ -284,7 +285,7 @@ export function registerMemoryRoutes(app: App, ctx: AppContext): void {
           source: 'model_dict',
           model_size: billions(total),
           parameter_count: total,
-          ...shapeOf(e.config),
+          ...configShape(e.config),
         });
       }
       for (const s of stored) {
@@ -295,7 +296,7 @@ export function registerMemoryRoutes(app: App, ctx: AppContext): void {
           source: 'database',
           model_size: billions(s.parameter_count),
           parameter_count: s.parameter_count,
-          ...shapeOf(s.config),
+          ...s.shape,
         });
       }
       return { models, count: models.length };
@@ -423,19 +424,4 @@ function billions(n: number): number {
 function bytesPerWeight(id: string): number | null {
   const f = getFormat(id);
   return f ? f.bitsPerWeight / 8 : null;
-}
-
-function shapeOf(config: Record<string, unknown>) {
-  const pick = (...keys: string[]) => {
-    for (const k of keys) if (typeof config[k] === 'number') return config[k] as number;
-    return null;
-  };
-  return {
-    model_type: typeof config['model_type'] === 'string' ? config['model_type'] : null,
-    hidden_size: pick('hidden_size', 'n_embd', 'd_model'),
-    num_hidden_layers: pick('num_hidden_layers', 'n_layer', 'num_layers'),
-    num_attention_heads: pick('num_attention_heads', 'n_head', 'num_heads'),
-    num_key_value_heads: pick('num_key_value_heads', 'num_attention_heads', 'n_head'),
-    vocab_size: pick('vocab_size'),
-  };
 }

@@ -87,7 +87,7 @@ async function allModels(
       tags: derivedTags(m.spec, e.family),
     });
   }
-  const stored = ctx.store ? await ctx.store.listModels() : [];
+  const stored = ctx.store ? await ctx.store.listSummaries() : [];
   for (const s of stored) {
     const builtIn = c.models.find(s.id);
     const prior = builtIn ? byId.get(builtIn.id.toLowerCase()) : undefined;
@@ -141,6 +141,22 @@ const POPULAR = [
 
 const idParam = z.string().min(1).max(LIMITS.idLength);
 
+/** Imported models the database may hold. */
+function maxStoredModels(): number {
+  const v = Number(process.env['INFERSIM_MAX_MODELS'] ?? LIMITS.storedModels);
+  return Number.isInteger(v) && v >= 0 ? v : LIMITS.storedModels;
+}
+
+/** Import quotas shared by both import routes: the config's size and the database's model count. */
+async function checkImportQuota(ctx: AppContext, config: Record<string, unknown>, field: string) {
+  const bytes = Buffer.byteLength(JSON.stringify(config));
+  if (bytes > LIMITS.configBytes)
+    throw new ApiError(413, `${field}: at most ${LIMITS.configBytes} bytes of JSON (got ${bytes})`);
+  const max = maxStoredModels();
+  if (ctx.store && (await ctx.store.countModels()) >= max)
+    throw new ApiError(409, `the database holds its maximum of ${max} imported models: delete some first`);
+}
+
 export function registerModelRoutes(app: App, ctx: AppContext): void {
   app.post(
     '/api/models/validate',
@@ -183,7 +199,8 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
     },
     async (req) => {
       const c = catalog();
-      const stored = ctx.store ? await ctx.store.listModels() : [];
+      // Only Hub imports rank by downloads (the Hub's count at import); a config import's metadata does not.
+      const stored = ctx.store ? await ctx.store.popularImports(req.query.limit) : [];
       const meta = new Map(stored.map((s) => [s.id.toLowerCase(), s.metadata]));
       const rows = [];
       for (const id of POPULAR) {
@@ -317,6 +334,7 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
       const info = await ctx.hub.modelInfo(id);
       const config = await ctx.hub.config(id);
       const spec = specFromUserConfig(config, `config.json of ${id}`);
+      await checkImportQuota(ctx, config, `config.json of ${id}`);
       if (!req.body.auto_import)
         return {
           success: true,
@@ -397,6 +415,7 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
         );
       if (JSON.stringify(b.metadata).length > LIMITS.metadataBytes)
         throw new ApiError(422, `metadata: at most ${LIMITS.metadataBytes} bytes of JSON`);
+      await checkImportQuota(ctx, b.config, 'config');
       const spec = specFromUserConfig(b.config);
       const params = countParameters(spec);
       const name =
@@ -455,6 +474,27 @@ export function registerModelPathRoutes(app: App, ctx: AppContext): void {
       if (rest.endsWith('/config') && rest.length > '/config'.length)
         return modelConfig(ctx, rest.slice(0, -'/config'.length));
       return modelDetail(ctx, rest);
+    },
+  );
+
+  app.delete(
+    '/api/models/*',
+    {
+      schema: {
+        tags: [TAG],
+        summary: 'Delete an imported model (needs INFERSIM_API_KEY as a Bearer token)',
+        params: z.object({ '*': z.string().min(1).max(1000) }),
+      },
+    },
+    async (req) => {
+      const id = req.params['*'];
+      if (!ctx.store) throw new ApiError(503, 'no database is configured: nothing to delete');
+      if (!(await ctx.store.deleteModel(id)))
+        throw new ApiError(
+          404,
+          `no imported model '${id.slice(0, 200)}' (built-in models cannot be deleted)`,
+        );
+      return { deleted: true, model_id: id };
     },
   );
 }
