@@ -17,7 +17,7 @@ let keyed: Served;
 const KEY = 'engine-key-0123456789';
 
 beforeAll(async () => {
-  engine = await Engine.load(MODEL_DIR, { blockSize: 16, maxModelLen: 2048, threads: 1 });
+  engine = await Engine.load(MODEL_DIR, { blockSize: 16, maxModelLen: 512, threads: 1 });
   const routes: RouteModule = (a) => registerEngineRoutes(a as never, engine);
   s = await serveApp({ store: null, hub: null, routes: [routes], guard: { apiKey: '' } });
   keyed = await serveApp({ store: null, hub: null, routes: [routes], guard: { apiKey: KEY } });
