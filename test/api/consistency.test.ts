@@ -133,7 +133,11 @@ describe('the same question through the four APIs', () => {
     const calc = await inferenceCalculator();
     const system = await systemMetrics(SEQ - 1000);
     expect(system.prefill.flops).toBe(calc.flops.prefill_total);
-    expect(system.prefill.latency_ms).toBeCloseTo(calc.performance.prefill_latency * 1e3, 9);
+    // /api/calculate applies the spec's efficiency_factor (default 0.3); system metrics the calibrated ones: the
+    // roofline bound (ideal) is the same, each estimate is above it.
+    expect(calc.performance.efficiency_used.gemm).toBe(0.3);
+    expect(system.prefill.latency_ms).toBeGreaterThan(system.prefill.ideal_latency_ms);
+    expect(calc.performance.prefill_latency).toBeGreaterThan(calc.performance.ideal.prefill_latency);
     expect(system.prefill.ideal_latency_ms).toBeCloseTo(calc.performance.ideal.prefill_latency * 1e3, 9);
     // Every non-embedding weight multiplies every prompt token at least once: 2 FLOPs per weight per token.
     const nonEmbedding = PARAMS - 2 * 128256 * 4096;

@@ -4,7 +4,8 @@
  * slow (answers after 3 s), error500 (always 500), flaky (503 once, then fine), gated (401 GatedRepo),
  * missing (404 RepoNotFound), truncated (config.json cut in half), notobject (config.json is an array),
  * badconfig (a config without its sizes), hugelayers (10^9 layers). `distilgpt2` (a legacy id) serves GPT-2's
- * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have.
+ * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have
+ * (`test-org/novel-arch` the same with an unknown model_type; `HuggingFaceH4/zephyr-7b-beta` Mistral-7B's).
  * Whole checkpoints for downloads (file list at /api/models/{id}/revision/main, files at /{id}/resolve/main/{f}):
  * `test-org/kjv-tiny` (the shipped model), `test-org/sharded` (a two-shard fixture), `test-org/bin-only` (no
  * safetensors), `fault/brokenweights` (its weights answer 500), `fault/cutweights` (the weights stop halfway).
@@ -47,6 +48,12 @@ function loadConfigs(): Map<string, Record<string, unknown>> {
   // A repo only the Hub has (not in infersim's catalog).
   const llama = out.get('meta-llama/llama-2-7b-hf');
   if (llama) out.set('test-org/llama-copy', { ...llama, id: 'test-org/llama-copy' });
+  // A Llama config under a model_type no adapter knows (read as llama, with a warning).
+  if (llama)
+    out.set('test-org/novel-arch', { ...llama, id: 'test-org/novel-arch', model_type: 'novel_arch' });
+  // Zephyr-7B-beta is a Mistral-7B fine-tune: its config.json is Mistral-7B-v0.1's.
+  const mistral = out.get('mistralai/mistral-7b-v0.1');
+  if (mistral) out.set('huggingfaceh4/zephyr-7b-beta', { ...mistral, id: 'HuggingFaceH4/zephyr-7b-beta' });
   return out;
 }
 

@@ -40,7 +40,12 @@ const calculateBody = z
     gpu: z.string().min(1).max(LIMITS.idLength).optional(),
     gpu_tflops: z.number().positive().max(1e6).default(312),
     precision: z.enum(PRECISIONS).default('fp16'),
-    efficiency_factor: z.number().gt(0).max(1).optional(),
+    efficiency_factor: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.3)
+      .describe('fraction of peak compute and bandwidth the GPU reaches (the spec default 0.3)'),
     ...engineFields,
   })
   .strict();
@@ -110,7 +115,10 @@ async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, expl
   const custom = b.model_name === 'custom';
   const { spec, warnings } = custom
     ? customSpec(b)
-    : { spec: (await resolveModel(ctx, b.model_name)).spec, warnings: [] as string[] };
+    : await (async () => {
+        const s = (await resolveModel(ctx, b.model_name)).spec;
+        return { spec: s, warnings: [...s.warnings] };
+      })();
   const hw = device(b);
   checkPrecision(b.precision, hw);
   const precision = b.precision;
@@ -290,6 +298,7 @@ function scaling(b: z.infer<typeof scalingBody>) {
     seq_length: b.sequence_length,
     batch_size: b.batch_size,
     gpu_tflops: 312,
+    efficiency_factor: 0.3,
     precision: b.precision,
   });
   const kv = b.precision === 'fp32' ? 'fp32' : 'fp16';

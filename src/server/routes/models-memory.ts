@@ -267,6 +267,7 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
           attention_type: attentionKind(m.spec),
           analysis,
           insights: insights(m, kv, last!, lengths[lengths.length - 1]!, b.batch_size),
+          warnings: m.spec.warnings,
           ...(explain ? { trace: traces } : {}),
         };
       });

@@ -32,6 +32,7 @@ import {
 import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { modelDetail } from './memory.js';
+import { fetchFromHub, storeHubModel } from '../hub-import.js';
 
 const TAG = 'models and memory (api-models-and-memory.md)';
 
@@ -314,9 +315,8 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
           already_existed: true,
         };
       if (!ctx.hub) throw new ApiError(503, 'Hub access is disabled: cannot import from Hugging Face');
-      const info = await ctx.hub.modelInfo(id);
-      const config = await ctx.hub.config(id);
-      const spec = specFromUserConfig(config, `config.json of ${id}`);
+      const fetched = await fetchFromHub(ctx, id);
+      const spec = fetched.spec;
       if (!req.body.auto_import)
         return {
           success: true,
@@ -326,30 +326,7 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
           already_existed: false,
         };
       const params = countParameters(spec);
-      const r = await store.importModel({
-        id,
-        name: id.split('/').pop()!,
-        author: info.author,
-        origin: 'huggingface',
-        config,
-        metadata: {
-          hub_id: info.id,
-          downloads: info.downloads,
-          likes: info.likes,
-          size_bytes: info.size_bytes,
-          safetensors_total: info.safetensors_total,
-          safetensors_parameters: info.safetensors_parameters,
-          pipeline_tag: info.pipeline_tag,
-          library_name: info.library_name,
-          gated: info.gated,
-          last_modified: info.last_modified,
-          hub_endpoint: ctx.hub.endpoint,
-        },
-        model_type: modelClass(spec),
-        attention_type: attentionKind(spec),
-        parameter_count: params.total,
-        tags: [...info.tags.slice(0, 50), ...derivedTags(spec)].filter((t) => t.length <= 200),
-      });
+      const r = await storeHubModel(ctx, id, fetched);
       return {
         success: true,
         model_id: r.model.id,
@@ -466,7 +443,8 @@ export async function modelConfig(ctx: AppContext, rawId: string) {
   let m: ResolvedModel;
   let info: HubModelInfo | null = null;
   try {
-    m = await resolveModel(ctx, rawId);
+    // Not fetched by resolveModel: this route reports the Hub's own metadata when it reads the Hub.
+    m = await resolveModel(ctx, rawId, false);
   } catch (e) {
     if (!(e instanceof NotFoundError) || !ctx.hub) throw e;
     let repo: string;
@@ -483,6 +461,8 @@ export async function modelConfig(ctx: AppContext, rawId: string) {
     }
     const config = await ctx.hub.config(repo);
     const spec = specFromUserConfig(config, `config.json of ${repo}`);
+    // Served once, usable everywhere: stored as add/huggingface would.
+    if (ctx.store) await storeHubModel(ctx, repo, { info, config, spec });
     m = {
       id: repo,
       name: repo,
