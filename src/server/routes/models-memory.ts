@@ -187,6 +187,8 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
       const hi = byTotal[byTotal.length - 1]!;
       return {
         models: results,
+        // BudSimulator's client reads `comparisons` (the same per-model results); both shapes are served.
+        comparisons: results,
         comparison: {
           lowest_memory_model: lo.model_id,
           highest_memory_model: hi.model_id,

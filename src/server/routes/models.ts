@@ -3,7 +3,7 @@
  * from a config). Memory (calculate, compare, analyze) is in models-memory.ts. Thin adapters.
  */
 import { z } from 'zod';
-import { catalog, NotFoundError } from '../../catalog/index.js';
+import { catalog, NotFoundError, type ModelEntry } from '../../catalog/index.js';
 import { countParameters } from '../../core/arch/index.js';
 import { weightLayout } from '../../core/memory/weights.js';
 import { HubError, parseRepoId, type HubModelInfo } from '../../hub/index.js';
@@ -36,14 +36,50 @@ import { fetchFromHub, storeHubModel } from '../hub-import.js';
 
 const TAG = 'models and memory (api-models-and-memory.md)';
 
+export interface HubCounts {
+  downloads: number;
+  likes: number;
+  /** When the Hub gave these figures (YYYY-MM-DD); null when it never has (the counts are then 0). */
+  hub_metadata_date: string | null;
+}
+
+/**
+ * Downloads and likes as integers (the spec's and its clients' type): a live Hub reading, else the one stored
+ * at import, else the catalog's snapshot; 0 with a null date when none was ever read.
+ */
+export function hubCounts(
+  entry: ModelEntry | null,
+  stored: { metadata: Record<string, unknown>; created_at: string } | null,
+  info: HubModelInfo | null = null,
+): HubCounts {
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null);
+  if (info && int(info.downloads) !== null)
+    return {
+      downloads: int(info.downloads)!,
+      likes: int(info.likes) ?? 0,
+      hub_metadata_date: new Date().toISOString().slice(0, 10),
+    };
+  const md = stored?.metadata ?? {};
+  if (int(md['downloads']) !== null) {
+    const date = typeof md['hub_metadata_date'] === 'string' ? md['hub_metadata_date'] : stored!.created_at;
+    return {
+      downloads: int(md['downloads'])!,
+      likes: int(md['likes']) ?? 0,
+      hub_metadata_date: date.slice(0, 10),
+    };
+  }
+  if (entry?.hub)
+    return { downloads: entry.hub.downloads, likes: entry.hub.likes, hub_metadata_date: entry.hub.as_of };
+  return { downloads: 0, likes: 0, hub_metadata_date: null };
+}
+
 function metadataOf(m: ResolvedModel, info: HubModelInfo | null) {
   const stored = m.stored?.metadata ?? {};
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   const sizeBytes = num(info?.size_bytes) ?? num(stored['size_bytes']) ?? weightLayout(m.spec, 'auto').total;
   const tags = info?.tags ?? m.stored?.tags ?? derivedTags(m.spec, m.entry?.family);
   return {
-    downloads: num(info?.downloads) ?? num(stored['downloads']),
-    likes: num(info?.likes) ?? num(stored['likes']),
+    ...hubCounts(m.entry, m.stored, info),
     size_gb: gb(sizeBytes),
     tags,
     size_bytes: sizeBytes,
@@ -185,32 +221,34 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
     async (req) => {
       const c = catalog();
       const stored = ctx.store ? await ctx.store.listModels() : [];
-      const meta = new Map(stored.map((s) => [s.id.toLowerCase(), s.metadata]));
+      const byId = new Map(stored.map((s) => [s.id.toLowerCase(), s]));
       const rows = [];
       for (const id of POPULAR) {
         const e = c.models.find(id);
         if (!e) continue;
-        rows.push({ m: catalogModel(e), meta: meta.get(e.id.toLowerCase()) ?? {} });
+        rows.push({ m: catalogModel(e), hub: hubCounts(e, byId.get(e.id.toLowerCase()) ?? null) });
       }
       for (const s of stored) {
         if (c.models.find(s.id) || typeof s.metadata['downloads'] !== 'number') continue;
         try {
-          rows.push({ m: storedModel(s), meta: s.metadata });
+          rows.push({ m: storedModel(s), hub: hubCounts(null, s) });
         } catch {
           // A stored config the current core cannot read is left out of the list.
         }
       }
-      const num = (v: unknown) => (typeof v === 'number' ? v : null);
-      rows.sort((a, b) => (num(b.meta['downloads']) ?? -1) - (num(a.meta['downloads']) ?? -1));
+      // Most downloaded first; figures never read (date null) keep the curated order after them.
+      const key = (h: HubCounts) => (h.hub_metadata_date === null ? -1 : h.downloads);
+      rows.sort((a, b) => key(b.hub) - key(a.hub));
       return {
-        models: rows.slice(0, req.query.limit).map(({ m, meta: md }) => ({
+        models: rows.slice(0, req.query.limit).map(({ m, hub }) => ({
           model_id: m.id,
           name: m.name,
           parameters: parameterLabel(countParameters(m.spec).total),
           model_type: modelClass(m.spec),
           attention_type: attentionKind(m.spec),
-          downloads: num(md['downloads']),
-          likes: num(md['likes']),
+          downloads: hub.downloads,
+          likes: hub.likes,
+          hub_metadata_date: hub.hub_metadata_date,
           description: describeModel(m.spec),
           parameter_count: countParameters(m.spec).total,
           source: m.source,
