@@ -11,6 +11,17 @@ export function gb(bytes: number): string {
   return `${(bytes / 1e9).toFixed(2)} GB`;
 }
 
+/** A duration for people: 412 µs, 12.3 ms, 221.5 s, 1.6 h (never 2.215e+5 ms). */
+export function duration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '–';
+  const s = Math.abs(seconds);
+  if (s === 0) return '0 s';
+  if (s < 1e-3) return `${(seconds * 1e6).toFixed(s < 1e-5 ? 2 : 0)} µs`;
+  if (s < 1) return `${(seconds * 1e3).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0)} ms`;
+  if (s < 3600) return `${seconds.toFixed(1)} s`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 export function printTable(head: string[], rows: (string | number)[][]): void {
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const r of rows) t.push(r.map(String));

@@ -99,6 +99,10 @@ export async function resolveModel(ctx: AppContext, name: string, fromHub = true
   return fetched;
 }
 
+/** Ids the Hub said it does not have, until when: a client repeating a wrong id does not ask the Hub each time. */
+const notOnHub = new Map<string, number>();
+const NOT_FOUND_TTL_MS = 5 * 60_000;
+
 /** An org/name repo id `name` spells, or null (plain names are never sent to the Hub). */
 function repoIdOf(name: string): string | null {
   try {
@@ -116,11 +120,17 @@ function repoIdOf(name: string): string | null {
 async function hubModel(ctx: AppContext, name: string): Promise<ResolvedModel | null> {
   const id = repoIdOf(name);
   if (!ctx.hub || !id) return null;
+  const key = `${ctx.hub.endpoint}\n${id.toLowerCase()}`;
+  if ((notOnHub.get(key) ?? 0) > Date.now()) return null;
   let f;
   try {
     f = await fetchFromHub(ctx, id);
   } catch (e) {
-    if (e instanceof HubError && e.code === 'not_found') return null;
+    if (e instanceof HubError && e.code === 'not_found') {
+      notOnHub.set(key, Date.now() + NOT_FOUND_TTL_MS);
+      if (notOnHub.size > 4096) notOnHub.delete(notOnHub.keys().next().value!);
+      return null;
+    }
     throw e;
   }
   if (ctx.store) return storedModel((await storeHubModel(ctx, id, f)).model);

@@ -19,6 +19,7 @@ import {
   KV_DTYPES,
   normaliseFormatId,
 } from '../core/numerics/formats.js';
+import { didYouMean } from '../catalog/precision-names.js';
 import { ApiError } from './errors.js';
 import { gb } from './describe.js';
 
@@ -29,7 +30,7 @@ export function weightPrecision(value: string, field = 'precision'): string {
   if (value.length > 40 || !isFormat(value) || !FORMAT_IDS.includes(normaliseFormatId(value)))
     throw new ApiError(
       422,
-      `${field}: unknown precision '${value.slice(0, 40)}'; accepted: auto, float32, float16, bfloat16, ${FORMAT_IDS.join(', ')}`,
+      `${field}: unknown precision '${value.slice(0, 40)}'${didYouMean(value)}; accepted: auto, float32, float16, bfloat16, ${FORMAT_IDS.join(', ')}`,
     );
   return normaliseFormatId(value);
 }
@@ -40,7 +41,7 @@ export function kvPrecision(spec: ModelSpec, weights: string, asked: string | un
     if (kvElementBytes(asked) === null || !KV_DTYPES.includes(normaliseFormatId(asked)))
       throw new ApiError(
         422,
-        `kv_precision: unknown KV-cache dtype '${asked.slice(0, 40)}'; accepted: ${KV_DTYPES.join(', ')}`,
+        `kv_precision: unknown KV-cache dtype '${asked.slice(0, 40)}'${didYouMean(asked, 'kv')}; accepted: ${KV_DTYPES.join(', ')}`,
       );
     return normaliseFormatId(asked);
   }

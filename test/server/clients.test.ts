@@ -232,7 +232,7 @@ describe('2. a Hub model /validate accepts is usable by every route', () => {
 describe('3. an unknown model_type read as llama says so in every answer', () => {
   const id = 'test-org/novel-arch';
   const said = (w: unknown) => expect(JSON.stringify(w)).toMatch(/model_type 'novel_arch' is not known/);
-  it('calculate, analyze, /api/calculate, memory inference, system metrics, planner', async () => {
+  it('calculate, analyze, /api/calculate, memory inference, system metrics', async () => {
     said((await t.call('POST', '/api/models/calculate', { ...LLAMA2, model_id: id })).json.warnings);
     said(
       (await t.call('POST', '/api/models/analyze', { model_id: id, sequence_lengths: [512] })).json.warnings,
