@@ -28,11 +28,54 @@ export function printTable(head: string[], rows: (string | number)[][]): void {
   process.stdout.write(t.toString() + '\n');
 }
 
+/** Words of `text` in lines of at most `width` characters (a word longer than that gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [''];
+}
+
+/** The trace as a tree, each figure with its formula and inputs, wrapped to `width` (the terminal's). */
+export function traceTree(
+  trace: TraceEntry[],
+  width = process.stdout.columns || Number(process.env['COLUMNS']) || 100,
+): string {
+  const w = Math.max(40, width);
+  const out: string[] = [];
+  trace.forEach((e, i) => {
+    const last = i === trace.length - 1;
+    const branch = last ? '└─ ' : '├─ ';
+    const stem = last ? '   ' : '│  ';
+    const head = wrap(`${e.figure} = ${fmt(e.value)} ${e.unit}`, w - 3);
+    out.push(branch + head[0], ...head.slice(1).map((l) => stem + '   ' + l));
+    const inputs = Object.entries(e.inputs).map(
+      ([k, v]) => `${k} = ${typeof v === 'number' ? fmt(v) : String(v)}`,
+    );
+    const parts: [string, string[]][] = [
+      ['formula', [e.formula]],
+      ['inputs', inputs.length ? [inputs.join(', ')] : []],
+    ];
+    const present = parts.filter(([, v]) => v.length && v[0]);
+    present.forEach(([label, [text]], j) => {
+      const lastPart = j === present.length - 1;
+      const prefix = `${stem}${lastPart ? '└─ ' : '├─ '}${label}: `;
+      const cont = `${stem}${lastPart ? '   ' : '│  '}${' '.repeat(label.length + 2)}`;
+      const lines = wrap(text!, w - prefix.length);
+      out.push(prefix + lines[0], ...lines.slice(1).map((l) => cont + l));
+    });
+  });
+  return out.join('\n') + '\n';
+}
+
 export function printTrace(trace: TraceEntry[]): void {
-  printTable(
-    ['figure', 'value', 'unit', 'formula', 'inputs'],
-    trace.map((e) => [e.figure, fmt(e.value), e.unit, e.formula, JSON.stringify(e.inputs)]),
-  );
+  process.stdout.write('how each figure was computed:\n' + traceTree(trace));
 }
 
 function fmt(v: number): string {
