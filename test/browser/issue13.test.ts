@@ -1,5 +1,5 @@
 /**
- * The inference view's "Memory vs sequence length" chart follows the parallel plan (issue 13: under TP 2 it plotted
+ * Issue 13 in the browser. The inference view's "Memory vs sequence length" chart follows the parallel plan (issue 13: under TP 2 it plotted
  * one device holding the whole model). The curve the page draws is checked against POST /api/models/analyze asked
  * with the same plan, and at the form's own length against the per-device total of POST /api/web/plan; under TP 2
  * it must be below the one-device curve (each device holds half the sharded weights and KV heads).
@@ -85,4 +85,32 @@ describe('memory vs sequence length under TP 2', () => {
       expect(two.total[i]!).toBeGreaterThan(one.total[j]! / 2);
     });
   }, 120_000);
+});
+
+describe('parallelism names and phone-sized tables', () => {
+  it('TP, PP, EP, CP, DP and SP explain themselves on hover', async () => {
+    await curve(2);
+    const tips = await page.$$eval('.controls .tip', (els) =>
+      Object.fromEntries(els.map((e) => [e.textContent, e.getAttribute('title') ?? ''])),
+    );
+    for (const name of ['TP', 'PP', 'EP', 'CP', 'DP', 'SP']) expect(tips[name], name).toMatch(/parallel/i);
+    expect(await page.getAttribute('#tp', 'title')).toMatch(/^Tensor parallel/);
+  }, 60_000);
+
+  it('on a 390 px wide phone every table scrolls sideways inside its card instead of being cut', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await curve(1);
+    const tables = await page.$$eval('.card table:not(.speed)', (els) =>
+      els.map((t) => {
+        const card = t.closest('.card')!.getBoundingClientRect();
+        const r = t.getBoundingClientRect();
+        return { overflow: getComputedStyle(t).overflowX, right: r.right, cardRight: card.right };
+      }),
+    );
+    expect(tables.length).toBeGreaterThan(0);
+    for (const t of tables) {
+      expect(t.overflow).toBe('auto');
+      expect(t.right).toBeLessThanOrEqual(t.cardRight + 1);
+    }
+  }, 60_000);
 });
