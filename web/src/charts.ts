@@ -45,6 +45,8 @@ const refLines: Plugin = {
     if (!scale || !lines.length) return;
     const { ctx, chartArea: a } = chart;
     ctx.save();
+    // Chart.js leaves textBaseline as it last drew; the boxes below assume the alphabetic baseline.
+    ctx.textBaseline = 'alphabetic';
     // Label boxes already drawn: a label that would overlap one moves a line further in, so none is written over.
     const placed: { x0: number; x1: number; y0: number; y1: number }[] = [];
     const free = (b: { x0: number; x1: number; y0: number; y1: number }) =>
