@@ -35,7 +35,10 @@ let failed = 0;
 for (const f of readdirSync(DIR).filter((x) => x.endsWith('.json'))) {
   const path = join(DIR, f);
   const file = JSON.parse(readFileSync(path, 'utf8')) as Repo & { variants?: Repo[] };
-  for (const r of [file, ...(file.variants ?? [])]) (await refresh(r)) ? ok++ : failed++;
+  for (const r of [file, ...(file.variants ?? [])]) {
+    if (await refresh(r)) ok++;
+    else failed++;
+  }
   writeFileSync(path, JSON.stringify(file, null, 2) + '\n');
 }
 console.log(JSON.stringify({ refreshed: ok, failed, as_of: today }));

@@ -9,7 +9,8 @@ const sorted = (s: string) => [...s].sort().join('');
 /** Edit distance, with a swap of letters (fp61 for fp16) or a name containing the typo counted as one edit. */
 function nameDistance(name: string, q: string): number {
   if (name === q) return 0;
-  if ((q.length >= 2 && name.includes(q)) || (name.length === q.length && sorted(name) === sorted(q))) return 1;
+  if ((q.length >= 2 && name.includes(q)) || (name.length === q.length && sorted(name) === sorted(q)))
+    return 1;
   return distance(name, q);
 }
 

@@ -6,7 +6,6 @@ import { defaultKvPrecision } from '../core/defaults.js';
 import { inferenceMemory, type InferenceOptions } from '../core/memory/inference.js';
 import { weightLayout } from '../core/memory/weights.js';
 import type { ModelSpec } from '../core/arch/index.js';
-import { gb } from './output.js';
 
 /** The formats people compare first: the floats, fp8, the 8- and 4-bit integers, and the 4-bit floats. */
 export const COMMON_PRECISIONS = ['fp32', 'bf16', 'fp16', 'fp8', 'int8', 'int4', 'nf4', 'mxfp4'] as const;
