@@ -54,6 +54,8 @@ const inferenceCalculator = () =>
     batch_size: 1,
     seq_length: SEQ,
     gpu: 'nvidia_h100_80gb',
+    // The calibrated efficiencies system metrics use (the spec's default would be a flat 0.3).
+    efficiency_factor: null,
   });
 
 /** api-system-metrics.md: a prefill of `seqLen` tokens on the same GPU, every layer unsplit in bf16. */
@@ -133,11 +135,7 @@ describe('the same question through the four APIs', () => {
     const calc = await inferenceCalculator();
     const system = await systemMetrics(SEQ - 1000);
     expect(system.prefill.flops).toBe(calc.flops.prefill_total);
-    // /api/calculate applies the spec's efficiency_factor (default 0.3); system metrics the calibrated ones: the
-    // roofline bound (ideal) is the same, each estimate is above it.
-    expect(calc.performance.efficiency_used.gemm).toBe(0.3);
-    expect(system.prefill.latency_ms).toBeGreaterThan(system.prefill.ideal_latency_ms);
-    expect(calc.performance.prefill_latency).toBeGreaterThan(calc.performance.ideal.prefill_latency);
+    expect(system.prefill.latency_ms).toBeCloseTo(calc.performance.prefill_latency * 1e3, 9);
     expect(system.prefill.ideal_latency_ms).toBeCloseTo(calc.performance.ideal.prefill_latency * 1e3, 9);
     // Every non-embedding weight multiplies every prompt token at least once: 2 FLOPs per weight per token.
     const nonEmbedding = PARAMS - 2 * 128256 * 4096;

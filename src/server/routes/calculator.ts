@@ -44,8 +44,11 @@ const calculateBody = z
       .number()
       .gt(0)
       .max(1)
+      .nullable()
       .default(0.3)
-      .describe('fraction of peak compute and bandwidth the GPU reaches (the spec default 0.3)'),
+      .describe(
+        "fraction of peak compute and bandwidth the GPU reaches (the spec default 0.3); null: infersim's calibrated efficiencies of the device class",
+      ),
     ...engineFields,
   })
   .strict();
@@ -100,8 +103,8 @@ function checkPrecision(p: (typeof PRECISIONS)[number], hw: HardwareSpec): void 
 }
 
 /** The calibrated efficiencies of the device's class (undefined: perf reports the class), or the given factor. */
-function efficiency(hw: HardwareSpec, factor: number | undefined): Efficiency | undefined {
-  if (factor === undefined) return undefined;
+function efficiency(hw: HardwareSpec, factor: number | null | undefined): Efficiency | undefined {
+  if (factor === null || factor === undefined) return undefined;
   const cal = efficiencyFor(hardwareClass(hw));
   return { ...cal, gemm: factor, expertGemm: factor, attention: factor, memory: factor };
 }
