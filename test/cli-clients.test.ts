@@ -112,3 +112,20 @@ describe('an unknown model_type warns on every command', () => {
     }
   });
 });
+
+describe('plan marks the recommended row of its table', () => {
+  it('the row equal to `recommended` carries ► and its durations read in units', async () => {
+    const args = ['plan', 'facebook/opt-125m', '--users', '4', '--isl', '128', '--osl', '64'];
+    const opts = ['--gpu', 'l4-24gb', '--engine', 'vllm', '--max-gpus', '1', '--workers', '1'];
+    const json = JSON.parse((await run(...args, ...opts, '--json')).out);
+    const rec = json.recommended;
+    const table = (await run(...args, ...opts)).out;
+    const marked = table.split('\n').filter((l) => l.includes('►') && l.includes('│'));
+    expect(marked).toHaveLength(1);
+    const precision =
+      rec.kv_precision === rec.precision ? rec.precision : `${rec.precision} / kv ${rec.kv_precision}`;
+    expect(marked[0]).toContain(` ${precision} `);
+    expect(marked[0]).toMatch(/\d ms │|\d\.\d s │|\d µs │/);
+    expect(table).not.toMatch(/e\+\d/);
+  }, 120_000);
+});
