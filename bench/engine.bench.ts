@@ -26,6 +26,7 @@ import { Profiler } from '../src/engine/profiler.js';
 import { Rng } from '../src/engine/sampler.js';
 import type { TensorData } from '../src/engine/safetensors.js';
 import { bindWeights } from '../src/engine/weights.js';
+import { progress } from '../scripts/progress.js';
 import { gpt2SmallTensors, writeGpt2SmallCheckpoint } from './engine-load.js';
 
 const PROMPT = Number(process.env['ENGINE_BENCH_PROMPT'] ?? 128);
@@ -203,24 +204,34 @@ function torchBench(): TorchFigures {
   }
 }
 
+// Stages: checkpoint load, model build, batch 1 (warm-up, run), batch 8 (warm-up, run), copy bandwidth, PyTorch.
+const bar = progress('bench:engine', 8);
 const load = checkpointLoad();
+bar.tick('checkpoint load measured');
 const t0 = performance.now();
 const weights = bindWeights(config, randomCheckpoint());
 const model = await Model.create(config, weights, { threads: THREADS });
 const loadS = (performance.now() - t0) / 1000;
+bar.tick('model loaded');
 const measure = async (batch: number) => {
   const cold = await run(model, batch, 1); // warm-up: the first run of each shape grows onnxruntime's arenas
-  return { ...(await run(model, batch)), prefill_cold_ms: cold.prefill_ms };
+  bar.tick(`batch ${batch} warm-up`);
+  const r = await run(model, batch);
+  bar.tick(`batch ${batch} measured`);
+  return { ...r, prefill_cold_ms: cold.prefill_ms };
 };
 const b1 = await measure(1);
 const b8 = await measure(8);
 await model.release();
 const bw = copyBandwidth();
+bar.tick('copy bandwidth');
 // Decode reads every layer weight and the LM head once per step (the embedding rows it gathers are negligible).
 const readPerStep = model.weightBytes - 1024 * 768 * 4;
 // The bound: those bytes at the measured copy bandwidth (bytes read + written per second, as STREAM counts them).
 const boundMs = (1000 * readPerStep) / bw;
 const torch = torchBench();
+bar.tick(torch.available ? 'PyTorch measured' : 'PyTorch not available');
+bar.stop();
 
 const row = (name: string, f: (b: BatchFigures) => number | string, t = torch) => [
   name,

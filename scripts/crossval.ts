@@ -21,6 +21,7 @@ import { familyOf, parseCsv, SERVING_CSV } from '../src/validation/measured.js';
 import { median } from '../src/validation/rows.js';
 import { predictRow } from '../src/validation/serving-rows.js';
 import { fitCalibration, loadDataset, type Dataset } from './calibrate.js';
+import { progress } from './progress.js';
 
 export function leaveOneOut(
   ds: Dataset,
@@ -125,7 +126,12 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   } else {
     const t0 = Date.now();
     const rounds = Number(process.env['CROSSVAL_ROUNDS'] ?? 2);
-    const r = leaveOneOut(ds, { rounds, log: (s) => console.error(s) });
+    const fams = [
+      ...new Set([...ds.serving.map((c) => c.row.family), ...ds.thr.map((c) => familyOf(c.row.model))]),
+    ];
+    const bar = progress('crossval: families held out', fams.length);
+    const r = leaveOneOut(ds, { rounds, log: (s) => bar.tick(s) });
+    bar.stop();
     print(r.serving, r.throughput);
     console.log(
       `held-out predictions of ${r.serving.length} serving rows in ${((Date.now() - t0) / 1000).toFixed(0)} s`,

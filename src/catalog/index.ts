@@ -146,6 +146,9 @@ export function expandModelFile(f: ModelFile): ModelEntry[] {
         config,
         variant_of: base.id,
       };
+      // The Hub's figures are the variant repo's own, never the original's.
+      delete entry.hub;
+      if (v.hub) entry.hub = v.hub;
       // Another org's re-upload is not gated like the original and was released on its own date.
       if (entry.author.toLowerCase() !== base.author.toLowerCase()) {
         delete entry.gated;

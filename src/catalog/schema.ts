@@ -21,6 +21,19 @@ const repoId = z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be an org/name Huggi
 const completeness = z.enum(['verbatim', 'subset', 'reconstructed']);
 
 /**
+ * The Hub's figures for a repo as read on `as_of` (YYYY-MM-DD): refreshed by `npm run catalog:hub` (which asks the
+ * Hub for each catalog repo) and by importing the repo (add/huggingface), which stores a newer reading.
+ */
+export const hubSnapshot = z
+  .object({
+    downloads: z.number().int().min(0),
+    likes: z.number().int().min(0),
+    as_of: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a YYYY-MM-DD date'),
+  })
+  .strict();
+export type HubSnapshot = z.infer<typeof hubSnapshot>;
+
+/**
  * Another repo whose config.json is the file's config with a few keys changed: an Instruct or chat release, a
  * quantised checkpoint (its quantization_config), a re-upload. `config_changes` replaces top-level keys,
  * `config_removed` drops keys; what results is that repo's config.json as `completeness` says.
@@ -33,6 +46,7 @@ export const modelVariant = z
     release_date: z.string().optional(),
     license: z.string().optional(),
     gated: z.boolean().optional(),
+    hub: hubSnapshot.optional(),
     source: z.string().min(1),
     completeness,
     config_changes: jsonObject.default({}),
@@ -51,6 +65,7 @@ export const modelFile = z.object({
   release_date: z.string().optional(),
   license: z.string().optional(),
   gated: z.boolean().optional(),
+  hub: hubSnapshot.optional(),
   source: z.string().min(1),
   completeness,
   config: jsonObject,

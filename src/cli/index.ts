@@ -13,6 +13,7 @@ import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTrain } from './commands/train.js';
 import { prepareModel } from './resolve.js';
+import { didYouMean } from '../catalog/precision-names.js';
 
 export function buildProgram(): Command {
   const program = new Command('infersim')
@@ -37,6 +38,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The core names an unknown precision; the CLI adds the nearest names to it. */
+function withHint(msg: string): string {
+  const m = /unknown (weight|kv) precision '([^']*)'$/.exec(msg);
+  return m ? msg + didYouMean(m[2]!, m[1] === 'kv' ? 'kv' : 'weight') : msg;
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
@@ -47,8 +54,8 @@ export async function main(argv: string[]): Promise<number> {
       if (e.exitCode === 0) return 0;
       return 2;
     }
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`infersim: ${msg.split('\n')[0]}\n`);
+    const msg = withHint((e instanceof Error ? e.message : String(e)).split('\n')[0]!);
+    process.stderr.write(`infersim: ${msg}\n`);
     return e instanceof Error && !(e instanceof TypeError) && !(e instanceof RangeError) ? 2 : 1;
   }
 }

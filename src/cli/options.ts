@@ -1,10 +1,29 @@
 /** Option parsers shared by the commands: each rejects bad input with a message naming the option. */
 import { InvalidArgumentError, type Command } from 'commander';
 
+/**
+ * Suffixes as vLLM reads --max-model-len: lowercase decimal (k = 1e3, m = 1e6, g = 1e9), uppercase binary
+ * (K = 2^10, M = 2^20, G = 2^30); so `--seq 8K` is 8192 and `--users 1.5k` is 1500.
+ */
+const SUFFIX: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
+
+/** An integer written plainly or with a k/K/m/M/g/G suffix; null when it is not one. */
+export function parseCount(v: string): number | null {
+  const m = /^(-?\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(v.trim());
+  if (!m) return null;
+  const n = Number(m[1]) * (m[2] ? SUFFIX[m[2]]! : 1);
+  // 1.5K = 1536 is whole; 1.0001k is not a count.
+  const r = Math.round(n);
+  return Math.abs(n - r) < 1e-9 * Math.max(1, Math.abs(n)) ? r : null;
+}
+
 export function int(name: string, min = 1, max = 1e9) {
   return (v: string): number => {
-    if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} must be an integer (got '${v}')`);
-    const n = Number(v);
+    const n = parseCount(v);
+    if (n === null)
+      throw new InvalidArgumentError(
+        `${name} must be an integer, optionally with a k/K/M suffix as in 8k (8000) or 8K (8192) (got '${v}')`,
+      );
     if (n < min || n > max)
       throw new InvalidArgumentError(`${name} must be between ${min} and ${max} (got ${n})`);
     return n;

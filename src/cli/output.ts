@@ -11,17 +11,71 @@ export function gb(bytes: number): string {
   return `${(bytes / 1e9).toFixed(2)} GB`;
 }
 
+/** A duration for people: 412 µs, 12.3 ms, 221.5 s, 1.6 h (never 2.215e+5 ms). */
+export function duration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '–';
+  const s = Math.abs(seconds);
+  if (s === 0) return '0 s';
+  if (s < 1e-3) return `${(seconds * 1e6).toFixed(s < 1e-5 ? 2 : 0)} µs`;
+  if (s < 1) return `${(seconds * 1e3).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0)} ms`;
+  if (s < 3600) return `${seconds.toFixed(1)} s`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 export function printTable(head: string[], rows: (string | number)[][]): void {
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const r of rows) t.push(r.map(String));
   process.stdout.write(t.toString() + '\n');
 }
 
+/** Words of `text` in lines of at most `width` characters (a word longer than that gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [''];
+}
+
+/** The trace as a tree, each figure with its formula and inputs, wrapped to `width` (the terminal's). */
+export function traceTree(
+  trace: TraceEntry[],
+  width = process.stdout.columns || Number(process.env['COLUMNS']) || 100,
+): string {
+  const w = Math.max(40, width);
+  const out: string[] = [];
+  trace.forEach((e, i) => {
+    const last = i === trace.length - 1;
+    const branch = last ? '└─ ' : '├─ ';
+    const stem = last ? '   ' : '│  ';
+    const head = wrap(`${e.figure} = ${fmt(e.value)} ${e.unit}`, w - 3);
+    out.push(branch + head[0], ...head.slice(1).map((l) => stem + '   ' + l));
+    const inputs = Object.entries(e.inputs).map(
+      ([k, v]) => `${k} = ${typeof v === 'number' ? fmt(v) : String(v)}`,
+    );
+    const parts: [string, string[]][] = [
+      ['formula', [e.formula]],
+      ['inputs', inputs.length ? [inputs.join(', ')] : []],
+    ];
+    const present = parts.filter(([, v]) => v.length && v[0]);
+    present.forEach(([label, [text]], j) => {
+      const lastPart = j === present.length - 1;
+      const prefix = `${stem}${lastPart ? '└─ ' : '├─ '}${label}: `;
+      const cont = `${stem}${lastPart ? '   ' : '│  '}${' '.repeat(label.length + 2)}`;
+      const lines = wrap(text!, w - prefix.length);
+      out.push(prefix + lines[0], ...lines.slice(1).map((l) => cont + l));
+    });
+  });
+  return out.join('\n') + '\n';
+}
+
 export function printTrace(trace: TraceEntry[]): void {
-  printTable(
-    ['figure', 'value', 'unit', 'formula', 'inputs'],
-    trace.map((e) => [e.figure, fmt(e.value), e.unit, e.formula, JSON.stringify(e.inputs)]),
-  );
+  process.stdout.write('how each figure was computed:\n' + traceTree(trace));
 }
 
 function fmt(v: number): string {

@@ -32,7 +32,17 @@ function repoId(name: string): string | null {
 
 const PATH_HINT = "a path to the model's config.json works too";
 
+/**
+ * The model `name` names. What the reading had to assume (an unknown model_type read as llama) goes to stderr on
+ * every command, not only under --explain; --json answers carry it where they print warnings.
+ */
 export function resolveModel(name: string): ResolvedModel {
+  const m = findResolvedModel(name);
+  for (const w of m.spec.warnings) process.stderr.write(`warning: ${w}\n`);
+  return m;
+}
+
+function findResolvedModel(name: string): ResolvedModel {
   if (isPath(name)) {
     if (!existsSync(name)) throw new UsageError(`no such file: ${name}`);
     let raw: unknown;

@@ -5,7 +5,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { catalog, modelSpec, NotFoundError, type ModelEntry } from '../catalog/index.js';
 import { specFromConfig, type ModelSpec } from '../core/arch/index.js';
 import { ConfigError } from '../core/arch/index.js';
-import type { HubClient } from '../hub/index.js';
+import { HubError, parseRepoId, type HubClient } from '../hub/index.js';
+import { checkImportQuota, fetchFromHub, storeHubModel } from './hub-import.js';
 import type { Store, StoredModel } from '../store/index.js';
 import type { ResultCache } from './cache.js';
 import { ApiError } from './errors.js';
@@ -80,8 +81,11 @@ export function storedModel(m: StoredModel): ResolvedModel {
   };
 }
 
-/** A catalog model (by id or alias), else an imported one; 404 with suggestions otherwise. */
-export async function resolveModel(ctx: AppContext, name: string): Promise<ResolvedModel> {
+/**
+ * A catalog model (by id or alias), else an imported one, else (with `fromHub`) a Hub repo fetched and stored now;
+ * 404 with suggestions otherwise.
+ */
+export async function resolveModel(ctx: AppContext, name: string, fromHub = true): Promise<ResolvedModel> {
   if (name.length > LIMITS.idLength) throw new NotFoundError('model', name.slice(0, 60) + '…', []);
   const entry = catalog().models.find(name);
   if (entry) return catalogModel(entry);
@@ -89,7 +93,64 @@ export async function resolveModel(ctx: AppContext, name: string): Promise<Resol
     const m = await ctx.store.getModel(name);
     if (m) return storedModel(m);
   }
-  throw new NotFoundError('model', name, catalog().models.suggest(name));
+  const notFound = new NotFoundError('model', name, catalog().models.suggest(name));
+  const fetched = fromHub ? await hubModel(ctx, name) : null;
+  if (!fetched) throw notFound;
+  return fetched;
+}
+
+/** Ids the Hub said it does not have, until when: a client repeating a wrong id does not ask the Hub each time. */
+const notOnHub = new Map<string, number>();
+const NOT_FOUND_TTL_MS = 5 * 60_000;
+
+/** An org/name repo id `name` spells, or null (plain names are never sent to the Hub). */
+function repoIdOf(name: string): string | null {
+  try {
+    const id = parseRepoId(name);
+    return id.includes('/') ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A Hub repo the catalog and the database lack: fetched on demand and stored (as add/huggingface does), so what
+ * /validate accepts every route can use. null when there is no Hub or the Hub does not have it.
+ */
+async function hubModel(ctx: AppContext, name: string): Promise<ResolvedModel | null> {
+  const id = repoIdOf(name);
+  if (!ctx.hub || !id) return null;
+  const key = `${ctx.hub.endpoint}\n${id.toLowerCase()}`;
+  if ((notOnHub.get(key) ?? 0) > Date.now()) return null;
+  let f;
+  try {
+    f = await fetchFromHub(ctx, id);
+  } catch (e) {
+    if (e instanceof HubError && e.code === 'not_found') {
+      notOnHub.set(key, Date.now() + NOT_FOUND_TTL_MS);
+      if (notOnHub.size > 4096) notOnHub.delete(notOnHub.keys().next().value!);
+      return null;
+    }
+    throw e;
+  }
+  // Stored like an import, within the import quotas; past them the model is answered without being kept.
+  const storable = ctx.store
+    ? await checkImportQuota(ctx, f.config, `config.json of ${id}`).then(
+        () => true,
+        () => false,
+      )
+    : false;
+  if (ctx.store && storable) return storedModel((await storeHubModel(ctx, id, f)).model);
+  return {
+    id,
+    name: id.split('/').pop()!,
+    author: f.info.author,
+    source: 'database',
+    spec: f.spec,
+    config: f.config,
+    entry: null,
+    stored: null,
+  };
 }
 
 /** Keys of a config whose values are layer counts or expert counts: bounded before the core reads them. */

@@ -2,10 +2,16 @@
  * Adapters shared by the two memory specs: precision names, the KV dtype that goes with a weight precision,
  * GPU recommendations from the catalog's real device capacities, and a llama-like config built from raw fields.
  */
-import { catalog, findDevice, hardwareSpec } from '../catalog/index.js';
+import { catalog, hardwareSpec } from '../catalog/index.js';
 import type { ModelSpec } from '../core/arch/index.js';
 import type { HardwareSpec } from '../core/hardware/spec.js';
-import { defaultKvPrecision } from '../core/defaults.js';
+import { defaultKvPrecision, SERVING_DEFAULTS } from '../core/defaults.js';
+import {
+  sizeClasses,
+  smallestClassFor,
+  STARTUP_CONTEXT_BYTES,
+  type SizeClass,
+} from '../core/hardware/size-class.js';
 import {
   FORMAT_IDS,
   isFormat,
@@ -13,6 +19,7 @@ import {
   KV_DTYPES,
   normaliseFormatId,
 } from '../core/numerics/formats.js';
+import { didYouMean } from '../catalog/precision-names.js';
 import { ApiError } from './errors.js';
 import { gb } from './describe.js';
 
@@ -23,7 +30,7 @@ export function weightPrecision(value: string, field = 'precision'): string {
   if (value.length > 40 || !isFormat(value) || !FORMAT_IDS.includes(normaliseFormatId(value)))
     throw new ApiError(
       422,
-      `${field}: unknown precision '${value.slice(0, 40)}'; accepted: auto, float32, float16, bfloat16, ${FORMAT_IDS.join(', ')}`,
+      `${field}: unknown precision '${value.slice(0, 40)}'${didYouMean(value)}; accepted: auto, float32, float16, bfloat16, ${FORMAT_IDS.join(', ')}`,
     );
   return normaliseFormatId(value);
 }
@@ -34,7 +41,7 @@ export function kvPrecision(spec: ModelSpec, weights: string, asked: string | un
     if (kvElementBytes(asked) === null || !KV_DTYPES.includes(normaliseFormatId(asked)))
       throw new ApiError(
         422,
-        `kv_precision: unknown KV-cache dtype '${asked.slice(0, 40)}'; accepted: ${KV_DTYPES.join(', ')}`,
+        `kv_precision: unknown KV-cache dtype '${asked.slice(0, 40)}'${didYouMean(asked, 'kv')}; accepted: ${KV_DTYPES.join(', ')}`,
       );
     return normaliseFormatId(asked);
   }
@@ -54,44 +61,50 @@ export function gpusByMemory(): HardwareSpec[] {
   return gpus;
 }
 
-/** Reference devices for the spec's "24 GB" and "80 GB" questions. */
-const GPU_24 = 'rtx-4090';
-const GPU_80 = 'h100-sxm-80gb';
-
 export interface Recommendations {
+  /** The nominal size class (GB, an integer as the spec shows: 16, 24, 32, 40, 48, 80, 94, 96, 141, …). */
   recommended_gpu_memory_gb: number;
   can_fit_24gb_gpu: boolean;
   can_fit_80gb_gpu: boolean;
   min_gpu_memory_gb: number;
-  /** infersim: the catalog device recommended, how many of it, and the devices the fit checks used. */
+  /** infersim: a device of that class, how many of it, and the usable memory the checks compared. */
   recommended_gpu: string;
   recommended_gpu_count: number;
+  usable_memory_gb: number;
+  usable_rule: string;
   checked_against: { '24gb': string; '80gb': string };
 }
 
-let reference: [HardwareSpec, HardwareSpec] | null = null;
+let classes: SizeClass[] | null = null;
 
-function referenceGpus(): [HardwareSpec, HardwareSpec] {
-  return (reference ??= [hardwareSpec(findDevice(GPU_24)), hardwareSpec(findDevice(GPU_80))]);
+function gpuClasses(): SizeClass[] {
+  return (classes ??= sizeClasses(gpusByMemory()));
+}
+
+function classOf(nominal: number): SizeClass {
+  const c = gpuClasses().find((x) => x.nominalGb === nominal);
+  if (!c) throw new Error(`no catalog GPU of ${nominal} GB`);
+  return c;
 }
 
 /**
- * The smallest catalog GPU whose visible memory holds `totalBytes`; when none does, the largest one and how many
- * of them the bytes need (a lower bound: parallelism replicates some memory).
+ * The smallest common card size whose usable memory (the engine's 0.9 budget less the CUDA context at start)
+ * holds `totalBytes`, as an integer class; when none does, the largest class and how many of its cards.
  */
 export function recommendations(totalBytes: number): Recommendations {
-  const all = gpusByMemory();
-  const fit = all.find((g) => g.visibleMemoryBytes >= totalBytes);
-  const pick = fit ?? all[all.length - 1]!;
-  const [g24, g80] = referenceGpus();
+  const { cls, count } = smallestClassFor(totalBytes, gpuClasses());
+  const c24 = classOf(24);
+  const c80 = classOf(80);
   return {
-    recommended_gpu_memory_gb: gb(pick.memoryBytes),
-    can_fit_24gb_gpu: totalBytes <= g24.visibleMemoryBytes,
-    can_fit_80gb_gpu: totalBytes <= g80.visibleMemoryBytes,
+    recommended_gpu_memory_gb: cls.nominalGb,
+    can_fit_24gb_gpu: totalBytes <= c24.usableBytes,
+    can_fit_80gb_gpu: totalBytes <= c80.usableBytes,
     min_gpu_memory_gb: gb(totalBytes),
-    recommended_gpu: pick.name,
-    recommended_gpu_count: fit ? 1 : Math.ceil(totalBytes / pick.visibleMemoryBytes),
-    checked_against: { '24gb': g24.name, '80gb': g80.name },
+    recommended_gpu: cls.device.name,
+    recommended_gpu_count: count,
+    usable_memory_gb: gb(cls.usableBytes),
+    usable_rule: `floor(visible memory x ${SERVING_DEFAULTS.gpuMemoryUtilization}) - ${STARTUP_CONTEXT_BYTES / 2 ** 20} MiB CUDA context at start`,
+    checked_against: { '24gb': c24.device.name, '80gb': c80.device.name },
   };
 }
 

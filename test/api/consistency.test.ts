@@ -54,6 +54,8 @@ const inferenceCalculator = () =>
     batch_size: 1,
     seq_length: SEQ,
     gpu: 'nvidia_h100_80gb',
+    // The calibrated efficiencies system metrics use (the spec's default would be a flat 0.3).
+    efficiency_factor: null,
   });
 
 /** api-system-metrics.md: a prefill of `seqLen` tokens on the same GPU, every layer unsplit in bf16. */

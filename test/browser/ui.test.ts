@@ -168,7 +168,8 @@ describe('inference view', () => {
       `${calc.body.memory_breakdown.weight_memory_gb.toFixed(2)} GB`,
     );
 
-    // Speed: the same figures as /api/calculate (seq 2048 = 1048 prompt + 1000 generated, one H100).
+    // Speed: the same figures as /api/calculate (seq 2048 = 1048 prompt + 1000 generated, one H100), asked for the
+    // calibrated efficiencies the page uses (efficiency_factor null; the spec's default is a flat 0.3).
     const api = await inject<{
       performance: {
         tokens_per_second: number;
@@ -183,6 +184,7 @@ describe('inference view', () => {
       batch_size: 4,
       seq_length: 2048,
       precision: 'fp16',
+      efficiency_factor: null,
     });
     expect(api.status).toBe(200);
     expect(api.body.parallelism.tensor_parallel_gpus * api.body.parallelism.pipeline_parallel_gpus).toBe(1);

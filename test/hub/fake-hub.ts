@@ -6,8 +6,9 @@
  * badconfig (a config without its sizes), hugelayers (10^9 layers), longauthor (an author of 300 characters),
  * bigcounts (sizes of 10^12: a parameter count beyond exact integers), redirect-same (302 to
  * test-org/llama-copy on this host), redirect-offsite (302 to the same files under the host name `localhost`),
- * redirect-loop (302 to itself). `distilgpt2` (a legacy id) serves GPT-2's
- * config with 6 layers, and `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have.
+ * redirect-loop (302 to itself). `distilgpt2` (a legacy id) serves GPT-2's config with 6 layers, and
+ * `test-org/llama-copy` Llama-2-7B's config under an id the catalog does not have (`test-org/novel-arch` the same
+ * with an unknown model_type; `HuggingFaceH4/zephyr-7b-beta` Mistral-7B's).
  * Whole checkpoints for downloads (file list at /api/models/{id}/revision/main, files at /{id}/resolve/main/{f}):
  * `test-org/kjv-tiny` (the shipped model), `test-org/sharded` (a two-shard fixture), `test-org/bin-only` (no
  * safetensors), `fault/brokenweights` (its weights answer 500), `fault/cutweights` (the weights stop halfway).
@@ -50,6 +51,12 @@ function loadConfigs(): Map<string, Record<string, unknown>> {
   // A repo only the Hub has (not in infersim's catalog).
   const llama = out.get('meta-llama/llama-2-7b-hf');
   if (llama) out.set('test-org/llama-copy', { ...llama, id: 'test-org/llama-copy' });
+  // A Llama config under a model_type no adapter knows (read as llama, with a warning).
+  if (llama)
+    out.set('test-org/novel-arch', { ...llama, id: 'test-org/novel-arch', model_type: 'novel_arch' });
+  // Zephyr-7B-beta is a Mistral-7B fine-tune: its config.json is Mistral-7B-v0.1's.
+  const mistral = out.get('mistralai/mistral-7b-v0.1');
+  if (mistral) out.set('huggingfaceh4/zephyr-7b-beta', { ...mistral, id: 'HuggingFaceH4/zephyr-7b-beta' });
   return out;
 }
 

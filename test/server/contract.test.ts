@@ -15,7 +15,8 @@ describe('service', () => {
     const r = await t.call('GET', '/health');
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({
-      status: 'healthy',
+      status: 'ok',
+      health: 'healthy',
       service: 'infersim',
       database: { dialect: 'sqlite', ok: true },
     });

@@ -45,6 +45,36 @@ const refLines: Plugin = {
     if (!scale || !lines.length) return;
     const { ctx, chartArea: a } = chart;
     ctx.save();
+    // Chart.js leaves textBaseline as it last drew; the boxes below assume the alphabetic baseline.
+    ctx.textBaseline = 'alphabetic';
+    // Label boxes already drawn: a label that would overlap one moves a line further in, so none is written over.
+    const placed: { x0: number; x1: number; y0: number; y1: number }[] = [];
+    const free = (b: { x0: number; x1: number; y0: number; y1: number }) =>
+      !placed.some((q) => b.x0 < q.x1 && q.x0 < b.x1 && b.y0 < q.y1 && q.y0 < b.y1);
+    const label = (text: string, x: number, y: number, align: 'left' | 'right', step: number) => {
+      const w = ctx.measureText(text).width;
+      let top = y - 11;
+      for (let i = 0; i < 6; i++) {
+        const box = {
+          x0: align === 'left' ? x : x - w,
+          x1: align === 'left' ? x + w : x,
+          y0: top,
+          y1: top + 14,
+        };
+        if (free(box) || i === 5) {
+          placed.push(box);
+          // A light backing keeps the text readable over bars and grid lines.
+          ctx.save();
+          ctx.fillStyle = 'rgba(255,255,255,0.85)';
+          ctx.fillRect(box.x0 - 2, box.y0, box.x1 - box.x0 + 4, 14);
+          ctx.restore();
+          ctx.textAlign = align;
+          ctx.fillText(text, x, top + 11);
+          return;
+        }
+        top += step;
+      }
+    };
     for (const l of lines) {
       const p = scale.getPixelForValue(l.value);
       ctx.strokeStyle = l.color ?? '#b42318';
@@ -62,10 +92,16 @@ const refLines: Plugin = {
       ctx.stroke();
       ctx.setLineDash([]);
       ctx.font = '12px system-ui, sans-serif';
-      if (axis === 'y') ctx.fillText(l.label, a.left + 4, p - 4);
+      if (axis === 'y') label(l.label, a.left + 4, p - 4, 'left', -14);
       else {
-        ctx.textAlign = p > a.left + (a.right - a.left) / 2 ? 'right' : 'left';
-        ctx.fillText(l.label, p + (ctx.textAlign === 'right' ? -4 : 4), l.bottom ? a.bottom - 4 : a.top + 12);
+        const align = p > a.left + (a.right - a.left) / 2 ? 'right' : 'left';
+        label(
+          l.label,
+          p + (align === 'right' ? -4 : 4),
+          l.bottom ? a.bottom - 4 : a.top + 12,
+          align,
+          l.bottom ? -14 : 14,
+        );
       }
     }
     ctx.restore();
@@ -107,6 +143,8 @@ Chart.register(
   pointLabels,
 );
 Chart.defaults.animation = false;
+// Tick labels never overlap: horizontal, and skipped with room between them rather than drawn over each other.
+Object.assign(Chart.defaults.scale.ticks, { maxRotation: 0, autoSkipPadding: 12 });
 Chart.defaults.maintainAspectRatio = false;
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 Chart.defaults.color = '#334155';

@@ -14,11 +14,33 @@ export const ENGINES: [string, string][] = [
   ['trtllm', 'TensorRT-LLM'],
 ];
 
+/** What each parallelism degree does, shown on hover (and read by screen readers) wherever the name appears. */
+export const PARALLEL_TIPS: Record<string, string> = {
+  TP: 'Tensor parallel: each weight matrix is split across TP devices; every layer all-reduces its output. Cuts weights and KV cache per device, costs communication on every layer.',
+  PP: 'Pipeline parallel: the layers are split into PP consecutive stages on different devices; activations pass from stage to stage. Cuts weights per device, adds pipeline bubbles.',
+  EP: 'Expert parallel: the experts of an MoE layer are spread over EP devices; tokens are sent to the device holding their expert (all-to-all).',
+  CP: 'Context parallel: the sequence is split over CP devices and attention exchanges K/V around a ring. Cuts activations and KV cache of long contexts per device.',
+  DP: 'Data parallel: independent replicas of the whole model, each serving its own requests. Multiplies throughput and devices, not memory per device.',
+  'Attention DP':
+    'Attention data parallel: attention runs on separate request batches per rank (each rank holds its own KV cache) while the MoE experts are shared through EP.',
+  SP: 'Sequence parallel: inside the TP group, norms and residual activations are split along the sequence (reduce-scatter + all-gather instead of all-reduce). Needs TP ≥ 2.',
+};
+
+/** A label; a parallelism name gets its explanation as a hover tip. */
+export function labelSpan(label: string): HTMLElement {
+  const tip = PARALLEL_TIPS[label];
+  return tip
+    ? el('span', { class: 'tip', text: label, title: tip, 'aria-description': tip, tabindex: '0' })
+    : el('span', { text: label });
+}
+
 export function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
+  const tip = PARALLEL_TIPS[label];
+  if (tip && !control.title) control.title = tip;
   return el(
     'label',
     { class: 'field' },
-    el('span', { text: label }),
+    labelSpan(label),
     control,
     hint ? el('small', { text: hint }) : null,
   );
@@ -311,13 +333,7 @@ export function renderControls(root: HTMLElement, s: State, update: Update): voi
         { class: 'row three' },
         field('CP', deg('cp', s.cp, 'cp'), 'sequence split'),
         field('DP', deg('dp-replicas', s.replicas, 'replicas'), 'replicas'),
-        el(
-          'label',
-          { class: 'field' },
-          el('span', { text: 'SP' }),
-          el('span', { class: 'check' }, sp),
-          spHint,
-        ),
+        el('label', { class: 'field' }, labelSpan('SP'), el('span', { class: 'check' }, sp), spHint),
       ),
     ),
     el(

@@ -92,7 +92,13 @@ function planRequest(model: string, precision = state.precision) {
   };
 }
 
-async function analyzeOf(model: string, precision: string, signal: AbortSignal): Promise<AnalyzeResult> {
+/** Memory against length; `perDevice` follows the form's parallel plan (the inference view's chart is per device). */
+async function analyzeOf(
+  model: string,
+  precision: string,
+  signal: AbortSignal,
+  perDevice = false,
+): Promise<AnalyzeResult> {
   if (model.startsWith('pasted:'))
     throw new Error('The memory-vs-length chart needs an imported model (the server has no database).');
   return postJson<AnalyzeResult>(
@@ -104,6 +110,7 @@ async function analyzeOf(model: string, precision: string, signal: AbortSignal):
       sequence_lengths: [...new Set([...SEQ_LENGTHS, state.input + state.output])].sort((a, b) => a - b),
       ...(state.kv !== 'auto' ? { kv_precision: state.kv } : {}),
       runtime: state.runtime,
+      ...(perDevice ? { tp: state.tp, pp: state.pp, ep: state.ep, cp: state.cp, sp: state.sp } : {}),
     },
     signal,
   );
@@ -125,7 +132,7 @@ async function refreshInference(signal: AbortSignal): Promise<void> {
   const req = planRequest(state.model);
   const [plan, analyze] = await Promise.allSettled([
     postJson<PlanResult>('/api/web/plan?explain=true', req, signal),
-    analyzeOf(state.model, state.precision, signal),
+    analyzeOf(state.model, state.precision, signal, true),
   ]);
   if (signal.aborted) return;
   if (plan.status === 'rejected') throw plan.reason;

@@ -6,6 +6,8 @@ import { RUNTIME_IDS, type RuntimeId } from '../../core/memory/runtime.js';
 import { choice, int, LIMITS, planOptions, utilizationOption } from '../options.js';
 import { fitJson, gb, printFit, printJson, printTable, printTrace } from '../output.js';
 import { resolveHardware, resolveModel } from '../resolve.js';
+import { memoryByPrecision, wantsAll } from '../all-precisions.js';
+import type { ModelSpec } from '../../core/arch/index.js';
 
 interface MemoryOpts {
   precision: string;
@@ -36,7 +38,7 @@ export function registerMemory(program: Command): void {
     .option('--gpu <id>', 'device or system id: say whether it fits there, by how much, and what would')
     .option(
       '--precision <p>',
-      "weight storage format (bf16, fp8, int4, awq, nf4, mxfp4, q4_k_m, ...; 'auto' = as the checkpoint ships)",
+      "weight storage format (bf16, fp8, int4, awq, nf4, mxfp4, q4_k_m, ...; 'auto' = as the checkpoint ships; 'all' = a table of the common ones)",
       'auto',
     )
     .option(
@@ -56,6 +58,7 @@ export function registerMemory(program: Command): void {
     .option('--explain', 'show the formula and inputs of every figure')
     .action((model: string, o: MemoryOpts) => {
       const m = resolveModel(model);
+      if (wantsAll(o.precision)) return printAllPrecisions(m.id, m.spec, o);
       const hw = o.gpu ? resolveHardware(o.gpu) : null;
       const opts: InferenceOptions = {
         precision: o.precision,
@@ -103,4 +106,47 @@ export function registerMemory(program: Command): void {
       );
       if (o.explain) printTrace(trace);
     });
+}
+
+/** `--precision all`: every common format in one table, and whether each fits the --gpu budget. */
+function printAllPrecisions(id: string, spec: ModelSpec, o: MemoryOpts): void {
+  const hw = o.gpu ? resolveHardware(o.gpu) : null;
+  const budget = hw ? Math.floor(hw.visibleMemoryBytes * o.gpuMemoryUtilization) : null;
+  const rows = memoryByPrecision(
+    spec,
+    {
+      batch: o.batch,
+      seq: o.seq,
+      plan: { tp: o.tp, pp: o.pp, ep: o.ep },
+      images: o.images,
+      runtime: o.runtime,
+      blockSize: kvBlockSizeFor(o.runtime),
+    },
+    o.kvPrecision,
+  ).map((r) => ({ ...r, ...(budget !== null ? { fits: r.total_bytes <= budget } : {}) }));
+  if (o.json)
+    return printJson({ model: id, per_device: true, runtime: o.runtime, batch: o.batch, seq: o.seq, rows });
+  printTable(
+    [
+      'precision',
+      'KV dtype',
+      'weights',
+      'KV cache',
+      'activations',
+      'overhead',
+      'total',
+      ...(hw ? [`fits ${hw.id}`] : []),
+    ],
+    rows.map((r) => [
+      r.precision,
+      r.kv_precision,
+      gb(r.weights_bytes),
+      gb(r.kv_cache_bytes),
+      gb(r.activation_bytes),
+      gb(r.overhead_bytes),
+      gb(r.total_bytes),
+      ...(r.fits === undefined ? [] : [r.fits ? 'yes' : 'no']),
+    ]),
+  );
+  process.stdout.write(`per device, batch ${o.batch}, ${o.seq} tokens, runtime ${o.runtime}\n`);
 }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { countParameters } from '../../core/arch/index.js';
-import { printJson, printTable } from '../output.js';
+import { weightLayout } from '../../core/memory/weights.js';
+import { weightsByPrecision, wantsAll } from '../all-precisions.js';
+import { gb, printJson, printTable } from '../output.js';
 import { resolveModel } from '../resolve.js';
 
 export function registerParams(program: Command): void {
@@ -10,9 +12,27 @@ export function registerParams(program: Command): void {
     .argument('<model>', 'catalog id or alias, or a path to a config.json')
     .option('--json', 'print JSON')
     .option('--explain', 'show how the figure was counted')
-    .action((model: string, o: { json?: boolean; explain?: boolean }) => {
+    .option('--precision <p>', "'all': the weights' size in every common format (or one format)")
+    .action((model: string, o: { json?: boolean; explain?: boolean; precision?: string }) => {
       const m = resolveModel(model);
       const c = countParameters(m.spec);
+      if (o.precision !== undefined) {
+        const rows = wantsAll(o.precision)
+          ? weightsByPrecision(m.spec)
+          : [{ precision: o.precision, weights_bytes: weightLayout(m.spec, o.precision).total }];
+        if (o.json) return printJson({ model: m.id, total_parameters: c.total, weights: rows });
+        printTable(
+          ['precision', 'weights (bytes)', 'GB (10^9 B)', 'GiB'],
+          rows.map((r) => [
+            r.precision,
+            r.weights_bytes.toLocaleString('en-US'),
+            gb(r.weights_bytes),
+            `${(r.weights_bytes / 2 ** 30).toFixed(2)} GiB`,
+          ]),
+        );
+        process.stdout.write(`${m.id}: ${c.total.toLocaleString('en-US')} parameters\n`);
+        return;
+      }
       const groups = m.spec.groups.map((g) => ({
         group: g.name,
         layers: g.count,
@@ -60,6 +80,5 @@ export function registerParams(program: Command): void {
           ['layer group', 'layers', 'parameters per layer'],
           groups.map((g) => [g.group, g.layers, g.parameters_per_layer.toLocaleString('en-US')]),
         );
-      for (const w of m.spec.warnings) process.stderr.write(`warning: ${w}\n`);
     });
 }

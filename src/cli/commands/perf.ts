@@ -9,6 +9,7 @@ import { devices } from '../../core/parallel/plan.js';
 import { systemLinks } from '../../catalog/index.js';
 import { choice, int, LIMITS, planOptions, utilizationOption } from '../options.js';
 import {
+  duration,
   fitJson,
   gb,
   plainFlag,
@@ -38,7 +39,7 @@ interface Common {
   explain?: boolean;
 }
 
-const ms = (s: number) => `${(s * 1e3).toPrecision(4)} ms`;
+const ms = duration;
 
 function parallelOptions(c: Command): Command {
   return utilizationOption(planOptions(c), SERVING_DEFAULTS.gpuMemoryUtilization)

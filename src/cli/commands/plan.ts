@@ -13,7 +13,7 @@ import { checkMargin } from '../../core/planner/limits.js';
 import { ENGINE_IDS, type EngineId } from '../../core/serving/index.js';
 import { planDevices } from '../../catalog/prices/devices.js';
 import { choice, int, LIMITS } from '../options.js';
-import { gb, printJson, printTable } from '../output.js';
+import { duration, gb, printJson, printTable } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 import { defaultWorkers, planInWorkers } from './plan-workers.js';
 import { planTrain, trainPlanOptions, type PlanTrainOpts } from './plan-train.js';
@@ -221,6 +221,8 @@ export function registerPlan(program: Command): void {
     });
 }
 
+const same = (a: Candidate, b: Candidate | null) => b !== null && JSON.stringify(a) === JSON.stringify(b);
+
 const f = (x: number | null, d: number) => (x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
 function row(c: Candidate, mark: string): (string | number)[] {
@@ -231,8 +233,8 @@ function row(c: Candidate, mark: string): (string | number)[] {
     `${c.layout}${c.replicas > 1 ? ` ×${c.replicas}` : ''}`,
     c.engine,
     c.kv_precision === c.precision ? c.precision : `${c.precision} / kv ${c.kv_precision}`,
-    f(c.ttft_ms, 0),
-    f(c.tpot_ms, 1),
+    duration(c.ttft_ms / 1e3),
+    duration(c.tpot_ms / 1e3),
     f(c.output_tokens_per_s, 0),
     f(c.output_tokens_per_s_per_gpu, 0),
     f(c.output_tokens_per_s_per_user, 1),
@@ -267,15 +269,18 @@ function printPlan(
         'layout',
         'engine',
         'precision',
-        'TTFT ms',
-        'TPOT ms',
+        'TTFT',
+        'TPOT',
         'tok/s',
         'tok/s/GPU',
         'tok/s/user',
         '$/h',
         '$/M out',
       ],
-      res.candidates.slice(0, top).map((c) => row(c, c === r ? MARK : res.pareto.includes(c) ? '·' : '')),
+      // Compared by value: the search runs in worker threads, so `recommended` is a copy, not the row itself.
+      res.candidates
+        .slice(0, top)
+        .map((c) => row(c, same(c, r) ? MARK : res.pareto.some((p) => same(c, p)) ? '·' : '')),
     );
   if (res.candidates.length) w(`${MARK} recommended · on the Pareto front of cost vs tokens/s per user\n`);
   for (const { gpu, price } of prices) {

@@ -40,7 +40,15 @@ const calculateBody = z
     gpu: z.string().min(1).max(LIMITS.idLength).optional(),
     gpu_tflops: z.number().positive().max(1e6).default(312),
     precision: z.enum(PRECISIONS).default('fp16'),
-    efficiency_factor: z.number().gt(0).max(1).optional(),
+    efficiency_factor: z
+      .number()
+      .gt(0)
+      .max(1)
+      .nullable()
+      .default(0.3)
+      .describe(
+        "fraction of peak compute and bandwidth the GPU reaches (the spec default 0.3); null: infersim's calibrated efficiencies of the device class",
+      ),
     ...engineFields,
   })
   .strict();
@@ -95,8 +103,8 @@ function checkPrecision(p: (typeof PRECISIONS)[number], hw: HardwareSpec): void 
 }
 
 /** The calibrated efficiencies of the device's class (undefined: perf reports the class), or the given factor. */
-function efficiency(hw: HardwareSpec, factor: number | undefined): Efficiency | undefined {
-  if (factor === undefined) return undefined;
+function efficiency(hw: HardwareSpec, factor: number | null | undefined): Efficiency | undefined {
+  if (factor === null || factor === undefined) return undefined;
   const cal = efficiencyFor(hardwareClass(hw));
   return { ...cal, gemm: factor, expertGemm: factor, attention: factor, memory: factor };
 }
@@ -110,7 +118,10 @@ async function calculate(ctx: AppContext, b: z.infer<typeof calculateBody>, expl
   const custom = b.model_name === 'custom';
   const { spec, warnings } = custom
     ? customSpec(b)
-    : { spec: (await resolveModel(ctx, b.model_name)).spec, warnings: [] as string[] };
+    : await (async () => {
+        const s = (await resolveModel(ctx, b.model_name)).spec;
+        return { spec: s, warnings: [...s.warnings] };
+      })();
   const hw = device(b);
   checkPrecision(b.precision, hw);
   const precision = b.precision;
@@ -290,6 +301,7 @@ function scaling(b: z.infer<typeof scalingBody>) {
     seq_length: b.sequence_length,
     batch_size: b.batch_size,
     gpu_tflops: 312,
+    efficiency_factor: 0.3,
     precision: b.precision,
   });
   const kv = b.precision === 'fp32' ? 'fp32' : 'fp16';

@@ -17,8 +17,12 @@ export function registerHealthRoutes(app: App, ctx: AppContext): void {
       }
       database = { dialect: ctx.store.dialect, ok };
     }
+    const health = database && !database.ok ? 'degraded' : 'healthy';
     return {
-      status: database && !database.ok ? 'degraded' : 'healthy',
+      // engine-restful-prototype.md writes {"status": "ok"}; api-memory-calculator.md shows no body and its clients
+      // read "healthy": status keeps the written shape (ok unless degraded), health carries the other word.
+      status: health === 'healthy' ? 'ok' : 'degraded',
+      health,
       service: 'infersim',
       version: VERSION,
       uptime_s: Math.round((Date.now() - started) / 1000),

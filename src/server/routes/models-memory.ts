@@ -8,7 +8,7 @@ import { countParameters } from '../../core/arch/index.js';
 import { kvBlockSizeFor, SERVING_DEFAULTS } from '../../core/defaults.js';
 import { inferenceMemory } from '../../core/memory/inference.js';
 import { RUNTIME_IDS } from '../../core/memory/runtime.js';
-import { SINGLE } from '../../core/parallel/plan.js';
+import { PlanError, SINGLE, validatePlan, type ParallelPlan } from '../../core/parallel/plan.js';
 import { resolveModel, type App, type AppContext, type ResolvedModel } from '../context.js';
 import { attentionKind, firstAttention, gb, modelClass } from '../describe.js';
 import { ApiError } from '../errors.js';
@@ -17,6 +17,7 @@ import { kvPrecision, recommendations, weightPrecision } from '../memory.js';
 import { explainQuery, wantsExplain } from '../schemas.js';
 
 const TAG = 'models and memory (api-models-and-memory.md)';
+const par = z.number().int().min(1).max(LIMITS.parallel).default(1);
 
 const calcRequest = z.object({
   model_id: z.string().min(1).max(LIMITS.idLength).describe('catalog id or alias, or an imported model id'),
@@ -187,6 +188,8 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
       const hi = byTotal[byTotal.length - 1]!;
       return {
         models: results,
+        // BudSimulator's client reads `comparisons` (the same per-model results); both shapes are served.
+        comparisons: results,
         comparison: {
           lowest_memory_model: lo.model_id,
           highest_memory_model: hi.model_id,
@@ -215,6 +218,12 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
             .default([1024, 4096, 16384, 32768]),
           kv_precision: z.string().min(1).max(40).optional(),
           runtime: z.enum(RUNTIME_IDS).default(SERVING_DEFAULTS.runtime),
+          // infersim: memory per device under a parallel plan (the web page's chart follows its plan).
+          tp: par.describe('tensor parallel: the figures are per device'),
+          pp: par.describe('pipeline parallel: the worst stage'),
+          ep: par.describe('expert parallel'),
+          cp: par.describe('context parallel: the sequence split over cp devices'),
+          sp: z.boolean().default(false).describe('sequence parallel inside the TP group'),
         }),
         querystring: explainQuery,
       },
@@ -223,6 +232,13 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
       const b = req.body;
       const explain = wantsExplain(req.query);
       const m = await resolveModel(ctx, b.model_id);
+      const plan: ParallelPlan = { tp: b.tp, pp: b.pp, ep: b.ep, cp: b.cp, sp: b.sp };
+      try {
+        validatePlan(m.spec, plan);
+      } catch (e) {
+        if (e instanceof PlanError) throw new ApiError(422, `${e.field ?? 'plan'}: ${e.message}`);
+        throw e;
+      }
       return ctx.cache.get('models.analyze', { ...b, model_id: m.id, explain }, () => {
         const precision = weightPrecision(b.precision);
         const kv = kvPrecision(m.spec, precision, b.kv_precision);
@@ -245,7 +261,7 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
             kvPrecision: kv,
             batch: b.batch_size,
             seq: s,
-            plan: SINGLE,
+            plan,
             runtime: b.runtime,
             blockSize: kvBlockSizeFor(b.runtime),
             explain,
@@ -267,6 +283,9 @@ export function registerModelMemoryRoutes(app: App, ctx: AppContext): void {
           attention_type: attentionKind(m.spec),
           analysis,
           insights: insights(m, kv, last!, lengths[lengths.length - 1]!, b.batch_size),
+          plan,
+          per_device: true,
+          warnings: m.spec.warnings,
           ...(explain ? { trace: traces } : {}),
         };
       });

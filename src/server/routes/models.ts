@@ -3,7 +3,7 @@
  * from a config). Memory (calculate, compare, analyze) is in models-memory.ts. Thin adapters.
  */
 import { z } from 'zod';
-import { catalog, NotFoundError } from '../../catalog/index.js';
+import { catalog, NotFoundError, type ModelEntry } from '../../catalog/index.js';
 import { countParameters } from '../../core/arch/index.js';
 import { weightLayout } from '../../core/memory/weights.js';
 import { HubError, parseRepoId, type HubModelInfo } from '../../hub/index.js';
@@ -32,8 +32,46 @@ import {
 import { ApiError } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { modelDetail } from './memory.js';
+import { checkImportQuota, fetchFromHub, storeHubModel } from '../hub-import.js';
 
 const TAG = 'models and memory (api-models-and-memory.md)';
+
+export interface HubCounts {
+  downloads: number;
+  likes: number;
+  /** When the Hub gave these figures (YYYY-MM-DD); null when it never has (the counts are then 0). */
+  hub_metadata_date: string | null;
+}
+
+/**
+ * Downloads and likes as integers (the spec's and its clients' type): a live Hub reading, else the one stored
+ * at import, else the catalog's snapshot; 0 with a null date when none was ever read.
+ */
+export function hubCounts(
+  entry: ModelEntry | null,
+  stored: { metadata: Record<string, unknown>; created_at: string } | null,
+  info: HubModelInfo | null = null,
+): HubCounts {
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null);
+  if (info && int(info.downloads) !== null)
+    return {
+      downloads: int(info.downloads)!,
+      likes: int(info.likes) ?? 0,
+      hub_metadata_date: new Date().toISOString().slice(0, 10),
+    };
+  const md = stored?.metadata ?? {};
+  if (int(md['downloads']) !== null) {
+    const date = typeof md['hub_metadata_date'] === 'string' ? md['hub_metadata_date'] : stored!.created_at;
+    return {
+      downloads: int(md['downloads'])!,
+      likes: int(md['likes']) ?? 0,
+      hub_metadata_date: date.slice(0, 10),
+    };
+  }
+  if (entry?.hub)
+    return { downloads: entry.hub.downloads, likes: entry.hub.likes, hub_metadata_date: entry.hub.as_of };
+  return { downloads: 0, likes: 0, hub_metadata_date: null };
+}
 
 function metadataOf(m: ResolvedModel, info: HubModelInfo | null) {
   const stored = m.stored?.metadata ?? {};
@@ -41,8 +79,7 @@ function metadataOf(m: ResolvedModel, info: HubModelInfo | null) {
   const sizeBytes = num(info?.size_bytes) ?? num(stored['size_bytes']) ?? weightLayout(m.spec, 'auto').total;
   const tags = info?.tags ?? m.stored?.tags ?? derivedTags(m.spec, m.entry?.family);
   return {
-    downloads: num(info?.downloads) ?? num(stored['downloads']),
-    likes: num(info?.likes) ?? num(stored['likes']),
+    ...hubCounts(m.entry, m.stored, info),
     size_gb: gb(sizeBytes),
     tags,
     size_bytes: sizeBytes,
@@ -141,22 +178,6 @@ const POPULAR = [
 
 const idParam = z.string().min(1).max(LIMITS.idLength);
 
-/** Imported models the database may hold. */
-function maxStoredModels(): number {
-  const v = Number(process.env['INFERSIM_MAX_MODELS'] ?? LIMITS.storedModels);
-  return Number.isInteger(v) && v >= 0 ? v : LIMITS.storedModels;
-}
-
-/** Import quotas shared by both import routes: the config's size and the database's model count. */
-async function checkImportQuota(ctx: AppContext, config: Record<string, unknown>, field: string) {
-  const bytes = Buffer.byteLength(JSON.stringify(config));
-  if (bytes > LIMITS.configBytes)
-    throw new ApiError(413, `${field}: at most ${LIMITS.configBytes} bytes of JSON (got ${bytes})`);
-  const max = maxStoredModels();
-  if (ctx.store && (await ctx.store.countModels()) >= max)
-    throw new ApiError(409, `the database holds its maximum of ${max} imported models: delete some first`);
-}
-
 export function registerModelRoutes(app: App, ctx: AppContext): void {
   app.post(
     '/api/models/validate',
@@ -201,32 +222,34 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
       const c = catalog();
       // Only Hub imports rank by downloads (the Hub's count at import); a config import's metadata does not.
       const stored = ctx.store ? await ctx.store.popularImports(req.query.limit) : [];
-      const meta = new Map(stored.map((s) => [s.id.toLowerCase(), s.metadata]));
+      const byId = new Map(stored.map((s) => [s.id.toLowerCase(), s]));
       const rows = [];
       for (const id of POPULAR) {
         const e = c.models.find(id);
         if (!e) continue;
-        rows.push({ m: catalogModel(e), meta: meta.get(e.id.toLowerCase()) ?? {} });
+        rows.push({ m: catalogModel(e), hub: hubCounts(e, byId.get(e.id.toLowerCase()) ?? null) });
       }
       for (const s of stored) {
         if (c.models.find(s.id) || typeof s.metadata['downloads'] !== 'number') continue;
         try {
-          rows.push({ m: storedModel(s), meta: s.metadata });
+          rows.push({ m: storedModel(s), hub: hubCounts(null, s) });
         } catch {
           // A stored config the current core cannot read is left out of the list.
         }
       }
-      const num = (v: unknown) => (typeof v === 'number' ? v : null);
-      rows.sort((a, b) => (num(b.meta['downloads']) ?? -1) - (num(a.meta['downloads']) ?? -1));
+      // Most downloaded first; figures never read (date null) keep the curated order after them.
+      const key = (h: HubCounts) => (h.hub_metadata_date === null ? -1 : h.downloads);
+      rows.sort((a, b) => key(b.hub) - key(a.hub));
       return {
-        models: rows.slice(0, req.query.limit).map(({ m, meta: md }) => ({
+        models: rows.slice(0, req.query.limit).map(({ m, hub }) => ({
           model_id: m.id,
           name: m.name,
           parameters: parameterLabel(countParameters(m.spec).total),
           model_type: modelClass(m.spec),
           attention_type: attentionKind(m.spec),
-          downloads: num(md['downloads']),
-          likes: num(md['likes']),
+          downloads: hub.downloads,
+          likes: hub.likes,
+          hub_metadata_date: hub.hub_metadata_date,
           description: describeModel(m.spec),
           parameter_count: countParameters(m.spec).total,
           source: m.source,
@@ -331,10 +354,9 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
           already_existed: true,
         };
       if (!ctx.hub) throw new ApiError(503, 'Hub access is disabled: cannot import from Hugging Face');
-      const info = await ctx.hub.modelInfo(id);
-      const config = await ctx.hub.config(id);
-      const spec = specFromUserConfig(config, `config.json of ${id}`);
-      await checkImportQuota(ctx, config, `config.json of ${id}`);
+      const fetched = await fetchFromHub(ctx, id);
+      const spec = fetched.spec;
+      await checkImportQuota(ctx, fetched.config, `config.json of ${id}`);
       if (!req.body.auto_import)
         return {
           success: true,
@@ -344,30 +366,7 @@ export function registerModelRoutes(app: App, ctx: AppContext): void {
           already_existed: false,
         };
       const params = countParameters(spec);
-      const r = await store.importModel({
-        id,
-        name: id.split('/').pop()!,
-        author: info.author,
-        origin: 'huggingface',
-        config,
-        metadata: {
-          hub_id: info.id,
-          downloads: info.downloads,
-          likes: info.likes,
-          size_bytes: info.size_bytes,
-          safetensors_total: info.safetensors_total,
-          safetensors_parameters: info.safetensors_parameters,
-          pipeline_tag: info.pipeline_tag,
-          library_name: info.library_name,
-          gated: info.gated,
-          last_modified: info.last_modified,
-          hub_endpoint: ctx.hub.endpoint,
-        },
-        model_type: modelClass(spec),
-        attention_type: attentionKind(spec),
-        parameter_count: params.total,
-        tags: [...info.tags.slice(0, 50), ...derivedTags(spec)].filter((t) => t.length <= 200),
-      });
+      const r = await storeHubModel(ctx, id, fetched);
       return {
         success: true,
         model_id: r.model.id,
@@ -506,7 +505,8 @@ export async function modelConfig(ctx: AppContext, rawId: string) {
   let m: ResolvedModel;
   let info: HubModelInfo | null = null;
   try {
-    m = await resolveModel(ctx, rawId);
+    // Not fetched by resolveModel: this route reports the Hub's own metadata when it reads the Hub.
+    m = await resolveModel(ctx, rawId, false);
   } catch (e) {
     if (!(e instanceof NotFoundError) || !ctx.hub) throw e;
     let repo: string;
@@ -523,6 +523,8 @@ export async function modelConfig(ctx: AppContext, rawId: string) {
     }
     const config = await ctx.hub.config(repo);
     const spec = specFromUserConfig(config, `config.json of ${repo}`);
+    // Served once, usable everywhere: stored as add/huggingface would.
+    if (ctx.store) await storeHubModel(ctx, repo, { info, config, spec });
     m = {
       id: repo,
       name: repo,

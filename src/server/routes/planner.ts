@@ -107,6 +107,7 @@ async function plan(ctx: AppContext, b: Body) {
     },
     ...res,
     prices: devices.map((d) => ({ gpu: d.id, price: d.price })),
+    warnings: m.spec.warnings,
   };
 }
 

@@ -197,6 +197,7 @@ async function simulate(ctx: AppContext, b: Body, explain: boolean) {
     engine: b.engine,
     ...(b.engine_version ? { engine_version: b.engine_version } : {}),
     mode: b.mode,
+    warnings: m.spec.warnings,
     ...report(r),
     ...(explain ? { trace: r.trace } : {}),
   };

@@ -268,6 +268,7 @@ async function phase(
       plan,
       dtype,
       capacity,
+      warnings: model.spec.warnings,
       ...(explain ? { trace: [...mem.trace, ...r.trace] } : {}),
     },
     chips: hw.num_chips,

@@ -439,7 +439,8 @@ export function renderInference(
     el('div', { class: 'chart' }, batchCanvas),
   );
   const seqCard = card(
-    'Memory vs sequence length (one device)',
+    // Per device of the plan: under TP 2 each device holds half the sharded weights and KV heads.
+    `Memory vs sequence length (one device${planLabel(pl)})`,
     'card-seq',
     analyzeError ? el('p', { class: 'muted', text: analyzeError }) : el('div', { class: 'chart' }, seqCanvas),
   );
@@ -546,6 +547,11 @@ export function renderInference(
     const lens = Object.keys(analyze.analysis)
       .map(Number)
       .sort((a, b) => a - b);
+    // What the curve plots, in bytes per device, for tests and assistive tools.
+    seqCanvas.dataset['lengths'] = JSON.stringify(lens);
+    seqCanvas.dataset['totalBytes'] = JSON.stringify(
+      lens.map((l) => analyze.analysis[String(l)]!.total_memory_bytes),
+    );
     draw(seqCanvas, {
       type: 'line',
       data: {
@@ -580,4 +586,15 @@ export function renderInference(
       },
     });
   }
+}
+
+/** ", TP 2 · PP 2" for a plan that splits the model; '' for one device. */
+function planLabel(p: { tp: number; pp: number; ep: number; cp?: number }): string {
+  const parts = [
+    p.tp > 1 ? `TP ${p.tp}` : '',
+    p.pp > 1 ? `PP ${p.pp}` : '',
+    p.ep > 1 ? `EP ${p.ep}` : '',
+    (p.cp ?? 1) > 1 ? `CP ${p.cp}` : '',
+  ].filter(Boolean);
+  return parts.length ? ` of ${parts.join(' · ')}` : '';
 }

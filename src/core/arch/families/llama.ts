@@ -12,6 +12,7 @@ import {
   PRE_NORMS,
   readDims,
   SANDWICH_NORMS,
+  type DecoderDims,
   type DecoderTraits,
   type LayerPlan,
 } from './../decoder.js';
@@ -28,6 +29,8 @@ interface Family {
   moe?: (r: ConfigReader, intermediate: number) => MoeMlpSpec;
   lmHeadBias?: (r: ConfigReader) => boolean;
   finalNorm?: string;
+  /** The family's own reading of the sizes, where its config names them differently. */
+  dims?: (r: ConfigReader) => DecoderDims;
 }
 
 const NO_MOE = { routerBias: false, expertBias: false, sharedExpertGate: false, routerCorrectionBias: false };
@@ -91,6 +94,18 @@ function qwenMoeLayer(r: ConfigReader, i: number): boolean {
   return !only.includes(i) && r.optInt('num_experts', 0) > 0 && (i + 1) % Math.max(step, 1) === 0;
 }
 
+/**
+ * Qwen v1 (model_type 'qwen', QWenLMHeadModel): head size is kv_channels, and intermediate_size is the width of
+ * w1 and w2 together: each of the three MLP projections is intermediate_size / 2 wide (modeling_qwen.py QWenMLP).
+ */
+function qwenV1Dims(r: ConfigReader): DecoderDims {
+  const d = readDims(r);
+  const headDim = r.optInt('kv_channels', d.headDim);
+  if (d.intermediate % 2 !== 0)
+    r.invalid.push('intermediate_size must be even in Qwen v1 (w1 and w2 share it)');
+  return { ...d, headDim, vHeadDim: headDim, intermediate: Math.floor(d.intermediate / 2) };
+}
+
 const gemmaAct = (r: ConfigReader) => r.str('hidden_activation', r.str('hidden_act', 'gelu_pytorch_tanh'));
 
 export const LLAMA_FAMILIES: Record<string, Family> = {
@@ -103,6 +118,15 @@ export const LLAMA_FAMILIES: Record<string, Family> = {
     window: everyLayerWindow,
     moeLayer: () => true,
     moe: mixtralMoe,
+  },
+  qwen: {
+    // c_attn (fused QKV) always has a bias; c_proj and the MLP have one only when no_bias is false.
+    traits: (r) => {
+      const b = !r.bool('no_bias', true);
+      return base(r, { attention: { qkvBias: true, oBias: b, qkNorm: null, sinks: false }, mlpBias: b });
+    },
+    tieDefault: false,
+    dims: qwenV1Dims,
   },
   qwen2: {
     traits: (r) => base(r, { attention: { qkvBias: true, oBias: false, qkNorm: null, sinks: false } }),
@@ -236,7 +260,7 @@ export function readLlamaLike(
   family: Family,
   warnings: string[],
 ): ModelSpec {
-  const dims = readDims(r);
+  const dims = family.dims ? family.dims(r) : readDims(r);
   const vocab = r.int('vocab_size');
   const traits = family.traits(r);
   const windowOf = family.window ?? (() => null);
