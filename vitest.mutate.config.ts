@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The fast unit tests of src/core, for mutation testing (`npm run mutate`). Browser, API, server, store, engine,
+ * CLI and the 20 s leave-one-model-out test are left out: each mutant re-runs the tests that cover it, and those
+ * would make a run on 2 shared cores take hours.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'test/core/**/*.test.ts',
+      'test/arch-new.test.ts',
+      'test/params.test.ts',
+      'test/kv.test.ts',
+      'test/memory.test.ts',
+      'test/perf.test.ts',
+      'test/training.test.ts',
+      'test/fit.test.ts',
+      'test/capacity-engines.test.ts',
+      'test/engine-kv-formats.test.ts',
+      'test/validate.test.ts',
+      'test/catalog-ids.test.ts',
+    ],
+    testTimeout: 30000,
+  },
+});
