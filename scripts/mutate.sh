@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Stryker runs the tests from a copy in .stryker-tmp/, where ../shared is not beside the repository.
+export INFERSIM_MUTATE=1
 export INFERSIM_REFERENCE="${INFERSIM_REFERENCE:-$(cd .. && pwd)/shared/reference/}"
 stryker=node_modules/@stryker-mutator/core/bin/stryker.js
 major=$(node -p 'process.versions.node.split(".")[0]')
