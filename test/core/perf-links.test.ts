@@ -23,7 +23,7 @@ describe('default links', () => {
     expect(l.intra).toEqual({ name: 'device interconnect', bandwidthBytesPerS: 450e9, latencyS: 3e-6 });
     expect(l.inter).toEqual({ name: 'InfiniBand 400G', bandwidthBytesPerS: 50e9, latencyS: 8e-6 });
     expect(l.devicesPerNode).toBe(8);
-    const bare = defaultLinks({ ...h100, interconnectBytesPerS: undefined });
+    const bare = defaultLinks({ ...h100, interconnectBytesPerS: null });
     expect(bare.intra).toEqual({ name: 'PCIe', bandwidthBytesPerS: 32e9, latencyS: 3e-6 });
   });
 });
