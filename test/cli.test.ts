@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli-run.js';
+import { findDevice, hardwareSpec } from '../src/catalog/index.js';
 
 const run = runCli;
 
@@ -75,8 +76,8 @@ describe('infersim CLI contract', () => {
     const j = JSON.parse(r.out);
     expect(j.max_kv_tokens).toBeGreaterThan(0);
     expect(j.max_kv_tokens % 16).toBe(0);
-    // max KV tokens x 131,072 B per token never exceeds what is available.
-    expect(j.max_kv_tokens * 131072).toBeLessThanOrEqual(j.kv_cache_bytes_available);
+    // vLLM cuts the available bytes into 16-token blocks of 16 x 131,072 B (32 layers x 2 x 8 KV heads x 128 x 2 B).
+    expect(j.max_kv_tokens).toBe(Math.floor(j.kv_cache_bytes_available / (16 * 131072)) * 16);
   });
 
   it('models and hardware list entries with id and name', async () => {
@@ -144,6 +145,12 @@ describe('infersim perf, throughput and plan', () => {
       expect(j).toHaveProperty(k);
     expect(j.ideal.ttft_s).toBeLessThanOrEqual(j.ttft_s);
     expect(j.tokens_per_s).toBeCloseTo(4 / j.tpot_s, 6);
+    // Ideal decode step, memory-bound: every weight but the embedding table, 2 B x (8,030,261,248 − 128,256 x 4096),
+    // plus the KV of 4 sequences at the mean context 512 + 64, 131,072 B per token, read once at 3.35 TB/s.
+    const bytes = 2 * (8030261248 - 128256 * 4096) + 4 * 576 * 131072;
+    const bound = bytes / hardwareSpec(findDevice('h100')).memoryBandwidthBytesPerS;
+    expect(j.ideal.tpot_s / bound).toBeGreaterThanOrEqual(1);
+    expect(j.ideal.tpot_s / bound).toBeLessThan(1.02);
   });
   it('throughput --json gives output_tokens_per_s, max_concurrency and ideal', async () => {
     const r = await run(

@@ -1,3 +1,8 @@
+/**
+ * In-sample: the shipped efficiencies were fitted to these rows, so this is a fit, not an independent test. The
+ * held-out errors (each model family left out of the fit) are enforced in test/crossval-throughput.test.ts and,
+ * for the serving rows, in test/crossval.test.ts.
+ */
 import { describe, expect, it } from 'vitest';
 import { scoreAll, summary } from '../scripts/validate.js';
 

@@ -11,7 +11,9 @@ import type { Efficiency } from '../core/perf/efficiency.js';
 import { perf } from '../core/perf/latency.js';
 import { offlineThroughput } from '../core/perf/throughput.js';
 
-export const REFERENCE_DIR = fileURLToPath(new URL('../../../shared/reference/', import.meta.url));
+/** INFERSIM_REFERENCE overrides it for runs from a copy of the repository (the mutation-testing sandbox). */
+export const REFERENCE_DIR =
+  process.env.INFERSIM_REFERENCE ?? fileURLToPath(new URL('../../../shared/reference/', import.meta.url));
 
 export interface MeasuredRow {
   source_group: string;

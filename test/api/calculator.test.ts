@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/server/app.js';
+import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
 
 let built: BuiltApp;
 beforeAll(async () => {
@@ -44,6 +45,11 @@ describe('api-inference-calculator.md', () => {
     expect(j.performance.tokens_per_second).toBeCloseTo(1 / j.performance.token_latency, 6);
     expect(j.performance.time_for_1000_tokens).toBeCloseTo(1000 * j.performance.token_latency, 9);
     expect(j.performance.ideal.token_latency).toBeLessThanOrEqual(j.performance.token_latency);
+    // Ideal decode step, memory-bound: the 16-bit weights but the embedding table, 2 B x 6,607,343,616, plus at most
+    // the 1,073,741,824 B of KV at 2048 tokens, read once at the device's bandwidth.
+    const bw = hardwareSpec(findDevice('h100')).memoryBandwidthBytesPerS;
+    expect(j.performance.ideal.token_latency).toBeGreaterThanOrEqual((2 * 6607343616) / bw);
+    expect(j.performance.ideal.token_latency).toBeLessThan(((2 * 6607343616 + 1073741824) / bw) * 1.01);
     expect(Object.keys(j.performance.throughput_by_gpu).length).toBeGreaterThan(15);
     expect(j.parallelism.tensor_parallel_gpus).toBe(1);
     expect(Array.isArray(j.history)).toBe(true);
