@@ -71,6 +71,14 @@ describe('devices the issue names', () => {
     // ideal MFU = 6N tokens/s / peak: 154.8e12 is the peak it divides by
     expect(j.ideal.mfu).toBeCloseTo((j.ideal.tokens_per_s_per_gpu * j.flops_per_token.six_n) / 154.8e12, 9);
   });
+
+  it('the 96 GB H100 (GH200) resolves: 96 GiB of HBM3, the H100 SXM5 dense BF16 peak 989.4 TFLOP/s', async () => {
+    const r = await runCli('train', 'Qwen/Qwen3-0.6B', '--gpu', 'H100 96GB', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.fit.device).toBe('gh200-96gb');
+    expect(j.ideal.mfu).toBeCloseTo((j.ideal.tokens_per_s_per_gpu * j.flops_per_token.six_n) / 989.4e12, 9);
+  });
 });
 
 describe('plan --train', () => {
