@@ -37,6 +37,7 @@ import {
   sessionOf,
   SessionMap,
 } from '../engine-admission.js';
+import { documented, ENGINE_BODIES } from './engine-schemas.js';
 
 export const NO_MODEL =
   'no model is loaded: start the server with a model directory (infersim serve --model <dir>)';
@@ -149,6 +150,7 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     app.route({
       method,
       url,
+      ...(url in ENGINE_BODIES ? documented(ENGINE_BODIES[url as keyof typeof ENGINE_BODIES]) : {}),
       handler: async (req, reply) => {
         if (!engine) return errorReply(reply, 503, NO_MODEL);
         try {
