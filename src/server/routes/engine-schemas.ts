@@ -15,7 +15,10 @@ import { ENGINE_LIMITS } from '../engine-admission.js';
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const prompt = (max: number = LIMITS.promptChars) => z.string().min(1).max(max);
 const stop = z
-  .union([z.string().min(1).max(LIMITS.stopChars), z.array(z.string().min(1).max(LIMITS.stopChars)).max(LIMITS.stopStrings)])
+  .union([
+    z.string().min(1).max(LIMITS.stopChars),
+    z.array(z.string().min(1).max(LIMITS.stopChars)).max(LIMITS.stopStrings),
+  ])
   .optional()
   .describe(`a string or at most ${LIMITS.stopStrings} strings of 1 to ${LIMITS.stopChars} characters`);
 const layerIdx = int(0, 4096).optional().describe('a layer of the loaded model (0 to its layer count - 1)');
