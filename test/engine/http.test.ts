@@ -87,6 +87,9 @@ describe('user APIs', () => {
       ['/parallel/tensor_split', { tensor_shape: [100000, 100000] }, 'tensor_shape'],
       ['/pipeline/step_execute', { step: 'embed', input_ids: [-1] }, 'input_ids[0]'],
       ['/pipeline/schedule', { steps: ['output', 'embed'] }, 'steps'],
+      // Found by the /openapi.json fuzz: a step before the one it consumes was a 500.
+      ['/pipeline/schedule', { steps: ['tokenize', 'attention', 'tokenize'] }, 'steps[2]'],
+      ['/pipeline/schedule', { steps: ['mlp', 'embed', 'output'] }, 'steps[1]'],
       ['/optimization/batch_schedule', { requests: [{ prompt: 3 }] }, 'requests[0].prompt'],
     ];
     for (const [url, body, field] of cases) {
@@ -241,6 +244,14 @@ describe('research APIs', () => {
       expect(s.body.timeline).toHaveLength(12);
       expect(new Set(s.body.next_tokens).size).toBe(1);
     }
+    // 'tokenize' without 'embed' (a 500 before): the embedding is made implicitly, the answer is the same.
+    const explicit = await post('/pipeline/schedule', {
+      steps: ['tokenize', 'embed', 'attention', 'output'],
+    });
+    const implicit = await post('/pipeline/schedule', { steps: ['tokenize', 'attention', 'output'] });
+    expect(implicit.status).toBe(200);
+    expect(implicit.body.timeline).toHaveLength(2 * 3);
+    expect(implicit.body.next_tokens).toEqual(explicit.body.next_tokens);
   });
 
   it('cache stats and clear', async () => {

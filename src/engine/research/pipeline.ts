@@ -156,6 +156,8 @@ export async function pipelineSchedule(
         // A layer's MLP needs its attention and the next layer's attention its MLP: 'attention' and 'mlp' both
         // run the whole stack of layers, once.
         layersDone = true;
+        // 'tokenize' without 'embed' leaves the embedding to be made here, from the ids it produced.
+        if (x.length !== ids.length * c.hiddenSize) x = m.embed(ids, positions);
         const items = [{ offset: 0, count: ids.length, start: 0, blockTable: table }];
         for (let i = 0; i < c.numLayers; i++) {
           const { q, k, v } = await m.attnIn(i, x, positions);

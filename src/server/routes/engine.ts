@@ -37,6 +37,7 @@ import {
   sessionOf,
   SessionMap,
 } from '../engine-admission.js';
+import { documented, ENGINE_BODIES } from './engine-schemas.js';
 
 export const NO_MODEL =
   'no model is loaded: start the server with a model directory (infersim serve --model <dir>)';
@@ -149,6 +150,7 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     app.route({
       method,
       url,
+      ...(url in ENGINE_BODIES ? documented(ENGINE_BODIES[url as keyof typeof ENGINE_BODIES]) : {}),
       handler: async (req, reply) => {
         if (!engine) return errorReply(reply, 503, NO_MODEL);
         try {
@@ -396,6 +398,16 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
       (!hasLayers || steps.indexOf('output') < Math.max(steps.indexOf('attention'), steps.indexOf('mlp')))
     )
       throw new FieldError('steps', "steps: 'output' must come after 'attention' or 'mlp'");
+    // Each step consumes the one before it (an 'embed' after the layers, or a 'tokenize' after 'embed', would
+    // hand them no input): the pipeline's order, attention and mlp interchangeable, repeats allowed.
+    const rank = (s: string) => ({ tokenize: 0, embed: 1, attention: 2, mlp: 2, output: 3 })[s] ?? 0;
+    steps.forEach((s, i) => {
+      if (i > 0 && rank(s) < rank(steps[i - 1]!))
+        throw new FieldError(
+          `steps[${i}]`,
+          `steps[${i}]: '${s}' cannot come after '${steps[i - 1]}' (order: tokenize, embed, attention or mlp, output)`,
+        );
+    });
     const batch = f.int('batch_size', 1, 16, 2);
     const prompts = f.has('prompts') ? f.stringArray('prompts', 1, 16, 2000) : null;
     const base = prompts ?? [f.has('prompt') ? f.string('prompt', { max: 2000 }) : 'In the beginning'];

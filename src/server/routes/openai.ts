@@ -13,6 +13,7 @@ import type { SamplingParams } from '../../engine/sampler.js';
 import type { ChatMessage } from '../../engine/tokenizer.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
 import { NO_MODEL } from './engine.js';
+import { documented, OPENAI_BODIES } from './engine-schemas.js';
 import { chatLogprobs, completionLogprobs as completionLogprobsObject, speller } from './openai-format.js';
 import {
   chatLogprobs as chatLogprobsParam,
@@ -222,6 +223,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
 
   app.post(
     '/v1/completions',
+    documented(OPENAI_BODIES['/v1/completions']),
     guard(async (e, f, _req, reply) => {
       const given = completionPrompts(f);
       const n = choicesPerPrompt(f, given.length);
@@ -279,6 +281,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null
 
   app.post(
     '/v1/chat/completions',
+    documented(OPENAI_BODIES['/v1/chat/completions']),
     guard(async (e, f, _req, reply) => {
       const messages = chatMessages(f);
       refuseChatParams(f);
