@@ -10,6 +10,7 @@ import type { ModelSpec } from '../src/core/arch/spec.js';
 import { profileEfficiency, profileHardware, type MeasuredProfile } from '../src/core/perf/measured.js';
 import { StepTimer, type RankMix } from '../src/core/serving/step-time.js';
 import type { ModelConfig } from '../src/engine/config.js';
+import type { Engine } from '../src/engine/engine.js';
 import { KvCache } from '../src/engine/kv_cache.js';
 import type { Model, ForwardItem } from '../src/engine/model.js';
 import { Profiler } from '../src/engine/profiler.js';
@@ -27,46 +28,72 @@ export interface TimedShape extends Shape {
 
 export const SERVING_PLAN = { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 };
 
-/** Median seconds of `repeat` forwards of one shape, after one warm-up (onnxruntime grows its arenas). */
-async function timeShape(model: Model, config: ModelConfig, s: Shape, repeat: number): Promise<number> {
+/** One shape's forward inputs, in a KV cache of its own. */
+function prepare(config: ModelConfig, s: Shape): { items: ForwardItem[]; cache: KvCache } {
   const block = 16;
-  const len = s.tokens + 1;
-  const perSeq = Math.ceil(len / block);
+  const perSeq = Math.ceil((s.tokens + 1) / block);
   const cache = new KvCache(config, s.batch * perSeq, block);
-  const prof = new Profiler();
   const table = (i: number) => Array.from({ length: perSeq }, (_, j) => i * perSeq + j);
   const tok = (i: number) => 1 + ((i * 7919) % (config.vocabSize - 1));
-  const items: ForwardItem[] =
+  const items: ForwardItem[] = Array.from({ length: s.batch }, (_, i) =>
     s.kind === 'prefill'
-      ? Array.from({ length: s.batch }, (_, i) => ({
-          tokens: Array.from({ length: s.tokens }, (_, t) => tok(i + t)),
-          start: 0,
-          blockTable: table(i),
-        }))
-      : Array.from({ length: s.batch }, (_, i) => ({
-          tokens: [tok(i)],
-          start: s.tokens,
-          blockTable: table(i),
-        }));
-  const times: number[] = [];
-  for (let r = 0; r <= repeat; r++) {
-    const t0 = performance.now();
-    await model.forward(items, cache, null, prof);
-    if (r > 0) times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+      ? { tokens: Array.from({ length: s.tokens }, (_, t) => tok(i + t)), start: 0, blockTable: table(i) }
+      : { tokens: [tok(i)], start: s.tokens, blockTable: table(i) },
+  );
+  return { items, cache };
 }
 
+/**
+ * Median seconds of 2 · `repeat` forwards of each shape, after one warm-up round (onnxruntime grows its arenas). The
+ * shapes are timed round-robin, so load from other processes on a shared machine spreads over all of them alike.
+ */
 export async function timeShapes(
   model: Model,
   config: ModelConfig,
   shapes: readonly Shape[],
   repeat: number,
 ): Promise<TimedShape[]> {
-  const out: TimedShape[] = [];
-  for (const s of shapes) out.push({ ...s, seconds: await timeShape(model, config, s, repeat) });
-  return out;
+  const prof = new Profiler();
+  const inputs = shapes.map((s) => prepare(config, s));
+  const times: number[][] = shapes.map(() => []);
+  for (let r = 0; r <= repeat; r++)
+    for (let i = 0; i < shapes.length; i++)
+      // Each turn starts with an untimed forward: the previous shape left other data in the caches, and a serving
+      // engine runs the same shape step after step.
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        await model.forward(inputs[i]!.items, inputs[i]!.cache, null, prof);
+        if (r > 0 && k > 0) times[i]!.push((performance.now() - t0) / 1000);
+      }
+  return shapes.map((s, i) => {
+    const t = times[i]!.sort((a, b) => a - b);
+    return { ...s, seconds: t[Math.floor(t.length / 2)]! };
+  });
+}
+
+/**
+ * The engine's host work per generated token outside the forward (sampling, detokenising), from its own profiler
+ * over a short batch of requests: a per-sequence cost the forward timings do not see.
+ */
+export async function hostSequenceS(engine: Engine, isl: number, batch: number): Promise<number> {
+  const before = new Map([...engine.profiler.totals].map(([k, v]) => [k, { ...v }]));
+  const V = engine.config.vocabSize;
+  await Promise.all(
+    Array.from({ length: batch }, (_, i) =>
+      engine.generate(
+        Array.from({ length: isl }, (_, t) => 1 + ((i * 131 + t * 7919) % (V - 1))),
+        { maxTokens: 16, ignoreEos: true, temperature: 0 },
+      ),
+    ),
+  );
+  const delta = (op: string) => {
+    const a = engine.profiler.totals.get(op);
+    const b = before.get(op);
+    return { ms: (a?.totalMs ?? 0) - (b?.totalMs ?? 0), count: (a?.count ?? 0) - (b?.count ?? 0) };
+  };
+  const sample = delta('sample');
+  const detok = delta('detokenize');
+  return sample.count > 0 ? (sample.ms + detok.ms) / 1000 / sample.count : 0;
 }
 
 function mixOf(s: Shape): RankMix {

@@ -19,7 +19,15 @@ import { simulateServing } from '../src/core/serving/index.js';
 import { Engine } from '../src/engine/engine.js';
 import { Rng } from '../src/engine/sampler.js';
 import { writeGpt2SmallCheckpoint } from './engine-load.js';
-import { fitProfile, modelSpec, predict, SERVING_PLAN, servingShapes, timeShapes } from './engine-profile.js';
+import {
+  fitProfile,
+  hostSequenceS,
+  modelSpec,
+  predict,
+  SERVING_PLAN,
+  servingShapes,
+  timeShapes,
+} from './engine-profile.js';
 
 const env = (k: string, d: string) => process.env[`ENGINE_SIM_${k}`] ?? d;
 const MODEL = env('MODEL', 'tiny');
@@ -54,8 +62,11 @@ const spec = modelSpec(raw);
 process.stderr.write('profiling the engine forward…\n');
 const timed = await timeShapes(engine.model, engine.config, servingShapes(ISL, OSL, USERS), 5);
 const name = `cpu: ${os.cpus()[0]?.model ?? '?'}, ${THREADS} onnxruntime thread(s), ${MODEL}`;
-const profile: MeasuredProfile = fitProfile(spec, timed, name);
-const fitted = predict(spec, profile, timed);
+const forwardProfile = fitProfile(spec, timed, name);
+const fitted = predict(spec, forwardProfile, timed);
+// The engine's sampling and detokenising per token, outside the forward: one more cost per sequence per step.
+const hostS = await hostSequenceS(engine, ISL, MAX_SEQS);
+const profile: MeasuredProfile = { ...forwardProfile, sequenceS: forwardProfile.sequenceS + hostS };
 
 // 2. The engine under closed loops.
 interface Measured {
@@ -162,7 +173,7 @@ const lines = results.map((r) => [
 process.stderr.write(
   `profile (${profile.name}): ${f(profile.bytesPerS / 1e9)} GB/s, GEMM ${f(profile.gemmFlopsPerS / 1e9)} GFLOP/s, ` +
     `attention ${f(profile.attentionFlopsPerS / 1e9)} GFLOP/s, ${f(profile.stepS * 1e3, 3)} ms/step, ` +
-    `${f(profile.sequenceS * 1e3, 3)} ms/sequence\n` +
+    `${f(profile.sequenceS * 1e3, 3)} ms/sequence (of which host ${f(hostS * 1e3, 3)})\n` +
     timed
       .map(
         (t, i) =>
@@ -183,6 +194,7 @@ console.log(
     rounds: ROUNDS,
     threads: THREADS,
     profile,
+    host_sequence_s: hostS,
     profile_shapes: timed.map((t, i) => ({ ...t, fitted_s: fitted[i] })),
     results,
   }),
