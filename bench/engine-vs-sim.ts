@@ -8,9 +8,10 @@
  *   npm run bench:engine-sim
  *   ENGINE_SIM_MODEL=tiny (models/kjv-llama-tiny, default) | gpt2-small (random GPT-2-small-shaped checkpoint)
  *   ENGINE_SIM_ISL, ENGINE_SIM_OSL (default 128, 64), ENGINE_SIM_USERS (default 1,4,16),
- *   ENGINE_SIM_ROUNDS (requests per user, default 4; the first wave is warm-up), ENGINE_SIM_THREADS (default 1).
+ *   ENGINE_SIM_ROUNDS (requests per user, default 4; the first wave is warm-up), ENGINE_SIM_THREADS (default 1),
+ *   ENGINE_SIM_PROFILE_OUT (where the measured profile is written; default $TMPDIR/infersim-cpu-profile-MODEL.json).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,9 @@ const fitted = predict(spec, forwardProfile, timed);
 // The engine's sampling and detokenising per token, outside the forward: one more cost per sequence per step.
 const hostS = await hostSequenceS(engine, ISL, MAX_SEQS);
 const profile: MeasuredProfile = { ...forwardProfile, sequenceS: forwardProfile.sequenceS + hostS };
+// Written out in core/perf/measured.ts's form (profileHardware / profileEfficiency read it back).
+const profileFile = env('PROFILE_OUT', join(os.tmpdir(), `infersim-cpu-profile-${MODEL}.json`));
+writeFileSync(profileFile, JSON.stringify(profile, null, 2) + '\n');
 
 // 2. The engine under closed loops.
 interface Measured {
@@ -171,7 +175,7 @@ const lines = results.map((r) => [
   pct(r.error.output_tokens_per_s),
 ]);
 process.stderr.write(
-  `profile (${profile.name}): ${f(profile.bytesPerS / 1e9)} GB/s, GEMM ${f(profile.gemmFlopsPerS / 1e9)} GFLOP/s, ` +
+  `profile (${profile.name}, written to ${profileFile}): ${f(profile.bytesPerS / 1e9)} GB/s, GEMM ${f(profile.gemmFlopsPerS / 1e9)} GFLOP/s, ` +
     `attention ${f(profile.attentionFlopsPerS / 1e9)} GFLOP/s, ${f(profile.stepS * 1e3, 3)} ms/step, ` +
     `${f(profile.sequenceS * 1e3, 3)} ms/sequence (of which host ${f(hostS * 1e3, 3)})\n` +
     timed
@@ -195,6 +199,7 @@ console.log(
     threads: THREADS,
     profile,
     host_sequence_s: hostS,
+    profile_file: profileFile,
     profile_shapes: timed.map((t, i) => ({ ...t, fitted_s: fitted[i] })),
     results,
   }),
