@@ -28,6 +28,7 @@ import {
   SERVING_PLAN,
   servingShapes,
   timeShapes,
+  type TimedShape,
 } from './engine-profile.js';
 
 const env = (k: string, d: string) => process.env[`ENGINE_SIM_${k}`] ?? d;
@@ -59,18 +60,25 @@ const engine = await Engine.load(dir, {
 const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
 const spec = modelSpec(raw);
 
-// 1. The profile: the engine's forward at the shapes this run goes through, fitted to core/perf's step model.
-process.stderr.write('profiling the engine forward…\n');
-const timed = await timeShapes(engine.model, engine.config, servingShapes(ISL, OSL, USERS), 5);
+// 1. The profile: the engine's forward at the shapes this run goes through, fitted to core/perf's step model, plus
+// the engine's sampling and detokenising per token outside the forward (one more cost per sequence per step).
+// On a shared machine the speed drifts with other load, so by default the forward is profiled again right before
+// each closed loop (ENGINE_SIM_REPROFILE=0: once).
+const REPROFILE = env('REPROFILE', '1') !== '0';
 const name = `cpu: ${os.cpus()[0]?.model ?? '?'}, ${THREADS} onnxruntime thread(s), ${MODEL}`;
-const forwardProfile = fitProfile(spec, timed, name);
-const fitted = predict(spec, forwardProfile, timed);
-// The engine's sampling and detokenising per token, outside the forward: one more cost per sequence per step.
-const hostS = await hostSequenceS(engine, ISL, MAX_SEQS);
-const profile: MeasuredProfile = { ...forwardProfile, sequenceS: forwardProfile.sequenceS + hostS };
-// Written out in core/perf/measured.ts's form (profileHardware / profileEfficiency read it back).
 const profileFile = env('PROFILE_OUT', join(os.tmpdir(), `infersim-cpu-profile-${MODEL}.json`));
-writeFileSync(profileFile, JSON.stringify(profile, null, 2) + '\n');
+const hostS = await hostSequenceS(engine, ISL, MAX_SEQS);
+async function measureProfile() {
+  process.stderr.write('profiling the engine forward…\n');
+  const timed = await timeShapes(engine.model, engine.config, servingShapes(ISL, OSL, USERS), 4);
+  const forward = fitProfile(spec, timed, name);
+  const fitted = predict(spec, forward, timed);
+  const profile: MeasuredProfile = { ...forward, sequenceS: forward.sequenceS + hostS };
+  // Written out in core/perf/measured.ts's form (profileHardware / profileEfficiency read it back).
+  writeFileSync(profileFile, JSON.stringify(profile, null, 2) + '\n');
+  return { profile, timed, fitted };
+}
+let measured = await measureProfile();
 
 // 2. The engine under closed loops.
 interface Measured {
@@ -111,7 +119,7 @@ async function closedLoop(users: number): Promise<Measured> {
 
 // 3. The simulator: same model, scheduler and KV blocks; the engine's policy is prefill-first, whole prompts, no
 // mixed steps, KV reserved as it grows (recompute preemption), prefix caching irrelevant (random prompts).
-function simulated(users: number): Measured {
+function simulated(users: number, profile: MeasuredProfile): Measured {
   const r = simulateServing({
     spec,
     hw: profileHardware(profile),
@@ -146,17 +154,28 @@ function simulated(users: number): Measured {
   return { ttft_s: m.ttft_s.p50, tpot_s: m.tpot_s.p50, output_tokens_per_s: m.output_tokens_per_s };
 }
 
-const results = [];
-for (const u of USERS) {
+interface Row {
+  users: number;
+  engine: Measured;
+  sim: Measured;
+  error: { ttft: number; tpot: number; output_tokens_per_s: number };
+  profile: MeasuredProfile;
+  profile_shapes: (TimedShape & { fitted_s: number })[];
+}
+const results: Row[] = [];
+for (const [n, u] of USERS.entries()) {
+  if (REPROFILE && n > 0) measured = await measureProfile();
   process.stderr.write(`engine: closed loop of ${u} user(s)…\n`);
   const e = await closedLoop(u);
-  const s = simulated(u);
+  const s = simulated(u, measured.profile);
   const err = (k: keyof Measured) => +((s[k] - e[k]) / e[k]).toFixed(3);
   results.push({
     users: u,
     engine: e,
     sim: s,
     error: { ttft: err('ttft_s'), tpot: err('tpot_s'), output_tokens_per_s: err('output_tokens_per_s') },
+    profile: measured.profile,
+    profile_shapes: measured.timed.map((t, i) => ({ ...t, fitted_s: measured.fitted[i]! })),
   });
 }
 await engine.close();
@@ -174,16 +193,23 @@ const lines = results.map((r) => [
   `${f(r.engine.output_tokens_per_s, 0)}/${f(r.sim.output_tokens_per_s, 0)}`,
   pct(r.error.output_tokens_per_s),
 ]);
-process.stderr.write(
-  `profile (${profile.name}, written to ${profileFile}): ${f(profile.bytesPerS / 1e9)} GB/s, GEMM ${f(profile.gemmFlopsPerS / 1e9)} GFLOP/s, ` +
-    `attention ${f(profile.attentionFlopsPerS / 1e9)} GFLOP/s, ${f(profile.stepS * 1e3, 3)} ms/step, ` +
-    `${f(profile.sequenceS * 1e3, 3)} ms/sequence (of which host ${f(hostS * 1e3, 3)})\n` +
-    timed
+const describe = (r: Row) => {
+  const p = r.profile;
+  return (
+    `profile before ${r.users} user(s): ${f(p.bytesPerS / 1e9)} GB/s, GEMM ${f(p.gemmFlopsPerS / 1e9)} GFLOP/s, ` +
+    `attention ${f(p.attentionFlopsPerS / 1e9)} GFLOP/s, ${f(p.stepS * 1e3, 3)} ms/step, ` +
+    `${f(p.sequenceS * 1e3, 3)} ms/sequence (of which host ${f(hostS * 1e3, 3)})\n` +
+    r.profile_shapes
       .map(
-        (t, i) =>
-          `  ${t.kind} b=${t.batch} ${t.tokens} tok: ${f(t.seconds * 1e3)} ms, fit ${f(fitted[i]! * 1e3)} ms`,
+        (t) =>
+          `  ${t.kind} b=${t.batch} ${t.tokens} tok: ${f(t.seconds * 1e3)} ms, fit ${f(t.fitted_s * 1e3)} ms`,
       )
-      .join('\n') +
+      .join('\n')
+  );
+};
+process.stderr.write(
+  `${name}; last profile written to ${profileFile}\n` +
+    (REPROFILE ? results.map(describe).join('\n') : describe(results[0]!)) +
     `\nISL ${ISL}, OSL ${OSL}, ${ROUNDS} requests per user (first wave warm-up), max_num_seqs ${MAX_SEQS}, ` +
     `max_num_batched_tokens ${MAX_BATCHED}, block ${BLOCK}\n` +
     [head, ...lines].map((r) => r.map((c, i) => c.padStart(i ? 18 : 6)).join('')).join('\n') +
@@ -197,10 +223,9 @@ console.log(
     osl: OSL,
     rounds: ROUNDS,
     threads: THREADS,
-    profile,
+    reprofile: REPROFILE,
     host_sequence_s: hostS,
     profile_file: profileFile,
-    profile_shapes: timed.map((t, i) => ({ ...t, fitted_s: fitted[i] })),
     results,
   }),
 );
