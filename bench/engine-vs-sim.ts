@@ -8,7 +8,8 @@
  *   npm run bench:engine-sim
  *   ENGINE_SIM_MODEL=tiny (models/kjv-llama-tiny, default) | gpt2-small (random GPT-2-small-shaped checkpoint)
  *   ENGINE_SIM_ISL, ENGINE_SIM_OSL (default 128, 64), ENGINE_SIM_USERS (default 1,4,16),
- *   ENGINE_SIM_ROUNDS (requests per user, default 4; the first wave is warm-up), ENGINE_SIM_THREADS (default 1),
+ *   ENGINE_SIM_ROUNDS (requests per user, default 4, raised so that at least 16 requests are measured; the first
+ *   wave is warm-up), ENGINE_SIM_THREADS (default 1),
  *   ENGINE_SIM_PROFILE_OUT (where the measured profile is written; default $TMPDIR/infersim-cpu-profile-MODEL.json).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,8 @@ const ISL = Number(env('ISL', '128'));
 const OSL = Number(env('OSL', '64'));
 const USERS = env('USERS', '1,4,16').split(',').map(Number);
 const ROUNDS = Number(env('ROUNDS', '4'));
+/** Requests per user: ROUNDS, or more where few users would measure too few requests for a median. */
+const roundsFor = (users: number) => Math.max(ROUNDS, 1 + Math.ceil(16 / users));
 const THREADS = Number(env('THREADS', '1'));
 const MAX_SEQS = Math.max(...USERS);
 const BLOCK = 16;
@@ -67,6 +70,11 @@ const spec = modelSpec(raw);
 const REPROFILE = env('REPROFILE', '1') !== '0';
 const name = `cpu: ${os.cpus()[0]?.model ?? '?'}, ${THREADS} onnxruntime thread(s), ${MODEL}`;
 const profileFile = env('PROFILE_OUT', join(os.tmpdir(), `infersim-cpu-profile-${MODEL}.json`));
+// Warm-up: V8 compiles the engine's TypeScript (attention, gathers, sampling) to its optimised tiers only after
+// many calls; without this the first profile times the cold code (tiny model: ~25% slower per decode step).
+for (let i = 0; i < 4; i++)
+  await engine.generate([1, 2, 3, 4], { maxTokens: OSL, ignoreEos: true, temperature: 0 });
+await hostSequenceS(engine, ISL, MAX_SEQS);
 const hostS = await hostSequenceS(engine, ISL, MAX_SEQS);
 async function measureProfile() {
   process.stderr.write('profiling the engine forward…\n');
@@ -97,7 +105,7 @@ async function closedLoop(users: number): Promise<Measured> {
   const rows: { start: number; end: number; ttft: number; out: number; order: number }[] = [];
   let issued = 0;
   const user = async () => {
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < roundsFor(users); r++) {
       const order = issued++;
       const prompt = Array.from({ length: ISL }, () => 1 + Math.floor(rng.next() * (V - 1)));
       const start = performance.now();
@@ -140,7 +148,7 @@ function simulated(users: number, profile: MeasuredProfile): Measured {
     workload: {
       kind: 'closed',
       users,
-      numRequests: users * ROUNDS,
+      numRequests: users * roundsFor(users),
       input: { kind: 'fixed', value: ISL },
       output: { kind: 'fixed', value: OSL },
       seed: 1,
@@ -210,7 +218,7 @@ const describe = (r: Row) => {
 process.stderr.write(
   `${name}; last profile written to ${profileFile}\n` +
     (REPROFILE ? results.map(describe).join('\n') : describe(results[0]!)) +
-    `\nISL ${ISL}, OSL ${OSL}, ${ROUNDS} requests per user (first wave warm-up), max_num_seqs ${MAX_SEQS}, ` +
+    `\nISL ${ISL}, OSL ${OSL}, ${USERS.map(roundsFor).join('/')} requests per user (first wave warm-up), max_num_seqs ${MAX_SEQS}, ` +
     `max_num_batched_tokens ${MAX_BATCHED}, block ${BLOCK}\n` +
     [head, ...lines].map((r) => r.map((c, i) => c.padStart(i ? 18 : 6)).join('')).join('\n') +
     '\n',
