@@ -192,6 +192,33 @@ describe('POST /api/serving/plan', () => {
     const r = await t.call('GET', '/openapi.json');
     expect(r.json.paths['/api/serving/plan'].post).toBeDefined();
   });
+
+  it('a search past its deadline is a 504, and the server answers meanwhile (the search runs off the event loop)', async () => {
+    // The openapi fuzz's request that held the server for minutes: 58k-token prompts at 1,692 requests/s, disagg.
+    const old = process.env['INFERSIM_PLAN_TIMEOUT_S'];
+    process.env['INFERSIM_PLAN_TIMEOUT_S'] = '3';
+    try {
+      const big = t.call('POST', '/api/serving/plan', {
+        model: 'meta-llama/Llama-3.1-8B',
+        rate: 1692,
+        isl: 58036,
+        osl: 17419,
+        ttft_ms: 1000,
+        disagg: true,
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = performance.now();
+      const health = await t.call('GET', '/health');
+      expect(health.status).toBe(200);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      const r = await big;
+      expect(r.status).toBe(504);
+      expect(r.json.detail).toMatch(/planning took longer than 3 s/);
+    } finally {
+      if (old === undefined) delete process.env['INFERSIM_PLAN_TIMEOUT_S'];
+      else process.env['INFERSIM_PLAN_TIMEOUT_S'] = old;
+    }
+  }, 60_000);
 });
 
 describe('the search over worker threads', () => {

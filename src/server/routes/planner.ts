@@ -7,10 +7,11 @@ import { z } from 'zod';
 import { planDevices } from '../../catalog/prices/devices.js';
 import { parsePrices } from '../../catalog/prices/index.js';
 import { priceEntry } from '../../catalog/prices/schema.js';
-import { choosePrice, planServing, type EngineIdList } from '../../core/planner/index.js';
+import { choosePrice, type EngineIdList, type PlanRequest } from '../../core/planner/index.js';
+import { planInWorkers, PlanTimeoutError } from '../../cli/commands/plan-workers.js';
 import { ENGINE_IDS } from '../../core/serving/index.js';
 import { resolveModel, type App, type AppContext } from '../context.js';
-import { InvalidInput } from '../errors.js';
+import { ApiError, InvalidInput } from '../errors.js';
 import { LIMITS } from '../limits.js';
 
 /** Bounds that keep one request's search to tens of seconds of CPU. */
@@ -60,6 +61,27 @@ export const planBody = z
 
 type Body = z.infer<typeof planBody>;
 
+/** Seconds a plan may search (INFERSIM_PLAN_TIMEOUT_S, default 60). */
+function planTimeoutS(): number {
+  const v = Number(process.env['INFERSIM_PLAN_TIMEOUT_S'] ?? 60);
+  return Number.isFinite(v) && v > 0 ? v : 60;
+}
+
+async function planOffLoop(r: PlanRequest) {
+  const s = planTimeoutS();
+  try {
+    return await planInWorkers(r, 1, undefined, { thread: true, timeoutMs: s * 1000 });
+  } catch (e) {
+    if (e instanceof PlanTimeoutError)
+      throw new ApiError(
+        504,
+        `planning took longer than ${s} s (INFERSIM_PLAN_TIMEOUT_S): narrow the search (fewer GPUs, engines or ` +
+          'precisions, no disagg, shorter requests)',
+      );
+    throw e;
+  }
+}
+
 async function plan(ctx: AppContext, b: Body) {
   if ((b.users === undefined) === (b.rate === undefined))
     throw new InvalidInput('users', 'give users or rate');
@@ -75,7 +97,8 @@ async function plan(ctx: AppContext, b: Body) {
     });
   }
   if (devices.length === 0) throw new InvalidInput('gpu', 'no device to plan for');
-  const res = planServing({
+  // The search runs in a worker thread under a deadline: a large one must not hold the server's event loop.
+  const res = await planOffLoop({
     spec: m.spec,
     devices,
     users: b.users,
