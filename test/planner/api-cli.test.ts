@@ -223,7 +223,7 @@ describe('POST /api/serving/plan', () => {
 
 describe('the search over worker threads', () => {
   it('gives the same answer as one thread', async () => {
-    const { planInWorkers } = await import('../../src/cli/commands/plan-workers.js');
+    const { planInWorkers } = await import('../../src/workers/plan-workers.js');
     const { planDevices } = await import('../../src/catalog/prices/devices.js');
     const { findModel, modelSpec } = await import('../../src/catalog/index.js');
     const request = {

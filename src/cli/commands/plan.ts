@@ -15,7 +15,7 @@ import { planDevices } from '../../catalog/prices/devices.js';
 import { choice, int, LIMITS } from '../options.js';
 import { duration, gb, printJson, printTable } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
-import { defaultWorkers, planInWorkers } from './plan-workers.js';
+import { defaultWorkers, planInWorkers } from '../../workers/plan-workers.js';
 import { planTrain, trainPlanOptions, type PlanTrainOpts } from './plan-train.js';
 
 interface Opts {

@@ -8,7 +8,7 @@ import { planDevices } from '../../catalog/prices/devices.js';
 import { parsePrices } from '../../catalog/prices/index.js';
 import { priceEntry } from '../../catalog/prices/schema.js';
 import { choosePrice, type EngineIdList, type PlanRequest } from '../../core/planner/index.js';
-import { planInWorkers, PlanTimeoutError } from '../../cli/commands/plan-workers.js';
+import { planInWorkers, PlanTimeoutError } from '../../workers/plan-workers.js';
 import { ENGINE_IDS } from '../../core/serving/index.js';
 import { resolveModel, type App, type AppContext } from '../context.js';
 import { ApiError, InvalidInput } from '../errors.js';

@@ -1,5 +1,6 @@
 /**
- * The planner's search spread over worker threads: each worker searches every n-th configuration
+ * The planner's search spread over worker threads (shared by `infersim plan` and POST /api/serving/plan, which
+ * runs it off its event loop under a deadline): each worker searches every n-th configuration
  * (core/planner searchPlans) and the shards are merged (mergePlans) into the same answer one thread gives.
  * This file is both the caller and the worker's entry.
  */
@@ -7,8 +8,8 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { InputError } from '../../core/memory/inference.js';
-import { PlanError } from '../../core/parallel/plan.js';
+import { InputError } from '../core/memory/inference.js';
+import { PlanError } from '../core/parallel/plan.js';
 import {
   mergePlans,
   PlanInputError,
@@ -16,7 +17,7 @@ import {
   type PlanPart,
   type PlanRequest,
   type PlanResult,
-} from '../../core/planner/index.js';
+} from '../core/planner/index.js';
 
 type Msg =
   | { kind: 'progress'; done: number }
