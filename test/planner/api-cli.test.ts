@@ -61,6 +61,27 @@ describe('infersim plan', () => {
     expect(j.pareto.length).toBeGreaterThan(0);
   });
 
+  it('--disagg also searches prefill:decode splits (P + D workers of the layout per replica)', async () => {
+    const r = await run(
+      'plan',
+      ...WORKLOAD,
+      '--gpu',
+      'h100',
+      '--engine',
+      'vllm',
+      '--max-gpus',
+      '4',
+      '--price-per-gpu-hour',
+      '2',
+      '--disagg',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.out).candidates.filter((c: { mode: string }) => c.mode === 'disagg');
+    expect(d.length).toBeGreaterThan(0);
+    for (const c of d) expect(c.gpus).toBe(c.replicas * (c.prefill_workers + c.decode_workers) * c.tp * c.pp);
+  });
+
   it('the table marks the recommended row and names the price used', async () => {
     const r = await run(
       'plan',

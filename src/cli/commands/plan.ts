@@ -129,6 +129,10 @@ export function registerPlan(program: Command): void {
       choice('--price-policy', ['median', 'min'] as const),
       'median',
     )
+    .option(
+      '--disagg',
+      'also search disaggregated replicas: prefill and decode workers of one layout at 1:1, 1:2, 1:3 or 2:1',
+    )
     .option('--top <n>', 'rows in the table', int('--top', 1, 1000), 15)
     .option(
       '--workers <n>',
