@@ -1,8 +1,9 @@
 /**
  * The planner's search spread over worker threads (shared by `infersim plan` and POST /api/serving/plan, which
- * runs it off its event loop under a deadline): each worker searches every n-th configuration
- * (core/planner searchPlans) and the shards are merged (mergePlans) into the same answer one thread gives.
- * This file is both the caller and the worker's entry.
+ * runs it off its event loop under a deadline), in core/planner's two phases: each worker estimates every n-th
+ * configuration (estimatePlans); the caller chooses which to simulate from all the estimates
+ * (selectForSimulation); each worker simulates every n-th of those (simulatePlans); the shards are merged
+ * (mergePlans) into the same answer one thread gives. This file is both the caller and the worker's entry.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -11,16 +12,22 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { InputError } from '../core/memory/inference.js';
 import { PlanError } from '../core/parallel/plan.js';
 import {
+  estimatePlans,
   mergePlans,
   PlanInputError,
-  searchPlans,
+  selectForSimulation,
+  simulatePlans,
+  type EstimatePart,
+  type JobEstimate,
   type PlanPart,
   type PlanRequest,
   type PlanResult,
 } from '../core/planner/index.js';
 
 type Msg =
+  | { kind: 'total'; total: number }
   | { kind: 'progress'; done: number }
+  | { kind: 'estimated'; part: EstimatePart }
   | { kind: 'done'; part: PlanPart }
   | { kind: 'error'; message: string; name: string; field: string | null };
 
@@ -52,7 +59,14 @@ export async function planInWorkers(
   onProgress?: (done: number, total: number) => void,
   opts: { thread?: boolean; timeoutMs?: number } = {},
 ): Promise<PlanResult> {
-  if (workers <= 1 && !opts.thread) return mergePlans(r, [searchPlans({ ...r, onProgress })]);
+  if (workers <= 1 && !opts.thread) {
+    // Progress over both phases: the estimates, then the simulations.
+    let first = 0;
+    const est = estimatePlans({ ...r, onProgress: (d, t) => ((first = t), onProgress?.(d, t)) });
+    const chosen = selectForSimulation(r, [est]);
+    const sim = simulatePlans({ ...r, onProgress: (d, t) => onProgress?.(first + d, first + t) }, chosen);
+    return mergePlans(r, [est], [sim]);
+  }
   workers = Math.max(1, workers);
   // Functions do not cross to a worker: progress comes back as messages.
   const request: PlanRequest = { ...r, onProgress: undefined };
@@ -82,67 +96,99 @@ export async function planInWorkers(
             reject(new PlanTimeoutError(`the search took longer than ${opts.timeoutMs! / 1000} s`));
           }, opts.timeoutMs);
         });
-  const all = Promise.all(
-    Array.from(
-      { length: workers },
-      (_, index) =>
-        new Promise<PlanPart>((resolve, reject) => {
-          const w = new Worker(script, {
-            eval: typeof script === 'string',
-            workerData: { tag: TAG, request, shard: { index, count: workers } },
-          });
-          started.push(w);
-          w.on('message', (m: Msg | { kind: 'total'; total: number }) => {
-            if (m.kind === 'total') total += m.total;
-            else if (m.kind === 'progress') {
-              done[index] = m.done;
-              onProgress?.(
-                done.reduce((a, b) => a + b, 0),
-                total,
-              );
-            } else if (m.kind === 'done') resolve(m.part);
-            else reject(rebuild(m));
-          });
-          w.on('error', reject);
-          w.on('exit', (code) => {
-            if (code !== 0) reject(new Error(`planner worker ${index} exited with code ${code}`));
-          });
-        }),
-    ),
+  // Each worker answers twice: its estimates, then (once the caller has chosen from all of them) its simulations.
+  const estimated: ((p: EstimatePart) => void)[] = [];
+  const finished: ((p: PlanPart) => void)[] = [];
+  const failed: ((e: Error) => void)[] = [];
+  const estimates = Array.from(
+    { length: workers },
+    (_, index) =>
+      new Promise<EstimatePart>((resolve, reject) => {
+        estimated[index] = resolve;
+        failed[index] = reject;
+      }),
   );
+  const parts = Array.from(
+    { length: workers },
+    (_, index) =>
+      new Promise<PlanPart>((resolve, reject) => {
+        finished[index] = resolve;
+        const prev = failed[index]!;
+        failed[index] = (e) => (prev(e), reject(e));
+      }),
+  );
+  for (let index = 0; index < workers; index++) {
+    const w = new Worker(script, {
+      eval: typeof script === 'string',
+      workerData: { tag: TAG, request, shard: { index, count: workers } },
+    });
+    started.push(w);
+    w.on('message', (m: Msg) => {
+      if (m.kind === 'total') total += m.total;
+      else if (m.kind === 'progress') {
+        done[index] = m.done;
+        onProgress?.(
+          done.reduce((a, b) => a + b, 0),
+          total,
+        );
+      } else if (m.kind === 'estimated') estimated[index]!(m.part);
+      else if (m.kind === 'done') finished[index]!(m.part);
+      else failed[index]!(rebuild(m));
+    });
+    w.on('error', (e) => failed[index]!(e));
+    w.on('exit', (code) => {
+      if (code !== 0) failed[index]!(new Error(`planner worker ${index} exited with code ${code}`));
+    });
+  }
+  const all = (async () => {
+    const est = await Promise.all(estimates);
+    const chosen = selectForSimulation(r, est);
+    for (const w of started) w.postMessage({ kind: 'simulate', chosen });
+    return mergePlans(r, est, await Promise.all(parts));
+  })();
   try {
-    const parts = await (deadline ? Promise.race([all, deadline]) : all);
-    return mergePlans(r, parts);
+    return await (deadline ? Promise.race([all, deadline]) : all);
   } finally {
     if (timer) clearTimeout(timer);
     all.catch(() => undefined);
+    parts.forEach((p) => p.catch(() => undefined));
+    estimates.forEach((p) => p.catch(() => undefined));
+    for (const w of started) void w.terminate();
   }
 }
 
 if (!isMainThread && (workerData as { tag?: string } | null)?.tag === TAG) {
   const { request, shard } = workerData as { request: PlanRequest; shard: { index: number; count: number } };
-  let announced = false;
-  try {
-    const part = searchPlans(
-      {
-        ...request,
-        onProgress: (d, t) => {
-          if (!announced) {
-            parentPort!.postMessage({ kind: 'total', total: t });
-            announced = true;
-          }
-          parentPort!.postMessage({ kind: 'progress', done: d });
-        },
-      },
-      shard,
-    );
-    parentPort!.postMessage({ kind: 'done', part } satisfies Msg);
-  } catch (e) {
+  // Progress counts both phases: the shard's estimates, then its simulations.
+  let offset = 0;
+  let announced = 0;
+  const progress = (d: number, t: number) => {
+    if (announced < offset + t) {
+      parentPort!.postMessage({ kind: 'total', total: offset + t - announced } satisfies Msg);
+      announced = offset + t;
+    }
+    parentPort!.postMessage({ kind: 'progress', done: offset + d } satisfies Msg);
+  };
+  const fail = (e: unknown) =>
     parentPort!.postMessage({
       kind: 'error',
       message: e instanceof Error ? e.message : String(e),
       name: e instanceof Error ? e.constructor.name : 'Error',
       field: e instanceof PlanError ? e.field : null,
     } satisfies Msg);
+  try {
+    const part = estimatePlans({ ...request, onProgress: progress }, shard);
+    offset = part.configurations;
+    parentPort!.once('message', (m: { kind: 'simulate'; chosen: JobEstimate[] }) => {
+      try {
+        const sim = simulatePlans({ ...request, onProgress: progress }, m.chosen, shard);
+        parentPort!.postMessage({ kind: 'done', part: sim } satisfies Msg);
+      } catch (e) {
+        fail(e);
+      }
+    });
+    parentPort!.postMessage({ kind: 'estimated', part } satisfies Msg);
+  } catch (e) {
+    fail(e);
   }
 }

@@ -42,6 +42,7 @@ interface Opts {
   top: number;
   workers?: number;
   disagg?: boolean;
+  exhaustive?: boolean;
 }
 
 function positive(name: string) {
@@ -133,6 +134,10 @@ export function registerPlan(program: Command): void {
       '--disagg',
       'also search disaggregated replicas: prefill and decode workers of one layout at 1:1, 1:2, 1:3 or 2:1',
     )
+    .option(
+      '--exhaustive',
+      'simulate every configuration past the pre-filter (slow; default: those the steady-state estimate ranks near the top)',
+    )
     .option('--top <n>', 'rows in the table', int('--top', 1, 1000), 15)
     .option(
       '--workers <n>',
@@ -192,6 +197,7 @@ export function registerPlan(program: Command): void {
           kvPrecisions: o.kvPrecision ? list(o.kvPrecision) : undefined,
           maxGpus: o.maxGpus ?? 16,
           disagg: o.disagg,
+          exhaustive: o.exhaustive,
         },
         o.workers ?? defaultWorkers(),
         bar
@@ -303,7 +309,7 @@ function printPlan(
   }
   for (const s of res.nearest) w(`nearest option (${s.change}): ${s.description}\n`);
   w(
-    `searched ${res.searched.configurations} configurations: ${res.searched.prefiltered} pruned by memory and ideal-latency bounds, ${res.searched.simulations} simulations\n`,
+    `searched ${res.searched.configurations} configurations: ${res.searched.prefiltered} pruned by memory and ideal-latency bounds, ${res.searched.estimated} estimated, ${res.searched.simulated} simulated (${res.searched.simulations} simulations)\n`,
   );
 }
 

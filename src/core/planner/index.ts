@@ -14,13 +14,14 @@ import type { Efficiency } from '../perf/efficiency.js';
 import type { Links } from '../perf/step.js';
 import { NoKvError, simulateServing, type EngineId, type ServingInput } from '../serving/index.js';
 import type { ServingMetrics } from '../serving/metrics.js';
-import { idealBounds, memoryFit, type IdealBounds, type MemoryFit } from './bounds.js';
+import { idealBounds, memoryFit, type IdealBounds } from './bounds.js';
 import { usdPerMillionOutputTokens, type PriceChoice } from './cost.js';
 import { paretoFront } from './pareto.js';
 import { nearestOptions } from './nearest.js';
 import { defaultPrecisions, precisionLabel, supported } from './precisions.js';
 import { checkMargin, meetsLimit } from './limits.js';
 import { layouts, type Layout } from './space.js';
+import { steadyEstimator, type SteadyEstimate } from './estimate.js';
 
 export {
   choosePrice,
@@ -78,6 +79,11 @@ export interface PlanRequest {
    * SPLITS (layouts without attention DP).
    */
   disagg?: boolean;
+  /**
+   * Simulate every configuration past the pre-filter instead of the steady-state estimate's selection (slow;
+   * the tests compare the two).
+   */
+  exhaustive?: boolean;
   /** Requests simulated per user (default 3; the first wave is left out). */
   waves?: number;
   onProgress?: (done: number, total: number) => void;
@@ -136,7 +142,17 @@ export interface PlanResult {
   rejected: Rejection[];
   /** When nothing meets the limits: the nearest options. */
   nearest: Suggestion[];
-  searched: { configurations: number; prefiltered: number; simulations: number };
+  /**
+   * Configurations listed; pruned by the memory and ideal-latency bounds; estimated by the steady state; simulated
+   * (the estimate's selection); and simulations run (several per configuration: the replica search).
+   */
+  searched: {
+    configurations: number;
+    prefiltered: number;
+    estimated: number;
+    simulated: number;
+    simulations: number;
+  };
 }
 
 /** Prefill : decode workers per disaggregated replica. */
@@ -173,14 +189,13 @@ export interface FamilyState extends Rejection {
   miss?: number;
 }
 
-/** What one shard of the search found (structured-clonable, for worker threads). */
+/** What one shard's simulations found (structured-clonable, for worker threads). */
 export interface PlanPart {
   candidates: Candidate[];
   families: FamilyState[];
+  /** Configurations simulated. */
   configurations: number;
-  prefiltered: number;
   simulations: number;
-  anyFit: boolean;
 }
 
 /** Whether a miss (limit ratio) is nearer than a family's recorded one; ties go to the smaller reason text. */
@@ -192,14 +207,55 @@ function nearer(miss: number | undefined, reason: string, f: FamilyState): boole
 
 /** The whole search in one thread. */
 export function planServing(r: PlanRequest): PlanResult {
-  return mergePlans(r, [searchPlans(r)]);
+  const est = estimatePlans(r);
+  return mergePlans(r, [est], [simulatePlans(r, selectForSimulation(r, [est]))]);
 }
 
-/**
- * The configurations of shard `index` of `count` (every count-th, so shards get a mix of devices and sizes):
- * pre-filter, simulate, keep those that meet the limits.
- */
-export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): PlanPart {
+type Job = {
+  dev: PlanDevice;
+  layout: Layout;
+  precision: string;
+  label: string;
+  kv: string;
+  engine: EngineId;
+  /** Disaggregated: [prefill workers, decode workers] per replica. */
+  split: readonly [number, number] | null;
+};
+
+interface Prepared {
+  jobs: Job[];
+  families: Map<string, FamilyState>;
+  pct: Percentile;
+  limit: { ttftS: number; tpotS: number; e2eS: number };
+  margin: number;
+  tokens: number;
+  waves: number;
+}
+
+const familyKey = (gpu: string, engine: string, label: string) => `${gpu}|${engine}|${label}`;
+
+/** Record a family's furthest stage (and, at one stage, its nearest miss). */
+function note(
+  families: Map<string, FamilyState>,
+  gpu: string,
+  engine: EngineId,
+  precision: string,
+  stage: RejectStage,
+  reason: string,
+  miss?: number,
+): void {
+  const key = familyKey(gpu, engine, precision);
+  const f = families.get(key);
+  if (!f) families.set(key, { gpu, engine, precision, stage, reason, met: false, miss });
+  else if (
+    STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(f.stage) ||
+    (stage === f.stage && nearer(miss, reason, f))
+  )
+    Object.assign(f, { stage, reason, miss });
+}
+
+/** Check the request and list its configurations (the same list, in the same order, in every thread). */
+function prepare(r: PlanRequest): Prepared {
   if ((r.users === undefined) === (r.rate === undefined)) throw new PlanInputError('give users or rate');
   if (r.users !== undefined && !(Number.isInteger(r.users) && r.users >= 1))
     throw new PlanInputError(`users must be a positive integer (got ${r.users})`);
@@ -214,17 +270,9 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       throw new PlanInputError(`${k} must be a positive integer (got ${v})`);
   if (r.devices.length === 0) throw new PlanInputError('no devices to plan for');
   if (r.engines.length === 0) throw new PlanInputError('no engines to plan for');
-  const pct: Percentile = r.limits.percentile ?? 50;
-  const limit = {
-    ttftS: r.limits.ttftMs !== undefined ? r.limits.ttftMs / 1e3 : Infinity,
-    tpotS: r.limits.tpotMs !== undefined ? r.limits.tpotMs / 1e3 : Infinity,
-    e2eS: r.limits.e2eMs !== undefined ? r.limits.e2eMs / 1e3 : Infinity,
-  };
   const margin = r.limits.margin ?? 0;
   const marginError = checkMargin(margin);
   if (marginError) throw new PlanInputError(marginError);
-  const within = (value: number, lim: number) => meetsLimit(value, lim, margin);
-  const tokens = r.isl + r.osl;
   const precisions = r.precisions?.length ? r.precisions : defaultPrecisions(r.spec);
   for (const p of precisions)
     try {
@@ -234,38 +282,8 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
     }
   for (const k of r.kvPrecisions ?? [])
     if (kvElementBytes(k) === null) throw new PlanInputError(`kv precision: unknown KV-cache dtype '${k}'`);
-  const waves = r.waves ?? 3;
 
-  // Families and the furthest stage each reached.
   const families = new Map<string, FamilyState>();
-  const note = (
-    gpu: string,
-    engine: EngineId,
-    precision: string,
-    stage: RejectStage,
-    reason: string,
-    miss?: number,
-  ) => {
-    const key = `${gpu}|${engine}|${precision}`;
-    const f = families.get(key);
-    if (!f) families.set(key, { gpu, engine, precision, stage, reason, met: false, miss });
-    else if (
-      STAGE_ORDER.indexOf(stage) > STAGE_ORDER.indexOf(f.stage) ||
-      (stage === f.stage && nearer(miss, reason, f))
-    )
-      Object.assign(f, { stage, reason, miss });
-  };
-
-  type Job = {
-    dev: PlanDevice;
-    layout: Layout;
-    precision: string;
-    label: string;
-    kv: string;
-    engine: EngineId;
-    /** Disaggregated: [prefill workers, decode workers] per replica. */
-    split: readonly [number, number] | null;
-  };
   const jobs: Job[] = [];
   for (const dev of r.devices) {
     const ls = layouts(r.spec, r.maxGpus, dev.perNode ?? 8);
@@ -273,7 +291,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       const label = precisionLabel(r.spec, precision);
       const why = supported(dev.hw, precision, label);
       if (why) {
-        for (const e of r.engines) note(dev.id, e, label, 'unsupported', why);
+        for (const e of r.engines) note(families, dev.id, e, label, 'unsupported', why);
         continue;
       }
       const kvs =
@@ -292,25 +310,90 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
           }
       if (ls.length === 0)
         for (const e of r.engines)
-          note(dev.id, e, label, 'does-not-fit', `no layout of up to ${r.maxGpus} GPUs`);
+          note(families, dev.id, e, label, 'does-not-fit', `no layout of up to ${r.maxGpus} GPUs`);
     }
   }
+  return {
+    jobs,
+    families,
+    pct: r.limits.percentile ?? 50,
+    limit: {
+      ttftS: r.limits.ttftMs !== undefined ? r.limits.ttftMs / 1e3 : Infinity,
+      tpotS: r.limits.tpotMs !== undefined ? r.limits.tpotMs / 1e3 : Infinity,
+      e2eS: r.limits.e2eMs !== undefined ? r.limits.e2eMs / 1e3 : Infinity,
+    },
+    margin,
+    tokens: r.isl + r.osl,
+    waves: r.waves ?? 3,
+  };
+}
 
+/** GPUs of one replica: the layout's, or its prefill and decode workers'. */
+const unitGpusOf = (job: Job) =>
+  job.split ? (job.split[0] + job.split[1]) * job.layout.gpus : job.layout.gpus;
+
+/**
+ * The steady-state estimate's slack: a configuration it puts up to this fraction over a limit is still simulated
+ * (the estimate and the simulation differ, most in TTFT), and one within COST_SLACK of the cheapest estimate.
+ */
+export const ESTIMATE_SLACK = 0.25;
+export const COST_SLACK = 1.5;
+/** Configurations simulated per family (device · engine · precision) and mode, at least. */
+export const FAMILY_PICKS = 2;
+
+/** A configuration past the pre-filter, as the steady-state estimate sees it at its fewest replicas. */
+export interface JobEstimate {
+  /** Index in the request's configuration list. */
+  index: number;
+  family: string;
+  disagg: boolean;
+  /** Fewest replicas the estimate meets the limits with (with the slack); the most that fit when none does. */
+  replicas: number;
+  meets: boolean;
+  /** Largest limit ratio at `replicas` (≤ 1 + slack when it meets). */
+  miss: number;
+  usdPerMillion: number | null;
+  perGpu: number;
+  perUser: number;
+}
+
+/** What one shard's estimates found (structured-clonable, for worker threads). */
+export interface EstimatePart {
+  estimates: JobEstimate[];
+  families: FamilyState[];
+  configurations: number;
+  prefiltered: number;
+  anyFit: boolean;
+}
+
+/**
+ * Phase 1, for the configurations of shard `index` of `count` (every count-th): the memory and ideal-latency
+ * pre-filter, then the steady-state estimate (estimate.ts) at the fewest replicas that meet the limits.
+ */
+export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): EstimatePart {
+  const P = prepare(r);
+  const within = (value: number, lim: number) => meetsLimit(value, lim, P.margin);
   const idealCache = new Map<string, IdealBounds>();
-  const hints = new Map<string, number>();
-  const candidates: Candidate[] = [];
+  const estimates: JobEstimate[] = [];
   let prefiltered = 0;
-  let simulations = 0;
-  const fits: { job: Job; mem: MemoryFit }[] = [];
-
-  const mine = jobs.filter((_, i) => i % shard.count === shard.index);
-  mine.forEach((job, i) => {
+  let anyFit = false;
+  const mine = P.jobs
+    .map((job, index) => ({ job, index }))
+    .filter(({ index }) => index % shard.count === shard.index);
+  mine.forEach(({ job, index }, i) => {
     r.onProgress?.(i, mine.length);
     const { dev, layout, precision, label, kv, engine, split } = job;
-    const mem = memoryFit(r.spec, dev.hw, { engine, plan: layout.plan, precision, kvPrecision: kv, tokens });
+    const mem = memoryFit(r.spec, dev.hw, {
+      engine,
+      plan: layout.plan,
+      precision,
+      kvPrecision: kv,
+      tokens: P.tokens,
+    });
     if (!mem.fits) {
       prefiltered++;
       note(
+        P.families,
         dev.id,
         engine,
         label,
@@ -319,7 +402,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       );
       return;
     }
-    fits.push({ job, mem });
+    anyFit = true;
     const ikey = `${dev.id}|${layout.name}|${precision}|${kv}`;
     let ideal = idealCache.get(ikey);
     if (!ideal) {
@@ -332,31 +415,216 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       });
       idealCache.set(ikey, ideal);
     }
-    if (!within(ideal.ttftS, limit.ttftS) || !within(ideal.ttftS + (r.osl - 1) * ideal.tpotS, limit.e2eS)) {
+    if (
+      !within(ideal.ttftS, P.limit.ttftS) ||
+      !within(ideal.ttftS + (r.osl - 1) * ideal.tpotS, P.limit.e2eS)
+    ) {
       prefiltered++;
       note(
+        P.families,
         dev.id,
         engine,
         label,
         'ideal-ttft',
         `TTFT or E2E over the limit even at datasheet speed (ideal TTFT ${(ideal.ttftS * 1e3).toFixed(1)} ms with ${layout.name})`,
-        Math.max(ideal.ttftS / limit.ttftS, (ideal.ttftS + (r.osl - 1) * ideal.tpotS) / limit.e2eS),
+        Math.max(ideal.ttftS / P.limit.ttftS, (ideal.ttftS + (r.osl - 1) * ideal.tpotS) / P.limit.e2eS),
       );
       return;
     }
-    if (!within(ideal.tpotS, limit.tpotS)) {
+    if (!within(ideal.tpotS, P.limit.tpotS)) {
       prefiltered++;
       note(
+        P.families,
         dev.id,
         engine,
         label,
         'ideal-tpot',
         `TPOT over the limit even at datasheet speed (ideal ${(ideal.tpotS * 1e3).toFixed(2)} ms with ${layout.name})`,
-        ideal.tpotS / limit.tpotS,
+        ideal.tpotS / P.limit.tpotS,
       );
       return;
     }
+    const unitGpus = unitGpusOf(job);
+    const maxReplicas = Math.floor(r.maxGpus / unitGpus);
+    const family = familyKey(dev.id, engine, label);
+    if (r.users === undefined) {
+      // An open loop has no steady-state estimate here: every configuration is simulated.
+      estimates.push({
+        index,
+        family,
+        disagg: split !== null,
+        replicas: 1,
+        meets: true,
+        miss: 0,
+        usdPerMillion: null,
+        perGpu: 0,
+        perUser: 0,
+      });
+      return;
+    }
+    const users = r.users;
+    let est: (u: number) => SteadyEstimate;
+    try {
+      est = steadyEstimator({
+        spec: r.spec,
+        hw: dev.hw,
+        links: dev.links,
+        precision,
+        kvPrecision: kv,
+        engine,
+        plan: layout.plan,
+        split,
+        kvTokensPerRank: mem.kvTokens,
+        isl: r.isl,
+        osl: r.osl,
+        efficiency: r.efficiency,
+        efficiencyFor: r.efficiencyFor,
+      });
+    } catch {
+      // Left to the simulation, which names the error.
+      estimates.push({
+        index,
+        family,
+        disagg: split !== null,
+        replicas: maxReplicas,
+        meets: true,
+        miss: 0,
+        usdPerMillion: null,
+        perGpu: 0,
+        perUser: 0,
+      });
+      return;
+    }
+    const at = (replicas: number) => {
+      const e = est(Math.max(1, Math.ceil(users / replicas)));
+      const ratio = Math.max(
+        e.ttftS / P.limit.ttftS,
+        e.tpotS / P.limit.tpotS,
+        (e.ttftS + (r.osl - 1) * e.tpotS) / P.limit.e2eS,
+      );
+      return { e, ratio };
+    };
+    const ok = (x: { ratio: number }) => x.ratio <= (1 + P.margin) * (1 + ESTIMATE_SLACK);
+    // The fewest replicas that meet (fewer users per replica never slows a user down).
+    let lo = 0;
+    let hi = maxReplicas;
+    let top = at(maxReplicas);
+    if (ok(top))
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        const x = at(mid);
+        if (ok(x)) {
+          hi = mid;
+          top = x;
+        } else lo = mid;
+      }
+    const gpus = hi * unitGpus;
+    const cycle = top.e.ttftS + (r.osl - 1) * top.e.tpotS;
+    const tokensPerS = (users * r.osl) / cycle;
+    estimates.push({
+      index,
+      family,
+      disagg: split !== null,
+      replicas: hi,
+      meets: ok(top),
+      miss: top.ratio,
+      usdPerMillion: dev.price
+        ? usdPerMillionOutputTokens(dev.price.usd_per_gpu_hour * gpus, tokensPerS)
+        : null,
+      perGpu: tokensPerS / gpus,
+      perUser: top.e.tpotS > 0 ? 1 / top.e.tpotS : 0,
+    });
+  });
+  r.onProgress?.(mine.length, mine.length);
+  return {
+    estimates,
+    families: [...P.families.values()],
+    configurations: mine.length,
+    prefiltered,
+    anyFit,
+  };
+}
 
+/**
+ * Which estimated configurations to simulate (the same choice whatever the sharding): those the estimate puts
+ * within the limits (with its slack) and within COST_SLACK of the cheapest such estimate (of the best tokens/s per
+ * GPU when unpriced); each family's best (or, when none of it meets, its nearest miss, so every family is judged
+ * by the simulation); and the estimate's Pareto front of cost vs tokens/s per user.
+ */
+export function selectForSimulation(r: PlanRequest, parts: readonly EstimatePart[]): JobEstimate[] {
+  const all = parts.flatMap((p) => p.estimates).sort((a, b) => a.index - b.index);
+  if (r.users === undefined || r.exhaustive) return all;
+  const meets = all.filter((e) => e.meets);
+  let cheapest = Infinity;
+  let bestPerGpu = 0;
+  for (const e of meets) {
+    if (e.usdPerMillion !== null) cheapest = Math.min(cheapest, e.usdPerMillion);
+    bestPerGpu = Math.max(bestPerGpu, e.perGpu);
+  }
+  const keep = new Set<number>();
+  for (const e of meets)
+    if (
+      e.usdPerMillion !== null
+        ? e.usdPerMillion <= COST_SLACK * cheapest
+        : e.perGpu * COST_SLACK >= bestPerGpu
+    )
+      keep.add(e.index);
+  // Each family's best estimates (lowest cost, else most tokens/s per GPU), or its nearest misses, aggregated and
+  // disaggregated apart: the estimate and the simulation can disagree, so a family is not judged by one.
+  const better = (a: JobEstimate, b: JobEstimate) => {
+    if (a.meets !== b.meets) return a.meets;
+    if (!a.meets) return a.miss < b.miss;
+    if (a.usdPerMillion !== null && b.usdPerMillion !== null && a.usdPerMillion !== b.usdPerMillion)
+      return a.usdPerMillion < b.usdPerMillion;
+    return a.perGpu > b.perGpu;
+  };
+  const groups = new Map<string, JobEstimate[]>();
+  for (const e of all) {
+    const key = `${e.family}|${e.disagg}`;
+    const g = groups.get(key) ?? [];
+    g.push(e);
+    groups.set(key, g);
+  }
+  for (const g of groups.values())
+    g.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : a.index - b.index))
+      .slice(0, FAMILY_PICKS)
+      .forEach((e) => keep.add(e.index));
+  // The estimate's Pareto front: no other is both cheaper (or as cheap) and faster per user.
+  const priced = meets.filter((e) => e.usdPerMillion !== null);
+  for (const e of priced)
+    if (
+      !priced.some(
+        (o) =>
+          o !== e &&
+          o.usdPerMillion! <= e.usdPerMillion! &&
+          o.perUser >= e.perUser &&
+          (o.usdPerMillion! < e.usdPerMillion! || o.perUser > e.perUser),
+      )
+    )
+      keep.add(e.index);
+  return all.filter((e) => keep.has(e.index));
+}
+
+/**
+ * Phase 2: simulate the chosen configurations of shard `index` of `count` (every count-th of `chosen`), each from
+ * its estimated replica count: the fewest replicas whose simulation meets the limits, its figures and cost.
+ */
+export function simulatePlans(
+  r: PlanRequest,
+  chosen: readonly JobEstimate[],
+  shard = { index: 0, count: 1 },
+): PlanPart {
+  const P = prepare(r);
+  P.families.clear();
+  const { pct, limit, waves } = P;
+  const within = (value: number, lim: number) => meetsLimit(value, lim, P.margin);
+  const candidates: Candidate[] = [];
+  let simulations = 0;
+  const mine = chosen.filter((_, i) => i % shard.count === shard.index);
+  mine.forEach((pick, i) => {
+    r.onProgress?.(i, mine.length);
+    const job = P.jobs[pick.index]!;
+    const { dev, layout, precision, label, kv, engine, split } = job;
     // Replicas: the fewest that meet the limits (more replicas, fewer users or requests per rank).
     const dp = layout.plan.attentionDp;
     // A replica: one engine of the layout (its attention-DP ranks simulated as one), or a disaggregated unit of
@@ -423,6 +691,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
         out = { m: res.estimate, share: r.users !== undefined ? r.users / (simUsers * scale) : ranks };
       } catch (e) {
         note(
+          P.families,
           dev.id,
           engine,
           label,
@@ -440,12 +709,11 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       within(at(s.m.tpot_s, pct), limit.tpotS) &&
       within(at(s.m.e2e_s, pct), limit.e2eS);
 
-    // Start where the same device and layout ended for the previous precision or engine (often the answer:
-    // two simulations), then double up or bisect down.
+    // Start at the steady-state estimate's replicas (often the answer: two simulations), then double up or
+    // bisect down.
     let lo = 0; // most replicas known to miss
     let hi = 0; // fewest known to meet
-    const hkey = `${dev.id}|${layout.name}|${split ?? ''}`;
-    const hint = Math.max(1, Math.min(hints.get(hkey) ?? 1, maxReplicas));
+    const hint = Math.max(1, Math.min(pick.replicas, maxReplicas));
     if (meets(simulateAt(hint))) {
       hi = hint;
       if (hint > 1) {
@@ -468,6 +736,7 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       );
       if (s)
         note(
+          P.families,
           dev.id,
           engine,
           label,
@@ -487,7 +756,6 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
       if (meets(simulateAt(mid))) hi = mid;
       else lo = mid;
     }
-    hints.set(hkey, hi);
     const s = simulateAt(hi)!;
     const gpus = hi * unitGpus;
     const tokensPerS = s.m.output_tokens_per_s * s.share;
@@ -520,28 +788,25 @@ export function searchPlans(r: PlanRequest, shard = { index: 0, count: 1 }): Pla
         usdPerHour === null ? null : usdPerMillionOutputTokens(usdPerHour, tokensPerS),
       price_source: dev.price,
     });
-    const fkey = `${dev.id}|${engine}|${label}`;
-    const fam = families.get(fkey);
+    const fkey = familyKey(dev.id, engine, label);
+    const fam = P.families.get(fkey);
     if (fam) fam.met = true;
     else
-      families.set(fkey, { gpu: dev.id, engine, precision: label, stage: 'limits', reason: '', met: true });
+      P.families.set(fkey, { gpu: dev.id, engine, precision: label, stage: 'limits', reason: '', met: true });
   });
   r.onProgress?.(mine.length, mine.length);
-  return {
-    candidates,
-    families: [...families.values()],
-    configurations: mine.length,
-    prefiltered,
-    simulations,
-    anyFit: fits.length > 0,
-  };
+  return { candidates, families: [...P.families.values()], configurations: mine.length, simulations };
 }
 
 /** The shards' findings as one answer: ranked candidates, Pareto front, rejected families, nearest options. */
-export function mergePlans(r: PlanRequest, parts: readonly PlanPart[]): PlanResult {
-  const candidates = parts.flatMap((p) => p.candidates).sort(rank);
+export function mergePlans(
+  r: PlanRequest,
+  estimated: readonly EstimatePart[],
+  simulated: readonly PlanPart[],
+): PlanResult {
+  const candidates = simulated.flatMap((p) => p.candidates).sort(rank);
   const families = new Map<string, FamilyState>();
-  for (const f of parts.flatMap((p) => p.families)) {
+  for (const f of [...estimated, ...simulated].flatMap((p) => p.families)) {
     const key = `${f.gpu}|${f.engine}|${f.precision}`;
     const g = families.get(key);
     if (!g) families.set(key, { ...f });
@@ -562,8 +827,8 @@ export function mergePlans(r: PlanRequest, parts: readonly PlanPart[]): PlanResu
       return da - db || ea - eb || (a.precision < b.precision ? -1 : a.precision > b.precision ? 1 : 0);
     })
     .map(({ met: _met, miss: _miss, ...f }) => f);
-  const anyFit = parts.some((p) => p.anyFit);
-  const sum = (k: 'configurations' | 'prefiltered' | 'simulations') => parts.reduce((a, p) => a + p[k], 0);
+  const anyFit = estimated.some((p) => p.anyFit);
+  const sum = <T>(parts: readonly T[], f: (p: T) => number) => parts.reduce((a, p) => a + f(p), 0);
   return {
     recommended: candidates[0] ?? null,
     candidates,
@@ -571,9 +836,11 @@ export function mergePlans(r: PlanRequest, parts: readonly PlanPart[]): PlanResu
     rejected,
     nearest: candidates.length ? [] : nearestOptions(r, anyFit),
     searched: {
-      configurations: sum('configurations'),
-      prefiltered: sum('prefiltered'),
-      simulations: sum('simulations'),
+      configurations: sum(estimated, (p) => p.configurations),
+      prefiltered: sum(estimated, (p) => p.prefiltered),
+      estimated: sum(estimated, (p) => p.estimates.length),
+      simulated: sum(simulated, (p) => p.configurations),
+      simulations: sum(simulated, (p) => p.simulations),
     },
   };
 }
