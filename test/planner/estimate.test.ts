@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
-import { steadyEstimator } from '../../src/core/planner/estimate.js';
+import { openLoopEstimate, steadyEstimator } from '../../src/core/planner/estimate.js';
 import {
   COST_SLACK,
   planServing,
@@ -65,18 +65,35 @@ describe('selectForSimulation', () => {
     est(5, 'b', { meets: false, miss: 2.0 }), // b's second nearest
     est(6, 'b', { meets: false, miss: 3.0 }), // third: left out
     est(7, 'a', { meets: true, usdPerMillion: 2.5, perUser: 10, disagg: true }), // a's best disaggregated one
+    // Family c: two cheap ones; one 2× with the most headroom under the limits (kept); one neither (left out).
+    est(8, 'c', { meets: true, usdPerMillion: 1.2, perUser: 28, miss: 0.95 }),
+    est(9, 'c', { meets: true, usdPerMillion: 1.3, perUser: 27, miss: 0.97 }),
+    est(10, 'c', { meets: true, usdPerMillion: 2.0, perUser: 24, miss: 0.5 }),
+    est(11, 'c', { meets: true, usdPerMillion: 2.2, perUser: 23, miss: 0.8 }),
   ];
   const users = { users: 10 } as PlanRequest;
 
-  it('keeps the cheap, each family and mode’s best two, the nearest misses and the Pareto front', () => {
+  it('keeps the cheap, each family and mode’s best two and the one with most headroom, the nearest misses and the Pareto front', () => {
     expect(COST_SLACK).toBe(1.5);
     const chosen = selectForSimulation(users, [part(estimates.slice(0, 4)), part(estimates.slice(4))]);
-    expect(chosen.map((e) => e.index)).toEqual([0, 1, 3, 4, 5, 7]);
+    expect(chosen.map((e) => e.index)).toEqual([0, 1, 3, 4, 5, 7, 8, 9, 10]);
   });
 
-  it('an open loop, or an exhaustive search, simulates everything', () => {
-    expect(selectForSimulation({ rate: 1 } as PlanRequest, [part(estimates)])).toHaveLength(8);
-    expect(selectForSimulation({ ...users, exhaustive: true }, [part(estimates)])).toHaveLength(8);
+  it('an exhaustive search simulates everything', () => {
+    expect(selectForSimulation({ ...users, exhaustive: true }, [part(estimates)])).toHaveLength(12);
+  });
+});
+
+describe('openLoopEstimate (Little’s law)', () => {
+  // TTFT 0.1 + 0.01 · N s and TPOT 10 ms at N requests in flight; OSL 11: a request takes 0.2 + 0.01 · N s.
+  const fake = (n: number) => ({ ttftS: 0.1 + 0.01 * n, tpotS: 0.01, tokensPerS: 0 });
+  it('in flight N = rate · (0.2 + 0.01 N): at 50/s, N = 10 / 0.5 = 20 and TTFT 0.3 s; at 100/s none', () => {
+    const e = openLoopEstimate(fake, 50, 11, 1e6)!;
+    expect(e.ttftS).toBeCloseTo(0.3, 6);
+    expect(e.tokensPerS).toBe(50 * 11);
+    expect(openLoopEstimate(fake, 100, 11, 1e6)).toBeNull();
+    // More in flight than the replica holds: none either.
+    expect(openLoopEstimate(fake, 50, 11, 15)).toBeNull();
   });
 });
 
@@ -100,6 +117,15 @@ describe('the pruned search', () => {
     expect(pruned.recommended).toEqual(all.recommended);
     expect(pruned.candidates.slice(0, 5)).toEqual(all.candidates.slice(0, 5));
     expect(pruned.rejected).toEqual(all.rejected);
+  }, 60_000);
+
+  it('an open loop too: the same recommendation and top five as simulating everything', () => {
+    const open = { ...request, users: undefined, rate: 4 };
+    const pruned = planServing(open);
+    const all = planServing({ ...open, exhaustive: true });
+    expect(pruned.searched.simulated).toBeLessThan(all.searched.simulated);
+    expect(pruned.recommended).toEqual(all.recommended);
+    expect(pruned.candidates.slice(0, 5)).toEqual(all.candidates.slice(0, 5));
   }, 60_000);
 
   it('the estimate is within the selection’s slack of the simulation (TPOT, vLLM, H100)', () => {

@@ -82,8 +82,13 @@ function transferS(i: EstimateInput, kvBytes: number): number {
   return link.latencyS + (per * i.isl) / (link.bandwidthBytesPerS * lanes);
 }
 
-/** A steady-state estimator for one configuration at any number of users per replica (step times cached). */
-export function steadyEstimator(i: EstimateInput): (usersPerReplica: number) => SteadyEstimate {
+/**
+ * A steady-state estimator for one configuration at any number of users per replica (step times cached). With
+ * `poisson`, the users are the requests in flight of an open loop: no waves, prompts queue as M/D/1.
+ */
+export type Estimator = (usersPerReplica: number, o?: { poisson?: boolean }) => SteadyEstimate;
+
+export function steadyEstimator(i: EstimateInput): Estimator {
   const kvBytes = kvElementBytes(i.kvPrecision) ?? 2;
   const opts = {
     spec: i.spec,
@@ -104,13 +109,13 @@ export function steadyEstimator(i: EstimateInput): (usersPerReplica: number) => 
   const seqs = Math.max(1, i.kvTokensPerRank / (i.isl + i.osl));
   const cycle = (e: { ttft_s: number; tpot_s: number }) => e.ttft_s + Math.max(0, i.osl - 1) * e.tpot_s;
   if (!i.split)
-    return (users) => {
+    return (users, o) => {
       const b = Math.max(1, Math.ceil(users / dp));
       const e = steadyAgg({
         batch: b,
         kvCapacity: seqs,
         requestS: eff.requestS,
-        burst: eff.burst,
+        burst: o?.poisson ? 0 : eff.burst,
         burstHalf: eff.burstHalf,
         isl: i.isl,
         osl: i.osl,
@@ -121,13 +126,13 @@ export function steadyEstimator(i: EstimateInput): (usersPerReplica: number) => 
     };
   const [p, d] = i.split;
   const move = transferS(i, kvBytes);
-  return (users) => {
+  return (users, o) => {
     const e = steadyDisagg({
       users,
       decodeBatch: Math.max(1, Math.ceil(users / d)),
       kvCapacity: seqs,
       requestS: eff.requestS,
-      burst: eff.burst,
+      burst: o?.poisson ? 0 : eff.burst,
       prefillRanks: p,
       isl: i.isl,
       osl: i.osl,
@@ -137,4 +142,27 @@ export function steadyEstimator(i: EstimateInput): (usersPerReplica: number) => 
     });
     return { ttftS: e.ttft_s, tpotS: e.tpot_s, tokensPerS: (users * i.osl) / cycle(e) };
   };
+}
+
+/**
+ * An open loop of `rate` requests/s on one replica, by Little's law: the requests in flight N = rate · (TTFT +
+ * (OSL − 1) · TPOT) at the latencies N requests see; iterated to its fixed point. null when there is none: the
+ * replica cannot keep up (more requests in flight than its KV cache holds, or than `most`).
+ */
+export function openLoopEstimate(
+  est: Estimator,
+  rate: number,
+  osl: number,
+  most: number,
+): SteadyEstimate | null {
+  const cycle = (e: SteadyEstimate) => e.ttftS + Math.max(0, osl - 1) * e.tpotS;
+  let n = Math.max(1, rate * cycle(est(1, { poisson: true })));
+  for (let it = 0; it < 60; it++) {
+    const e = est(Math.ceil(n), { poisson: true });
+    const next = rate * cycle(e);
+    if (!Number.isFinite(next) || next > most) return null;
+    if (Math.abs(next - n) <= 1e-3 * n) return { ...e, tokensPerS: rate * osl };
+    n = 0.5 * (n + next);
+  }
+  return null;
 }

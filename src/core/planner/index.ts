@@ -21,7 +21,7 @@ import { nearestOptions } from './nearest.js';
 import { defaultPrecisions, precisionLabel, supported } from './precisions.js';
 import { checkMargin, meetsLimit } from './limits.js';
 import { layouts, type Layout } from './space.js';
-import { steadyEstimator, type SteadyEstimate } from './estimate.js';
+import { openLoopEstimate, steadyEstimator, type Estimator } from './estimate.js';
 
 export {
   choosePrice,
@@ -447,23 +447,7 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
     const unitGpus = unitGpusOf(job);
     const maxReplicas = Math.floor(r.maxGpus / unitGpus);
     const family = familyKey(dev.id, engine, label);
-    if (r.users === undefined) {
-      // An open loop has no steady-state estimate here: every configuration is simulated.
-      estimates.push({
-        index,
-        family,
-        disagg: split !== null,
-        replicas: 1,
-        meets: true,
-        miss: 0,
-        usdPerMillion: null,
-        perGpu: 0,
-        perUser: 0,
-      });
-      return;
-    }
-    const users = r.users;
-    let est: (u: number) => SteadyEstimate;
+    let est: Estimator;
     try {
       est = steadyEstimator({
         spec: r.spec,
@@ -495,8 +479,15 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
       });
       return;
     }
+    // An open loop: the requests in flight at the rate each replica gets (null: it cannot keep up); a most of
+    // 64 × the KV cache's sequences stands for "never settles".
+    const seqs = Math.max(1, mem.kvTokens / P.tokens) * layout.plan.attentionDp;
     const at = (replicas: number) => {
-      const e = est(Math.max(1, Math.ceil(users / replicas)));
+      const e =
+        r.users !== undefined
+          ? est(Math.max(1, Math.ceil(r.users / replicas)))
+          : openLoopEstimate(est, r.rate! / replicas, r.osl, 64 * seqs);
+      if (!e) return { e: { ttftS: Infinity, tpotS: Infinity, tokensPerS: 0 }, ratio: Infinity };
       const ratio = Math.max(
         e.ttftS / P.limit.ttftS,
         e.tpotS / P.limit.tpotS,
@@ -519,8 +510,8 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
         } else lo = mid;
       }
     const gpus = hi * unitGpus;
-    const cycle = top.e.ttftS + (r.osl - 1) * top.e.tpotS;
-    const tokensPerS = (users * r.osl) / cycle;
+    const tokensPerS =
+      r.users !== undefined ? (r.users * r.osl) / (top.e.ttftS + (r.osl - 1) * top.e.tpotS) : r.rate! * r.osl;
     estimates.push({
       index,
       family,
@@ -553,7 +544,7 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
  */
 export function selectForSimulation(r: PlanRequest, parts: readonly EstimatePart[]): JobEstimate[] {
   const all = parts.flatMap((p) => p.estimates).sort((a, b) => a.index - b.index);
-  if (r.users === undefined || r.exhaustive) return all;
+  if (r.exhaustive) return all;
   const meets = all.filter((e) => e.meets);
   let cheapest = Infinity;
   let bestPerGpu = 0;
@@ -569,8 +560,10 @@ export function selectForSimulation(r: PlanRequest, parts: readonly EstimatePart
         : e.perGpu * COST_SLACK >= bestPerGpu
     )
       keep.add(e.index);
-  // Each family's best estimates (lowest cost, else most tokens/s per GPU), or its nearest misses, aggregated and
-  // disaggregated apart: the estimate and the simulation can disagree, so a family is not judged by one.
+  // Each family's best estimates (lowest cost, else most tokens/s per GPU), or its nearest misses, and its
+  // estimate with the most headroom under the limits (if any configuration of the family meets them in the
+  // simulation, that one is the likeliest), aggregated and disaggregated apart: the estimate and the simulation
+  // can disagree, so a family is not judged by one configuration.
   const better = (a: JobEstimate, b: JobEstimate) => {
     if (a.meets !== b.meets) return a.meets;
     if (!a.meets) return a.miss < b.miss;
@@ -585,10 +578,12 @@ export function selectForSimulation(r: PlanRequest, parts: readonly EstimatePart
     g.push(e);
     groups.set(key, g);
   }
-  for (const g of groups.values())
+  for (const g of groups.values()) {
     g.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : a.index - b.index))
       .slice(0, FAMILY_PICKS)
       .forEach((e) => keep.add(e.index));
+    keep.add(g.reduce((a, b) => (b.miss < a.miss ? b : a)).index);
+  }
   // The estimate's Pareto front: no other is both cheaper (or as cheap) and faster per user.
   const priced = meets.filter((e) => e.usdPerMillion !== null);
   for (const e of priced)
