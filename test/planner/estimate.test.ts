@@ -70,17 +70,22 @@ describe('selectForSimulation', () => {
     est(9, 'c', { meets: true, usdPerMillion: 1.3, perUser: 27, miss: 0.97 }),
     est(10, 'c', { meets: true, usdPerMillion: 2.0, perUser: 24, miss: 0.5 }),
     est(11, 'c', { meets: true, usdPerMillion: 2.2, perUser: 23, miss: 0.8 }),
+    // Family d: one the estimate failed on (always simulated), three misses (the nearest two kept).
+    est(12, 'd', { meets: false, miss: Infinity, unestimated: true }),
+    est(13, 'd', { meets: false, miss: 1.1 }),
+    est(14, 'd', { meets: false, miss: 1.2 }),
+    est(15, 'd', { meets: false, miss: 1.3 }),
   ];
   const users = { users: 10 } as PlanRequest;
 
-  it('keeps the cheap, each family and mode’s best two and the one with most headroom, the nearest misses and the Pareto front', () => {
+  it('keeps the cheap, each family and mode’s best two and the one with most headroom, the nearest misses, the Pareto front and those not estimated', () => {
     expect(COST_SLACK).toBe(1.5);
     const chosen = selectForSimulation(users, [part(estimates.slice(0, 4)), part(estimates.slice(4))]);
-    expect(chosen.map((e) => e.index)).toEqual([0, 1, 3, 4, 5, 7, 8, 9, 10]);
+    expect(chosen.map((e) => e.index)).toEqual([0, 1, 3, 4, 5, 7, 8, 9, 10, 12, 13, 14]);
   });
 
   it('an exhaustive search simulates everything', () => {
-    expect(selectForSimulation({ ...users, exhaustive: true }, [part(estimates)])).toHaveLength(12);
+    expect(selectForSimulation({ ...users, exhaustive: true }, [part(estimates)])).toHaveLength(16);
   });
 });
 

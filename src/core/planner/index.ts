@@ -355,6 +355,8 @@ export interface JobEstimate {
   usdPerMillion: number | null;
   perGpu: number;
   perUser: number;
+  /** The estimate failed (the simulation names why): always simulated. */
+  unestimated?: boolean;
 }
 
 /** What one shard's estimates found (structured-clonable, for worker threads). */
@@ -447,6 +449,20 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
     const unitGpus = unitGpusOf(job);
     const maxReplicas = Math.floor(r.maxGpus / unitGpus);
     const family = familyKey(dev.id, engine, label);
+    // No estimate (an error the simulation will name): simulated whatever the others' estimates.
+    const unestimated = () =>
+      void estimates.push({
+        index,
+        family,
+        disagg: split !== null,
+        replicas: maxReplicas,
+        meets: false,
+        miss: Infinity,
+        usdPerMillion: null,
+        perGpu: 0,
+        perUser: 0,
+        unestimated: true,
+      });
     let est: Estimator;
     try {
       est = steadyEstimator({
@@ -465,19 +481,7 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
         efficiencyFor: r.efficiencyFor,
       });
     } catch {
-      // Left to the simulation, which names the error.
-      estimates.push({
-        index,
-        family,
-        disagg: split !== null,
-        replicas: maxReplicas,
-        meets: true,
-        miss: 0,
-        usdPerMillion: null,
-        perGpu: 0,
-        perUser: 0,
-      });
-      return;
+      return unestimated();
     }
     // An open loop: the requests in flight at the rate each replica gets (null: it cannot keep up); a most of
     // 64 × the KV cache's sequences stands for "never settles".
@@ -499,16 +503,21 @@ export function estimatePlans(r: PlanRequest, shard = { index: 0, count: 1 }): E
     // The fewest replicas that meet (fewer users per replica never slows a user down).
     let lo = 0;
     let hi = maxReplicas;
-    let top = at(maxReplicas);
-    if (ok(top))
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >> 1;
-        const x = at(mid);
-        if (ok(x)) {
-          hi = mid;
-          top = x;
-        } else lo = mid;
-      }
+    let top: ReturnType<typeof at>;
+    try {
+      top = at(maxReplicas);
+      if (ok(top))
+        while (hi - lo > 1) {
+          const mid = (lo + hi) >> 1;
+          const x = at(mid);
+          if (ok(x)) {
+            hi = mid;
+            top = x;
+          } else lo = mid;
+        }
+    } catch {
+      return unestimated();
+    }
     const gpus = hi * unitGpus;
     const tokensPerS =
       r.users !== undefined ? (r.users * r.osl) / (top.e.ttftS + (r.osl - 1) * top.e.tpotS) : r.rate! * r.osl;
@@ -552,7 +561,7 @@ export function selectForSimulation(r: PlanRequest, parts: readonly EstimatePart
     if (e.usdPerMillion !== null) cheapest = Math.min(cheapest, e.usdPerMillion);
     bestPerGpu = Math.max(bestPerGpu, e.perGpu);
   }
-  const keep = new Set<number>();
+  const keep = new Set<number>(all.filter((e) => e.unestimated).map((e) => e.index));
   for (const e of meets)
     if (
       e.usdPerMillion !== null
