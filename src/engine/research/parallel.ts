@@ -53,7 +53,8 @@ export function splitTensor(
   let offset = 0;
   for (let s = 0; s < n; s++) {
     const size = Math.floor(len / n) + (s < len % n ? 1 : 0);
-    const part = new Float32Array(outer * size * inner);
+    // Shared memory: the pool threads read a chunk where it is, no copy per call.
+    const part = new Float32Array(new SharedArrayBuffer(outer * size * inner * 4));
     for (let o = 0; o < outer; o++)
       part.set(
         data.subarray((o * len + offset) * inner, (o * len + offset + size) * inner),
