@@ -5,7 +5,7 @@
  */
 import { performance as perf } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, EngineError } from '../../src/engine/engine.js';
 import type { RouteModule } from '../../src/server/context.js';
 import { WorkerEngine } from '../../src/server/engine-worker.js';
 import { registerEngineRoutes } from '../../src/server/routes/engine.js';
@@ -176,5 +176,21 @@ describe('the engine on its own thread', () => {
     expect(stillRunning).toBe(true);
     // The engine steps back to back meanwhile; on this thread (in-process) that measured 0.9 and above.
     expect(busy).toBeLessThan(0.3);
+  }, 60_000);
+});
+
+describe('the engine thread’s own failures', () => {
+  it('limits the model cannot run with are an EngineError from start (serve stops on it)', async () => {
+    await expect(WorkerEngine.start(MODEL_DIR, { maxModelLen: 100_000 })).rejects.toBeInstanceOf(EngineError);
+  }, 60_000);
+
+  it('a thread that dies fails its requests instead of leaving them waiting', async () => {
+    const w = await WorkerEngine.start(MODEL_DIR, OPTIONS);
+    const r = w.submit('In the beginning', { maxTokens: 400, ignoreEos: true });
+    await (w as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(r.done).rejects.toThrow(/engine thread stopped/);
+    expect(() => w.submit('Amen')).toThrow(/engine thread stopped/);
+    await expect(w.op('cacheStats', undefined)).rejects.toThrow(/engine thread stopped/);
+    await w.close();
   }, 60_000);
 });
