@@ -36,6 +36,29 @@ export interface EngineOptions {
 
 export class EngineError extends Error {}
 
+export interface SubmissionLimits {
+  vocabSize: number;
+  maxModelLen: number;
+  blockSize: number;
+  numBlocks: number;
+}
+
+/** Refuses (EngineError) a prompt the engine cannot run: empty, ids outside the vocabulary, too long for it. */
+export function checkSubmission(ids: readonly number[], params: SamplingParams, l: SubmissionLimits): void {
+  if (ids.length === 0) throw new EngineError('prompt is empty after tokenization');
+  for (const id of ids)
+    if (!Number.isInteger(id) || id < 0 || id >= l.vocabSize)
+      throw new EngineError(`token id ${id} is outside the vocabulary (0..${l.vocabSize - 1})`);
+  for (const id of params.logitBias?.keys() ?? [])
+    if (!Number.isInteger(id) || id < 0 || id >= l.vocabSize)
+      throw new EngineError(`logit_bias names token ${id}, outside the vocabulary (0..${l.vocabSize - 1})`);
+  if (ids.length >= l.maxModelLen)
+    throw new EngineError(`prompt has ${ids.length} tokens; the limit is ${l.maxModelLen - 1}`);
+  const blocksNeeded = Math.ceil(Math.min(ids.length + params.maxTokens, l.maxModelLen) / l.blockSize);
+  if (blocksNeeded > l.numBlocks)
+    throw new EngineError(`request needs ${blocksNeeded} KV blocks; the cache has ${l.numBlocks}`);
+}
+
 /** A promise-chain lock: model execution (the loop's steps and research forwards) never interleaves. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
@@ -162,24 +185,7 @@ export class Engine {
   ) {
     const params: SamplingParams = { ...DEFAULT_SAMPLING, ...p };
     const ids = typeof prompt === 'string' ? this.tokenize(prompt) : [...prompt];
-    if (ids.length === 0) throw new EngineError('prompt is empty after tokenization');
-    for (const id of ids)
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
-        throw new EngineError(`token id ${id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
-    for (const id of params.logitBias?.keys() ?? [])
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
-        throw new EngineError(
-          `logit_bias names token ${id}, outside the vocabulary (0..${this.config.vocabSize - 1})`,
-        );
-    if (ids.length >= this.maxModelLen)
-      throw new EngineError(`prompt has ${ids.length} tokens; the limit is ${this.maxModelLen - 1}`);
-    const blocksNeeded = Math.ceil(
-      Math.min(ids.length + params.maxTokens, this.maxModelLen) / this.cache.blockSize,
-    );
-    if (blocksNeeded > this.blocks.blocks.length)
-      throw new EngineError(
-        `request needs ${blocksNeeded} KV blocks; the cache has ${this.blocks.blocks.length}`,
-      );
+    checkSubmission(ids, params, this.limits);
     const req = new Request(ids, params, this.tokenizer, this.eos, this.maxModelLen, onDelta);
     this.requests.set(req.seq.id, req);
     this.scheduler.add(req.seq);
@@ -201,6 +207,16 @@ export class Engine {
     this.requests.delete(req.seq.id);
     this.scheduler.finish(req.seq);
     req.finish('abort');
+  }
+
+  /** What a submission is checked against (a front-end on another thread checks the same before sending). */
+  get limits(): SubmissionLimits {
+    return {
+      vocabSize: this.config.vocabSize,
+      maxModelLen: this.maxModelLen,
+      blockSize: this.cache.blockSize,
+      numBlocks: this.blocks.blocks.length,
+    };
   }
 
   get pending(): number {

@@ -4,10 +4,11 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Engine, EngineError, type EngineOptions } from '../engine/engine.js';
+import { EngineError, type EngineOptions } from '../engine/engine.js';
 import { buildApp } from './app.js';
 import { engineModelDir } from './engine-model.js';
 import { engineOptionsFromEnv } from './engine-options.js';
+import { WorkerEngine } from './engine-worker.js';
 import type { RouteModule } from './context.js';
 import { registerEngineRoutes } from './routes/engine.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
@@ -18,17 +19,18 @@ const DEFAULT_MODEL = fileURLToPath(new URL('../../models/kjv-llama-tiny', impor
 /**
  * The engine over `model` (default INFERSIM_MODEL, else the shipped model): a checkpoint directory or a Hub repo
  * id (downloaded once into the cache). 'none', or a model that cannot be had, serves the engine routes as 503.
+ * The engine runs on its own thread (WorkerEngine): generation never holds the HTTP event loop.
  */
 async function loadEngine(
   model?: string,
   revision?: string,
   options: EngineOptions = {},
-): Promise<Engine | null> {
+): Promise<WorkerEngine | null> {
   const source = model ?? process.env['INFERSIM_MODEL'] ?? DEFAULT_MODEL;
   if (source === 'none') return null;
   try {
     const { dir, name } = await engineModelDir(source, { revision });
-    return await Engine.load(dir, { name, ...options });
+    return await WorkerEngine.start(dir, { name, ...options });
   } catch (e) {
     // Limits the model cannot run with are the user's to fix: stop rather than serve without an engine.
     if (e instanceof EngineError) throw e;

@@ -121,7 +121,9 @@ describe('research state and costs', () => {
     const split = await s.send(
       'POST',
       '/parallel/tensor_split',
-      { tensor_shape: [256, 256], num_splits: 16 },
+      // Big enough (2M elements, ~100 ms a call) that the 20 calls overlap: the pool's threads are warm now,
+      // and a small tensor's call ends before the next arrives.
+      { tensor_shape: [2048, 1024], num_splits: 16 },
       H,
     );
     expect(split.status).toBe(200);

@@ -1,6 +1,6 @@
 /**
  * Tensor parallelism in miniature: split a real tensor (the model's token-embedding matrix, or a seeded random one)
- * into chunks along a dimension, run an operation on each chunk on its own worker thread, gather the partial
+ * into chunks along a dimension, run an operation on each chunk on a fixed pool of threads, gather the partial
  * results (concatenate, or sum for a matmul split along the contracted dimension) and check them against the
  * unsplit computation.
  */
@@ -53,7 +53,8 @@ export function splitTensor(
   let offset = 0;
   for (let s = 0; s < n; s++) {
     const size = Math.floor(len / n) + (s < len % n ? 1 : 0);
-    const part = new Float32Array(outer * size * inner);
+    // Shared memory: the pool threads read a chunk where it is, no copy per call.
+    const part = new Float32Array(new SharedArrayBuffer(outer * size * inner * 4));
     for (let o = 0; o < outer; o++)
       part.set(
         data.subarray((o * len + offset) * inner, (o * len + offset + size) * inner),
@@ -89,11 +90,13 @@ function run(op, x, rows, cols, b, bCols) {
   return out;
 }`;
 
+/** A pool thread: runs one kernel per message, for as long as the pool lives. */
 const WORKER = `${KERNEL}
-const { parentPort, workerData } = require('node:worker_threads');
-const { op, x, rows, cols, b, bCols } = workerData;
-const out = run(op, x, rows, cols, b, bCols);
-parentPort.postMessage(out, [out.buffer]);`;
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', ({ op, x, rows, cols, b, bCols }) => {
+  const out = run(op, x, rows, cols, b, bCols);
+  parentPort.postMessage(out, [out.buffer]);
+});`;
 
 const localRun = new Function(`${KERNEL}; return run;`)() as (
   op: string,
@@ -104,22 +107,94 @@ const localRun = new Function(`${KERNEL}; return run;`)() as (
   bCols: number,
 ) => Float32Array;
 
-function onWorker(
-  op: string,
-  x: Float32Array,
-  rows: number,
-  cols: number,
-  b: Float32Array,
-  bCols: number,
-): Promise<Float32Array> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { eval: true, workerData: { op, x, rows, cols, b, bCols } });
-    w.once('message', (m: Float32Array) => {
-      resolve(m);
-      void w.terminate();
+interface KernelTask {
+  args: { op: string; x: Float32Array; rows: number; cols: number; b: Float32Array; bCols: number };
+  resolve: (r: Float32Array) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * A fixed set of kernel threads, started once and reused (a thread per chunk per call let 20 concurrent calls
+ * start 285 threads and hold 2.9 GB). Chunks beyond the idle threads wait in a bounded queue.
+ */
+export class KernelPool {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly queue: KernelTask[] = [];
+  private readonly busy = new Map<Worker, KernelTask>();
+  private closed = false;
+
+  constructor(
+    readonly threads: number,
+    readonly maxQueued: number,
+  ) {}
+
+  run(
+    op: string,
+    x: Float32Array,
+    rows: number,
+    cols: number,
+    b: Float32Array,
+    bCols: number,
+  ): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new Error('the kernel pool is closed'));
+    if (this.queue.length >= this.maxQueued)
+      return Promise.reject(new Error(`the kernel pool's queue is full (${this.maxQueued} chunks waiting)`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ args: { op, x, rows, cols, b, bCols }, resolve, reject });
+      this.dispatch();
     });
-    w.once('error', reject);
-  });
+  }
+
+  private worker(): Worker | undefined {
+    const w = this.idle.pop();
+    if (w || this.all.length >= this.threads) return w;
+    const fresh = new Worker(WORKER, { eval: true });
+    // The pool outlives calls but never keeps a process alive on its own.
+    fresh.unref();
+    fresh.on('message', (out: Float32Array) => {
+      const t = this.busy.get(fresh);
+      this.busy.delete(fresh);
+      this.idle.push(fresh);
+      t?.resolve(out);
+      this.dispatch();
+    });
+    fresh.on('error', (e) => this.drop(fresh, e));
+    fresh.on('exit', () => this.drop(fresh, new Error('a kernel thread stopped')));
+    this.all.push(fresh);
+    return fresh;
+  }
+
+  private drop(w: Worker, e: Error): void {
+    const i = this.all.indexOf(w);
+    if (i >= 0) this.all.splice(i, 1);
+    const j = this.idle.indexOf(w);
+    if (j >= 0) this.idle.splice(j, 1);
+    this.busy.get(w)?.reject(e);
+    this.busy.delete(w);
+    if (!this.closed) this.dispatch();
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const w = this.worker();
+      if (!w) return;
+      const t = this.queue.shift()!;
+      this.busy.set(w, t);
+      w.postMessage(t.args);
+    }
+  }
+
+  /** Threads started so far (at most `threads`). */
+  get size(): number {
+    return this.all.length;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.reject(new Error('the kernel pool is closed'));
+    await Promise.all([...this.all].map((w) => w.terminate()));
+  }
 }
 
 export interface ExecuteResult {
@@ -138,13 +213,14 @@ export interface ExecuteResult {
   partial_shapes: number[][];
 }
 
-/** Run `op` on each selected chunk in parallel workers; gather and compare with the unsplit result. */
+/** Run `op` on each selected chunk on the pool's threads; gather and compare with the unsplit result. */
 export async function executeSplits(
   set: SplitSet,
   ids: string[],
   op: ParallelOp,
   gather: boolean,
   seed: number,
+  pool: KernelPool,
 ): Promise<ExecuteResult> {
   const chunks = ids.map((id) => {
     const c = set.chunks.find((k) => k.id === id);
@@ -176,7 +252,7 @@ export async function executeSplits(
           : op === 'add' && lastDim
             ? b.subarray(c.offset, c.offset + cc)
             : b;
-      const r = await onWorker(op, c.data, rowsOf(c.shape), cc, Float32Array.from(bPart), bCols);
+      const r = await pool.run(op, c.data, rowsOf(c.shape), cc, Float32Array.from(bPart), bCols);
       per.push(performance.now() - s);
       return { c, r };
     }),
@@ -214,7 +290,8 @@ export async function executeSplits(
   return {
     operation: op,
     splits: ids,
-    num_workers: parts.length,
+    // Threads the chunks ran on: the pool's, shared by every call, never more than there are chunks.
+    num_workers: Math.min(parts.length, pool.threads),
     gather: gathered !== null,
     gather_method: method,
     output_shape: outShape,

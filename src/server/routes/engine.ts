@@ -7,36 +7,15 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Engine, EngineError } from '../../engine/engine.js';
-import { cacheStats, latencyStats, memoryUsage, modelInfo } from '../../engine/introspect.js';
-import { attentionScores } from '../../engine/research/attention_scores.js';
-import { runSchedule, SCHEDULE_ALGORITHMS } from '../../engine/research/batch_schedule.js';
-import {
-  executeSplits,
-  MAX_SPLITS,
-  MAX_TENSOR_ELEMENTS,
-  PARALLEL_OPS,
-  randomTensor,
-  splitTensor,
-  type SplitSet,
-} from '../../engine/research/parallel.js';
-import {
-  PIPELINE_STEPS,
-  pipelineSchedule,
-  SCHEDULE_STEPS,
-  stepExecute,
-} from '../../engine/research/pipeline.js';
+import { SCHEDULE_ALGORITHMS } from '../../engine/research/batch_schedule.js';
+import { MAX_SPLITS, MAX_TENSOR_ELEMENTS, PARALLEL_OPS } from '../../engine/research/parallel.js';
+import { PIPELINE_STEPS, SCHEDULE_STEPS } from '../../engine/research/pipeline.js';
+import type { GenerationResult } from '../../engine/request.js';
 import type { SamplingParams } from '../../engine/sampler.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
-import type { Request as EngineRequest } from '../../engine/request.js';
-import {
-  Busy,
-  ENGINE_LIMITS,
-  onClientGone,
-  Pool,
-  SequenceQueue,
-  sessionOf,
-  SessionMap,
-} from '../engine-admission.js';
+import { Busy, ENGINE_LIMITS, onClientGone, Pool, SequenceQueue, sessionOf } from '../engine-admission.js';
+import { Conflict } from '../engine-ops.js';
+import { engineService, type EngineService, type Submitted } from '../engine-service.js';
 import { documented, ENGINE_BODIES } from './engine-schemas.js';
 
 export const NO_MODEL =
@@ -53,6 +32,7 @@ export function sendError(reply: FastifyReply, e: unknown) {
   if (e instanceof Busy)
     return errorReply(reply.header('retry-after', String(e.retryAfterS)), 503, e.message);
   if (e instanceof DeadlineError) return errorReply(reply, 504, e.message);
+  if (e instanceof Conflict) return errorReply(reply, 409, e.message);
   if (e instanceof FieldError) return errorReply(reply, 422, e.message, e.field);
   if (e instanceof EngineError || e instanceof RangeError) return errorReply(reply, 422, e.message);
   const msg = e instanceof Error ? e.message : String(e);
@@ -60,7 +40,7 @@ export function sendError(reply: FastifyReply, e: unknown) {
 }
 
 type Handler = (
-  engine: Engine,
+  engine: EngineService,
   f: Fields,
   req: FastifyRequest,
   reply: FastifyReply,
@@ -69,7 +49,7 @@ type Handler = (
 /** Sampling fields shared by /generate and /batch_generate. */
 export function samplingFrom(
   f: Fields,
-  engine: Engine,
+  engine: EngineService,
   defaults: { maxTokens: number; temperature: number },
 ): Partial<SamplingParams> {
   return {
@@ -83,7 +63,7 @@ export function samplingFrom(
   };
 }
 
-function generation(prompt: string, r: Awaited<ReturnType<Engine['generate']>>) {
+function generation(prompt: string, r: GenerationResult) {
   return {
     text: r.text,
     prompt,
@@ -104,15 +84,15 @@ class DeadlineError extends Error {}
  * when the client leaves before the answer (non-streamed: nobody would read it).
  */
 async function runAdmitted(
-  e: Engine,
+  e: EngineService,
   reply: FastifyReply,
   f: Fields,
-  submit: () => EngineRequest[],
+  submit: () => Submitted[],
   n: number,
-): Promise<Awaited<EngineRequest['done']>[]> {
+): Promise<GenerationResult[]> {
   const deadlineS = f.number('timeout_s', 0.001, ENGINE_LIMITS.deadlineS, ENGINE_LIMITS.deadlineS);
   const release = engineQueues.get(e)!.admit(n);
-  let reqs: EngineRequest[] = [];
+  let reqs: Submitted[] = [];
   let timedOut = false;
   const stop = () => reqs.forEach((r) => e.abort(r));
   const timer = setTimeout(() => {
@@ -135,17 +115,17 @@ async function runAdmitted(
   }
 }
 
-const engineQueues = new WeakMap<Engine, SequenceQueue>();
-/** Tensor splits per client session (X-Session-Id), never shared between clients. */
-const splitSets = new WeakMap<Engine, SessionMap<SplitSet>>();
-/** /parallel/execute starts up to MAX_SPLITS worker threads: one run at a time, a few waiting, else 503. */
+const engineQueues = new WeakMap<EngineService, SequenceQueue>();
+/** /parallel/execute keeps the engine's kernel threads busy: one run at a time, a few waiting, else 503. */
 const parallelPool = new Pool(1, 4);
 
-export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null): void {
-  if (engine) {
-    engineQueues.set(engine, new SequenceQueue(ENGINE_LIMITS.queue));
-    splitSets.set(engine, new SessionMap(ENGINE_LIMITS.sessions, ENGINE_LIMITS.sessionElements));
-  }
+/**
+ * `given`: an Engine is served on this thread (tests, benches); the server passes a WorkerEngine, whose model
+ * runs on its own thread. Research state (tensor splits per session) lives where the engine runs.
+ */
+export function registerEngineRoutes(app: FastifyInstance, given: Engine | EngineService | null): void {
+  const engine = engineService(given);
+  if (engine && !engineQueues.has(engine)) engineQueues.set(engine, new SequenceQueue(ENGINE_LIMITS.queue));
   const route = (method: 'GET' | 'POST', url: string, h: Handler) =>
     app.route({
       method,
@@ -195,7 +175,7 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     const t0 = performance.now();
     // All requests are submitted at once: the scheduler batches them continuously.
     const submitAll = () => {
-      const reqs: EngineRequest[] = [];
+      const reqs: Submitted[] = [];
       prompts.forEach((p, i) => {
         try {
           reqs.push(e.submit(p, params.seed == null ? params : { ...params, seed: params.seed + i }));
@@ -217,7 +197,7 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     };
   });
 
-  route('GET', '/model_info', (e) => modelInfo(e));
+  route('GET', '/model_info', (e) => e.op('modelInfo', undefined));
 
   // ---- research APIs ---------------------------------------------------------------------------------------
   route('POST', '/debug/attention_scores', async (e, f) => {
@@ -227,26 +207,29 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     const threshold = f.number('threshold', 0, 1, 0.01);
     if (e.tokenize(prompt).length > 512)
       throw new FieldError('prompt', 'prompt must be at most 512 tokens here');
-    return attentionScores(e, prompt, layer, head, threshold);
+    return e.op('attentionScores', { prompt, layer, head, threshold });
   });
 
-  route('GET', '/debug/latency_stats', (e) => latencyStats(e));
-  route('GET', '/debug/memory_usage', (e) => memoryUsage(e));
+  route('GET', '/debug/latency_stats', (e) => e.op('latencyStats', undefined));
+  route('GET', '/debug/memory_usage', (e) => e.op('memoryUsage', undefined));
 
-  route('POST', '/debug/profiling/start', (e) => ({ status: 'started', restarted: e.profiler.start() }));
-  route('POST', '/debug/profiling/stop', (e, _f, _req, reply) => {
-    const r = e.profiler.stop();
+  route('POST', '/debug/profiling/start', async (e) => ({
+    status: 'started',
+    ...(await e.op('profilingStart', undefined)),
+  }));
+  route('POST', '/debug/profiling/stop', async (e, _f, _req, reply) => {
+    const r = await e.op('profilingStop', undefined);
     if (!r)
       return errorReply(reply, 409, 'no profiling session is running: POST /debug/profiling/start first');
     return { status: 'stopped', duration_ms: r.durationMs, ops: r.ops };
   });
 
-  route('POST', '/optimization/sparsity_mask', (e, f) => {
+  route('POST', '/optimization/sparsity_mask', async (e, f) => {
     const method = f.has('mask_pattern')
       ? f.oneOf('mask_pattern', ['top_k', 'threshold', 'ratio', 'none'])
       : f.oneOf('method', ['top_k', 'threshold', 'ratio', 'none'], 'top_k');
     if (method === 'none' || f.bool('clear', false)) {
-      e.setSparsity(null);
+      await e.op('setSparsity', { mask: null });
       return { applied: false, mask: null, message: 'sparsity mask cleared' };
     }
     const layers = f.has('layers')
@@ -269,7 +252,7 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     };
     if (kind === 'threshold' && !f.has('threshold'))
       throw new FieldError('threshold', 'threshold is required for threshold masks');
-    e.setSparsity(mask);
+    await e.op('setSparsity', { mask });
     return {
       applied: true,
       mask,
@@ -304,7 +287,12 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     for (const [i, r] of reqs.entries())
       if (e.tokenize(r.prompt).length + 1 >= e.maxModelLen)
         throw new FieldError(`requests[${i}].prompt`, 'prompt is too long');
-    const out = await runSchedule(e, reqs, algorithm, maxBatch, f.number('temperature', 0, 2, 0));
+    const out = await e.op('batchSchedule', {
+      requests: reqs,
+      algorithm,
+      maxBatch,
+      temperature: f.number('temperature', 0, 2, 0),
+    });
     return {
       ...out,
       strategy,
@@ -316,11 +304,8 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
   route('POST', '/parallel/tensor_split', (e, f, req) => {
     const source = f.oneOf('source', ['random', 'embedding'], 'random');
     let shape: number[];
-    let data: Float32Array;
-    if (source === 'embedding') {
-      shape = [e.config.vocabSize, e.config.hiddenSize];
-      data = e.model.embeddingMatrix;
-    } else {
+    if (source === 'embedding') shape = [e.config.vocabSize, e.config.hiddenSize];
+    else {
       shape = f.intArray('tensor_shape', 1, 4, 1, 65536);
       const n = shape.reduce((a, b) => a * b, 1);
       if (n > MAX_TENSOR_ELEMENTS)
@@ -328,49 +313,22 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
           'tensor_shape',
           `tensor_shape must have at most ${MAX_TENSOR_ELEMENTS} elements`,
         );
-      data = randomTensor(shape, f.int('seed', 0, 2 ** 32 - 1, 0));
     }
+    const seed = source === 'random' ? f.int('seed', 0, 2 ** 32 - 1, 0) : 0;
     let dim = f.int('split_dim', -shape.length, shape.length - 1, 0);
     if (dim < 0) dim += shape.length;
-    const n = f.int('num_splits', 1, Math.min(MAX_SPLITS, shape[dim]!), 2);
-    const set = splitTensor(`tensor_${Date.now().toString(36)}`, source, data, shape, dim, n);
-    // The chunks copy the tensor: twice its elements are held for this session.
-    splitSets.get(e)!.set(sessionOf(req), set, 2 * data.length);
-    return {
-      tensor_id: set.tensorId,
-      source,
-      tensor_shape: shape,
-      split_dim: dim,
-      num_splits: n,
-      splits: set.chunks.map((c) => ({
-        id: c.id,
-        shape: c.shape,
-        offset: c.offset,
-        bytes: c.data.byteLength,
-      })),
-    };
+    const numSplits = f.int('num_splits', 1, Math.min(MAX_SPLITS, shape[dim]!), 2);
+    return e.op('tensorSplit', { session: sessionOf(req), source, shape, seed, dim, numSplits });
   });
 
-  route('POST', '/parallel/execute', async (e, f, req, reply) => {
-    const set = splitSets.get(e)!.get(sessionOf(req));
-    if (!set)
-      return errorReply(
-        reply,
-        409,
-        'no split tensor in this session: POST /parallel/tensor_split first (with the same X-Session-Id)',
-      );
-    const ids = f.has('splits') ? f.stringArray('splits', 1, MAX_SPLITS, 64) : set.chunks.map((c) => c.id);
-    for (const [i, id] of ids.entries()) {
-      if (!set.chunks.some((c) => c.id === id)) throw new FieldError(`splits[${i}]`, `unknown split '${id}'`);
-      if (ids.indexOf(id) !== i) throw new FieldError(`splits[${i}]`, `split '${id}' is listed twice`);
-    }
-    const op = f.oneOf('operation', [...PARALLEL_OPS], 'matmul');
+  route('POST', '/parallel/execute', async (e, f, req) => {
+    const splits = f.has('splits') ? f.stringArray('splits', 1, MAX_SPLITS, 64) : null;
+    const operation = f.oneOf('operation', [...PARALLEL_OPS], 'matmul');
     const gather = f.bool('gather', true);
     const seed = f.int('seed', 0, 2 ** 32 - 1, 0);
-    return {
-      tensor_id: set.tensorId,
-      ...(await parallelPool.run(() => executeSplits(set, ids, op, gather, seed))),
-    };
+    return parallelPool.run(() =>
+      e.op('parallelExecute', { session: sessionOf(req), splits, operation, gather, seed }),
+    );
   });
 
   route('POST', '/pipeline/step_execute', async (e, f) => {
@@ -381,7 +339,12 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
     if (ids.length === 0 || ids.length > Math.min(512, e.maxModelLen))
       throw new FieldError('prompt', 'prompt must be 1 to 512 tokens');
     const layer = f.int('layer_idx', 0, e.config.numLayers - 1, 0);
-    return stepExecute(e, ids, step, layer, f.bool('return_intermediate', false));
+    return e.op('stepExecute', {
+      ids,
+      step,
+      layer,
+      returnIntermediate: f.bool('return_intermediate', false),
+    });
   });
 
   route('POST', '/pipeline/schedule', async (e, f) => {
@@ -416,14 +379,14 @@ export function registerEngineRoutes(app: FastifyInstance, engine: Engine | null
       if (e.tokenize(p).length === 0 || e.tokenize(p).length > 512)
         throw new FieldError(`prompts[${i}]`, 'each prompt must be 1 to 512 tokens');
     const overlap = f.bool('overlap_comm', false);
-    const r = await pipelineSchedule(e, list, steps as (typeof SCHEDULE_STEPS)[number][], overlap);
+    const r = await e.op('pipelineSchedule', {
+      prompts: list,
+      steps: steps as (typeof SCHEDULE_STEPS)[number][],
+      overlap,
+    });
     return { steps, batch_size: batch, overlap_comm: overlap, ...r };
   });
 
-  route('POST', '/cache/clear', (e) => ({
-    cleared: true,
-    dropped_blocks: e.blocks.clear(),
-    ...cacheStats(e),
-  }));
-  route('GET', '/cache/stats', (e) => cacheStats(e));
+  route('POST', '/cache/clear', (e) => e.op('cacheClear', undefined));
+  route('GET', '/cache/stats', (e) => e.op('cacheStats', undefined));
 }

@@ -1,11 +1,11 @@
 /** OpenAI's logprobs objects from the engine's per-token log-probabilities: completions' and chat's shapes. */
-import type { Engine } from '../../engine/engine.js';
+import type { EngineService } from '../engine-service.js';
 import type { TokenLogprob } from '../../engine/logits.js';
 
 /** A token's spelling: its text, or "token_id:ID" under vLLM's return_tokens_as_token_ids. */
 export type Spell = (id: number) => string;
 
-export function speller(e: Engine, asIds: boolean): Spell {
+export function speller(e: EngineService, asIds: boolean): Spell {
   return asIds ? (id) => `token_id:${id}` : (id) => e.tokenText(id);
 }
 

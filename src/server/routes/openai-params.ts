@@ -3,7 +3,7 @@
  * logit_bias, penalties, seed, stop), prompts given as a string, a list of strings, token ids or lists of them, and
  * the parameters it refuses by name (what a CPU engine cannot do: best_of > n, suffix, tools, response formats).
  */
-import type { Engine } from '../../engine/engine.js';
+import type { EngineService } from '../engine-service.js';
 import type { SamplingParams } from '../../engine/sampler.js';
 import { FieldError, type Fields, LIMITS } from '../../engine/validate.js';
 
@@ -13,7 +13,11 @@ export class Unsupported extends FieldError {}
 /** Most choices one request may ask for (prompts × n). */
 export const MAX_CHOICES = LIMITS.batch;
 
-export function samplingParams(f: Fields, e: Engine, logprobs: number | null): Partial<SamplingParams> {
+export function samplingParams(
+  f: Fields,
+  e: EngineService,
+  logprobs: number | null,
+): Partial<SamplingParams> {
   const maxField = f.has('max_completion_tokens') ? 'max_completion_tokens' : 'max_tokens';
   return {
     maxTokens: f.int(maxField, 1, LIMITS.maxTokens, 16),

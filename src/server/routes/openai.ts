@@ -8,10 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EngineError, type Engine } from '../../engine/engine.js';
-import type { GenerationResult, Request } from '../../engine/request.js';
+import type { GenerationResult } from '../../engine/request.js';
 import type { SamplingParams } from '../../engine/sampler.js';
 import type { ChatMessage } from '../../engine/tokenizer.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
+import { engineService, type EngineService, type Submitted } from '../engine-service.js';
 import { NO_MODEL } from './engine.js';
 import { documented, OPENAI_BODIES } from './engine-schemas.js';
 import { chatLogprobs, completionLogprobs as completionLogprobsObject, speller } from './openai-format.js';
@@ -42,7 +43,7 @@ function oaError(
 }
 
 /** The model a request names must be the one served (absent: the served one, as vLLM allows). */
-function checkModel(f: Fields, e: Engine): void {
+function checkModel(f: Fields, e: EngineService): void {
   if (!f.has('model')) return;
   const m = f.raw('model');
   if (typeof m !== 'string') throw new FieldError('model', 'model must be a string');
@@ -78,8 +79,12 @@ function usage(prompts: number[][], rs: readonly GenerationResult[]) {
 }
 
 /** Submit every job, or none: one the engine refuses aborts those already submitted. */
-function submitAll(e: Engine, jobs: readonly Job[], onDelta?: (j: Job, d: string) => void): Request[] {
-  const handles: Request[] = [];
+function submitAll(
+  e: EngineService,
+  jobs: readonly Job[],
+  onDelta?: (j: Job, d: string) => void,
+): Submitted[] {
+  const handles: Submitted[] = [];
   try {
     for (const j of jobs) handles.push(e.submit(j.ids, j.params, onDelta ? (d) => onDelta(j, d) : null));
   } catch (err) {
@@ -96,7 +101,7 @@ function submitAll(e: Engine, jobs: readonly Job[], onDelta?: (j: Job, d: string
  */
 async function stream(
   reply: FastifyReply,
-  e: Engine,
+  e: EngineService,
   jobs: readonly Job[],
   chunk: (index: number, delta: string | null, r: GenerationResult | null) => unknown,
   first: ((index: number) => unknown) | null,
@@ -166,12 +171,18 @@ function chatMessages(f: Fields): ChatMessage[] {
   });
 }
 
-export function registerOpenAiRoutes(app: FastifyInstance, engine: Engine | null): void {
+export function registerOpenAiRoutes(app: FastifyInstance, given: Engine | EngineService | null): void {
+  const engine = engineService(given);
   const created = () => Math.floor(Date.now() / 1000);
-  const model = (e: Engine) => ({ id: e.name, object: 'model', created: created(), owned_by: 'infersim' });
+  const model = (e: EngineService) => ({
+    id: e.name,
+    object: 'model',
+    created: created(),
+    owned_by: 'infersim',
+  });
 
   const guard =
-    (h: (e: Engine, f: Fields, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    (h: (e: EngineService, f: Fields, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       if (!engine) return oaError(reply, 503, NO_MODEL, null, 'server_error');
       try {
