@@ -72,6 +72,17 @@ describe('closed-loop steady state, worked by hand', () => {
     ).toBeCloseTo(0.06, 9);
   });
 
+  it("a wave's prefill stalls the wave's users already decoding: W/2 = (b − 1) · sWave / 2 over OSL − 1 tokens", () => {
+    const step = (_d: number, p: number) => 0.01 + (p > 0 ? 0.008 : 0) + 1e-6 * p;
+    const o = { batch: 9, kvCapacity: 1e9, requestS: 0, burst: 1, isl: 1000, step, chunk: 4000 };
+    // All 9 users in one wave: 8 others' prompts at 3 ms each (a 4-prompt chunk, (8 + 4) ms / 4) = 24 ms; half of
+    // it after a user's first token, over 10 tokens: TPOT = 10 ms + 12 ms / 10 = 11.2 ms.
+    expect(steadyAgg({ ...o, osl: 11 }).tpot_s).toBeCloseTo(0.0112, 4);
+    // Over 100 tokens, 10.12 ms; with no token after the first, no decode phase to stall.
+    expect(steadyAgg({ ...o, osl: 101 }).tpot_s).toBeCloseTo(0.01012, 5);
+    expect(steadyAgg({ ...o, osl: 1 }).tpot_s).toBeCloseTo(0.01, 9);
+  });
+
   it('waves disperse as their prompts take more of the cycle: share burst · h / (h + x), in TTFT and TPOT', () => {
     const step = (_d: number, p: number) => 0.01 + (p > 0 ? 0.008 : 0) + 1e-6 * p;
     const o = { batch: 9, kvCapacity: 1e9, requestS: 0, burst: 0.8, isl: 1000, osl: 101, step, chunk: 4000 };
@@ -81,7 +92,8 @@ describe('closed-loop steady state, worked by hand', () => {
     const share = (0.8 * 0.02) / (0.02 + x);
     const s = 0.009;
     const rho = (9 / (r.ttft_s + 100 * r.tpot_s)) * s;
-    expect(r.tpot_s / (0.01 / (1 - (1 - share) * rho))).toBeCloseTo(1, 2);
+    const stall = (share * 8 * 0.003) / 2 / 100;
+    expect(r.tpot_s / (0.01 / (1 - (1 - share) * rho) + stall)).toBeCloseTo(1, 2);
     const ttft = r.tpot_s / 2 + (1 - share) * (rho / (1 - rho)) * (s / 2) + share * 8 * (0.003 / 2) + 0.019;
     expect(r.ttft_s / ttft).toBeCloseTo(1, 2);
     // The share lies strictly between no waves and the undecayed burst, and so does TTFT.

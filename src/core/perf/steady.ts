@@ -110,9 +110,12 @@ export function steadyAgg(o: AggInput): SteadyResult {
     rho = lambda * s;
     // A prompt is prefilled in whole chunks, not spread thin over every step (which would read every expert's
     // weights in every step): each adds s to one step, so a share ρ of the time goes to prompts and decoding
-    // runs in the rest, τ = base / (1 − ρ). Prompts of a wave run before its users decode: only the spread-out
-    // share stalls decoding.
-    const next = base / (1 - Math.min(0.95, (1 - burst) * rho));
+    // runs in the rest, τ = base / (1 − ρ), for the spread-out share of the prompts.
+    // A wave's prompts are prefilled one chunk after another while the wave's earlier users already decode at
+    // the pace of those prefill steps: of the wave's prefill time W = (b − 1) · sWave, a user waits on average
+    // W/2 before its first token (in TTFT above) and W/2 after it, spread over its OSL − 1 tokens.
+    const waveStall = osl > 1 ? (burst * Math.max(0, b - 1) * sWave) / 2 / (osl - 1) : 0;
+    const next = base / (1 - Math.min(0.95, (1 - burst) * rho)) + waveStall;
     tpot = 0.5 * tpot + 0.5 * next;
   }
   ttft += o.requestS;
