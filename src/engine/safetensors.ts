@@ -4,7 +4,7 @@
  * fp32). Files are read lazily, tensor by tensor (openSafetensors); sharded checkpoints through
  * model.safetensors.index.json's weight_map.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 export interface TensorData {
@@ -158,12 +158,15 @@ export function openSafetensors(path: string, file = basename(path)): Map<string
   } finally {
     closeSync(fd);
   }
+  // The file's real path (a Hugging Face cache links snapshot files to blobs): onnxruntime resolves links and
+  // refuses external data outside the folder it is given.
+  const real = realpathSync(path);
   const out = new Map<string, TensorData>();
   for (const e of entries)
     out.set(e.name, {
       shape: e.shape,
       dtype: e.dtype,
-      ...(e.dtype === 'F32' ? { file: { path, offset: e.start, length: e.end - e.start } } : {}),
+      ...(e.dtype === 'F32' ? { file: { path: real, offset: e.start, length: e.end - e.start } } : {}),
       get data(): Float32Array {
         const fd = openSync(path, 'r');
         try {
