@@ -2,7 +2,8 @@
  * The CPU hardware profile measured by the engine itself: times the engine's own forward (prefill of a few prompts,
  * decode of a few batch sizes) on this machine, then fits the profile's five figures (effective bytes/s, GEMM and
  * attention FLOP/s, fixed cost per step and per sequence) so that core/perf's step model, fed the profile through
- * profileHardware / profileEfficiency, reproduces the measured step times (least squares on log time ratios).
+ * profileHardware / profileEfficiency, reproduces the measured step times (least squares on log time ratios). The
+ * engine's host work outside the forward (hostCosts) is measured apart and added to the fixed costs.
  */
 import os from 'node:os';
 import { specFromConfig } from '../src/core/arch/index.js';
@@ -43,6 +44,23 @@ function prepare(config: ModelConfig, s: Shape): { items: ForwardItem[]; cache: 
   return { items, cache };
 }
 
+/** A clock in milliseconds. */
+export type Clock = () => number;
+
+/** Wall-clock time. */
+export const wallMs: Clock = () => performance.now();
+
+/**
+ * The process's CPU time (all threads, user + system). The engine computes on one thread at a time (the JavaScript
+ * thread waits while onnxruntime's single intra-op thread runs a graph), so on an idle machine its CPU time is its
+ * wall time; on a shared one it leaves out the time other processes held the cores, which wall time counts and
+ * which comes and goes between a profile and the run it predicts.
+ */
+export const cpuMs: Clock = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /**
  * Median seconds of 2 · `repeat` forwards of each shape, after one warm-up round (onnxruntime grows its arenas). The
  * shapes are timed round-robin, so load from other processes on a shared machine spreads over all of them alike.
@@ -52,6 +70,7 @@ export async function timeShapes(
   config: ModelConfig,
   shapes: readonly Shape[],
   repeat: number,
+  clock: Clock = wallMs,
 ): Promise<TimedShape[]> {
   const prof = new Profiler();
   const inputs = shapes.map((s) => prepare(config, s));
@@ -61,9 +80,9 @@ export async function timeShapes(
       // Each turn starts with an untimed forward: the previous shape left other data in the caches, and a serving
       // engine runs the same shape step after step.
       for (let k = 0; k < 3; k++) {
-        const t0 = performance.now();
+        const t0 = clock();
         await model.forward(inputs[i]!.items, inputs[i]!.cache, null, prof);
-        if (r > 0 && k > 0) times[i]!.push((performance.now() - t0) / 1000);
+        if (r > 0 && k > 0) times[i]!.push((clock() - t0) / 1000);
       }
   return shapes.map((s, i) => {
     const t = times[i]!.sort((a, b) => a - b);
@@ -71,29 +90,84 @@ export async function timeShapes(
   });
 }
 
+/** The engine's own costs outside its forward pass: per step, and per sequence in the step. */
+export interface HostCosts {
+  stepS: number;
+  sequenceS: number;
+  /** What they were derived from: host seconds per step at each batch size. */
+  perStep: { batch: number; seconds: number }[];
+}
+
 /**
- * The engine's host work per generated token outside the forward (sampling, detokenising), from its own profiler
- * over a short batch of requests: a per-sequence cost the forward timings do not see.
+ * The engine's work outside the forward, measured on real requests: `batch` sequences generating `tokens` tokens
+ * each, all admitted at once. The run's time on `clock`, less the time of its forwards read on the same clock inside
+ * the same steps (from the start of each step's embedding to the end of its LM head, through the engine's
+ * profiler), over the steps: scheduling, block bookkeeping and prefix hashing, sampling and detokenising each
+ * sequence's token, the lock and the event-loop turn between steps.
  */
-export async function hostSequenceS(engine: Engine, isl: number, batch: number): Promise<number> {
-  const before = new Map([...engine.profiler.totals].map(([k, v]) => [k, { ...v }]));
+async function hostPerStep(
+  engine: Engine,
+  isl: number,
+  batch: number,
+  tokens: number,
+  clock: Clock,
+): Promise<number> {
   const V = engine.config.vocabSize;
-  await Promise.all(
-    Array.from({ length: batch }, (_, i) =>
-      engine.generate(
-        Array.from({ length: isl }, (_, t) => 1 + ((i * 131 + t * 7919) % (V - 1))),
-        { maxTokens: 16, ignoreEos: true, temperature: 0 },
-      ),
-    ),
-  );
-  const delta = (op: string) => {
-    const a = engine.profiler.totals.get(op);
-    const b = before.get(op);
-    return { ms: (a?.totalMs ?? 0) - (b?.totalMs ?? 0), count: (a?.count ?? 0) - (b?.count ?? 0) };
+  const steps0 = engine.steps;
+  let forward = 0;
+  let forwardStart = 0;
+  const add = engine.profiler.add.bind(engine.profiler);
+  engine.profiler.add = (op: string, ms: number) => {
+    add(op, ms);
+    // `ms` is the embedding's wall time: a few microseconds, the same on either clock.
+    if (op === 'embed') forwardStart = clock() - ms;
+    else if (op === 'lm_head') forward += clock() - forwardStart;
   };
-  const sample = delta('sample');
-  const detok = delta('detokenize');
-  return sample.count > 0 ? (sample.ms + detok.ms) / 1000 / sample.count : 0;
+  const t0 = clock();
+  try {
+    await Promise.all(
+      Array.from({ length: batch }, (_, i) =>
+        engine.generate(
+          Array.from({ length: isl }, (_, t) => 1 + ((i * 131 + t * 7919) % (V - 1))),
+          { maxTokens: tokens, ignoreEos: true, temperature: 0 },
+        ),
+      ),
+    );
+  } finally {
+    engine.profiler.add = add;
+  }
+  const run = clock() - t0;
+  return (run - forward) / 1000 / (engine.steps - steps0);
+}
+
+/**
+ * Host costs per step and per sequence: hostPerStep at batch 1 and at `batch`, a line through the two (each the
+ * median of three runs). A negative slope (noise where per-sequence work is tiny) is clamped to 0.
+ */
+export async function hostCosts(
+  engine: Engine,
+  isl: number,
+  batch: number,
+  clock: Clock = wallMs,
+  tokens = 24,
+): Promise<HostCosts> {
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const at = async (b: number) => {
+    const xs: number[] = [];
+    for (let i = 0; i < 3; i++) xs.push(await hostPerStep(engine, isl, b, tokens, clock));
+    return med(xs);
+  };
+  const one = await at(1);
+  const many = batch > 1 ? await at(batch) : one;
+  const sequenceS = batch > 1 ? Math.max(0, (many - one) / (batch - 1)) : 0;
+  return {
+    stepS: Math.max(0, one - sequenceS),
+    sequenceS,
+    perStep: [
+      { batch: 1, seconds: one },
+      { batch, seconds: many },
+    ],
+  };
 }
 
 function mixOf(s: Shape): RankMix {
