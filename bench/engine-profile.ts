@@ -15,6 +15,7 @@ import type { Engine } from '../src/engine/engine.js';
 import { KvCache } from '../src/engine/kv_cache.js';
 import type { Model, ForwardItem } from '../src/engine/model.js';
 import { Profiler } from '../src/engine/profiler.js';
+import { Rng } from '../src/engine/sampler.js';
 
 export interface Shape {
   kind: 'prefill' | 'decode';
@@ -98,78 +99,6 @@ export interface HostCosts {
   perStep: { batch: number; seconds: number }[];
 }
 
-/**
- * The engine's work outside the forward, measured on real requests: `batch` sequences generating `tokens` tokens
- * each, all admitted at once. The run's time on `clock`, less the time of its forwards read on the same clock inside
- * the same steps (from the start of each step's embedding to the end of its LM head, through the engine's
- * profiler), over the steps: scheduling, block bookkeeping and prefix hashing, sampling and detokenising each
- * sequence's token, the lock and the event-loop turn between steps.
- */
-async function hostPerStep(
-  engine: Engine,
-  isl: number,
-  batch: number,
-  tokens: number,
-  clock: Clock,
-): Promise<number> {
-  const V = engine.config.vocabSize;
-  const steps0 = engine.steps;
-  let forward = 0;
-  let forwardStart = 0;
-  const add = engine.profiler.add.bind(engine.profiler);
-  engine.profiler.add = (op: string, ms: number) => {
-    add(op, ms);
-    // `ms` is the embedding's wall time: a few microseconds, the same on either clock.
-    if (op === 'embed') forwardStart = clock() - ms;
-    else if (op === 'lm_head') forward += clock() - forwardStart;
-  };
-  const t0 = clock();
-  try {
-    await Promise.all(
-      Array.from({ length: batch }, (_, i) =>
-        engine.generate(
-          Array.from({ length: isl }, (_, t) => 1 + ((i * 131 + t * 7919) % (V - 1))),
-          { maxTokens: tokens, ignoreEos: true, temperature: 0 },
-        ),
-      ),
-    );
-  } finally {
-    engine.profiler.add = add;
-  }
-  const run = clock() - t0;
-  return (run - forward) / 1000 / (engine.steps - steps0);
-}
-
-/**
- * Host costs per step and per sequence: hostPerStep at batch 1 and at `batch`, a line through the two (each the
- * median of three runs). A negative slope (noise where per-sequence work is tiny) is clamped to 0.
- */
-export async function hostCosts(
-  engine: Engine,
-  isl: number,
-  batch: number,
-  clock: Clock = wallMs,
-  tokens = 24,
-): Promise<HostCosts> {
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const at = async (b: number) => {
-    const xs: number[] = [];
-    for (let i = 0; i < 3; i++) xs.push(await hostPerStep(engine, isl, b, tokens, clock));
-    return med(xs);
-  };
-  const one = await at(1);
-  const many = batch > 1 ? await at(batch) : one;
-  const sequenceS = batch > 1 ? Math.max(0, (many - one) / (batch - 1)) : 0;
-  return {
-    stepS: Math.max(0, one - sequenceS),
-    sequenceS,
-    perStep: [
-      { batch: 1, seconds: one },
-      { batch, seconds: many },
-    ],
-  };
-}
-
 function mixOf(s: Shape): RankMix {
   return s.kind === 'prefill'
     ? {
@@ -221,6 +150,97 @@ export function fitProfile(spec: ModelSpec, timed: readonly TimedShape[], name: 
         }
     }
   return p;
+}
+
+let promptSeed = 1;
+
+/**
+ * The engine's steps as it runs them: `batch` requests of `isl` random prompt tokens (a fresh draw each call, so the
+ * prefix cache never hits) generating `tokens` tokens each, all admitted at once. On `clock`, through the engine's
+ * profiler: each step's forward (from its embedding to the end of its LM head), and everything else (the run's time
+ * less its forwards: scheduling, block bookkeeping, sampling, detokenising, the loop).
+ */
+async function engineSteps(engine: Engine, isl: number, tokens: number, batch: number, clock: Clock) {
+  const V = engine.config.vocabSize;
+  const rng = new Rng(promptSeed++);
+  const steps: { kind: 'prefill' | 'decode'; forward: number }[] = [];
+  let start = 0;
+  let forward = 0;
+  const add = engine.profiler.add.bind(engine.profiler);
+  engine.profiler.add = (op: string, ms: number) => {
+    add(op, ms);
+    // `ms` is the embedding's wall time: microseconds, the same on either clock.
+    if (op === 'embed') start = clock() - ms;
+    else if (op === 'lm_head') forward = (clock() - start) / 1000;
+    else if (op === 'step_prefill' || op === 'step_decode')
+      steps.push({ kind: op === 'step_prefill' ? 'prefill' : 'decode', forward });
+  };
+  const t0 = clock();
+  try {
+    await Promise.all(
+      Array.from({ length: batch }, () =>
+        engine.generate(
+          Array.from({ length: isl }, () => 1 + Math.floor(rng.next() * (V - 1))),
+          { maxTokens: tokens, ignoreEos: true, temperature: 0 },
+        ),
+      ),
+    );
+  } finally {
+    engine.profiler.add = add;
+  }
+  const run = (clock() - t0) / 1000;
+  const host = (run - steps.reduce((a, x) => a + x.forward, 0)) / steps.length;
+  return { steps, host };
+}
+
+/**
+ * The profile's measurements, taken from the engine running real requests (engineSteps) at each batch size, twice:
+ * the prefill of `batch` prompts, the decode forward at batch `batch` over the first and the second half of the
+ * outputs (medians, at their mean contexts), and the host work per step at each batch size, through which a line
+ * gives the host costs per step and per sequence (a negative slope or intercept, noise, is clamped to 0).
+ */
+export async function profileEngine(
+  engine: Engine,
+  isl: number,
+  osl: number,
+  batches: readonly number[],
+  clock: Clock,
+  repeat = 2,
+): Promise<{ timed: TimedShape[]; host: HostCosts }> {
+  const med = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const timed: TimedShape[] = [];
+  const perStep: HostCosts['perStep'] = [];
+  const half = Math.floor((osl - 1) / 2);
+  for (const b of batches) {
+    const prefill: number[] = [];
+    const early: number[] = [];
+    const late: number[] = [];
+    const host: number[] = [];
+    for (let r = 0; r < repeat; r++) {
+      const run = await engineSteps(engine, isl, osl, b, clock);
+      const decodes = run.steps.filter((x) => x.kind === 'decode').map((x) => x.forward);
+      prefill.push(...run.steps.filter((x) => x.kind === 'prefill').map((x) => x.forward));
+      early.push(...decodes.slice(0, half));
+      late.push(...decodes.slice(half));
+      host.push(run.host);
+    }
+    // Decode step j (1-based) attends to isl + j − 1 cached tokens.
+    timed.push({ kind: 'prefill', batch: b, tokens: isl, seconds: med(prefill) });
+    timed.push({ kind: 'decode', batch: b, tokens: isl + (half - 1) / 2, seconds: med(early) });
+    timed.push({ kind: 'decode', batch: b, tokens: isl + half + (osl - 2 - half) / 2, seconds: med(late) });
+    perStep.push({ batch: b, seconds: med(host) });
+  }
+  // Least squares host(b) = stepS + b · sequenceS.
+  const n = perStep.length;
+  const mb = perStep.reduce((a, x) => a + x.batch, 0) / n;
+  const mh = perStep.reduce((a, x) => a + x.seconds, 0) / n;
+  const sxx = perStep.reduce((a, x) => a + (x.batch - mb) ** 2, 0);
+  const slope = sxx > 0 ? perStep.reduce((a, x) => a + (x.batch - mb) * (x.seconds - mh), 0) / sxx : 0;
+  const sequenceS = Math.max(0, slope);
+  return { timed, host: { stepS: Math.max(0, mh - sequenceS * mb), sequenceS, perStep } };
 }
 
 /** The shapes a serving run at these lengths goes through: prompts prefilled together, decodes at mid context. */

@@ -27,12 +27,10 @@ import { writeGpt2SmallCheckpoint } from './engine-load.js';
 import {
   fitProfile,
   cpuMs,
-  hostCosts,
+  profileEngine,
   wallMs,
   modelSpec,
   predict,
-  servingShapes,
-  timeShapes,
   type TimedShape,
 } from './engine-profile.js';
 
@@ -67,8 +65,9 @@ const engine = await Engine.load(dir, {
 const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
 const spec = modelSpec(raw);
 
-// 1. The profile: the engine's forward at the shapes this run goes through, fitted to core/perf's step model, plus
-// the engine's host work outside the forward per step and per sequence (engine-profile.ts hostCosts). On a shared
+// 1. The profile: the engine's forward at the shapes this run goes through (measured as the engine runs them, on
+// requests of the run's lengths at each batch size: engine-profile.ts profileEngine), fitted to core/perf's step
+// model, plus the engine's host work outside the forward per step and per sequence. On a shared
 // machine the speed drifts with other load, so by default the forward is profiled before and after each closed
 // loop (ENGINE_SIM_REPROFILE=0: once, before the first).
 const REPROFILE = env('REPROFILE', '1') !== '0';
@@ -84,16 +83,21 @@ const CLOCK = env('CLOCK', 'cpu');
 if (CLOCK !== 'cpu' && CLOCK !== 'wall')
   throw new Error(`ENGINE_SIM_CLOCK must be cpu or wall (got ${CLOCK})`);
 const clock = CLOCK === 'cpu' ? cpuMs : wallMs;
-process.stderr.write('measuring the engine’s host costs…\n');
-await hostCosts(engine, 16, MAX_SEQS, clock, 8);
-const host = await hostCosts(engine, 16, MAX_SEQS, clock);
-async function timeForward(): Promise<TimedShape[]> {
-  process.stderr.write('profiling the engine forward…\n');
-  return timeShapes(engine.model, engine.config, servingShapes(ISL, OSL, USERS), 4, clock);
+type Profiled = Awaited<ReturnType<typeof profileEngine>>;
+async function timeForward(): Promise<Profiled> {
+  process.stderr.write('profiling the engine…\n');
+  return profileEngine(engine, ISL, OSL, USERS, clock);
 }
-/** The profile fitted to the mean of the forward timings taken before and after a loop, written to profileFile. */
-function writeProfile(before: TimedShape[], after: TimedShape[]) {
-  const timed = before.map((t, i) => ({ ...t, seconds: (t.seconds + after[i]!.seconds) / 2 }));
+/**
+ * The profile fitted to the mean of the step timings taken before and after a loop, the host costs (their mean)
+ * added to its fixed costs; written to profileFile.
+ */
+function writeProfile(before: Profiled, after: Profiled) {
+  const timed = before.timed.map((t, i) => ({ ...t, seconds: (t.seconds + after.timed[i]!.seconds) / 2 }));
+  const host = {
+    stepS: (before.host.stepS + after.host.stepS) / 2,
+    sequenceS: (before.host.sequenceS + after.host.sequenceS) / 2,
+  };
   const forward = fitProfile(spec, timed, name);
   const fitted = predict(spec, forward, timed);
   // The forward's fixed costs plus the engine's own around it (scheduling, sampling, detokenising, the loop).
@@ -104,8 +108,10 @@ function writeProfile(before: TimedShape[], after: TimedShape[]) {
   };
   // Written out in core/perf/measured.ts's form (profileHardware / profileEfficiency read it back).
   writeFileSync(profileFile, JSON.stringify(profile, null, 2) + '\n');
-  return { profile, timed, fitted, before, after };
+  return { profile, forward, host, timed, fitted, before: before.timed, after: after.timed };
 }
+// One untimed round first: onnxruntime sizes its arenas for the largest steps.
+await profileEngine(engine, ISL, OSL, USERS, clock, 1);
 let lastTimed = await timeForward();
 
 // 2. The engine under closed loops.
@@ -270,6 +276,7 @@ interface Row {
   sim: Measured;
   error: { ttft: number; tpot: number; output_tokens_per_s: number };
   profile: MeasuredProfile;
+  host: { stepS: number; sequenceS: number };
   decode_forward: { batch: number; steps: number; loop_s: number; profile_s: number };
   profile_shapes: (TimedShape & { before_s: number; after_s: number; fitted_s: number })[];
 }
@@ -285,13 +292,11 @@ for (const u of USERS) {
   const s = simulated(u);
   // The loop's most frequent decode batch: its forward in the loop against the profile's (host costs left out).
   const [modal, times] = [...decodeForward].sort((a, b) => b[1].length - a[1].length)[0]!;
-  const p = measured.profile;
-  const bare = { ...p, stepS: p.stepS - host.stepS, sequenceS: p.sequenceS - host.sequenceS };
   const drift = {
     batch: modal,
     steps: times.length,
     loop_s: median(times),
-    profile_s: predict(spec, bare, [{ kind: 'decode', batch: modal, tokens: ISL + OSL / 2 }])[0]!,
+    profile_s: predict(spec, measured.forward, [{ kind: 'decode', batch: modal, tokens: ISL + OSL / 2 }])[0]!,
   };
   const err = (k: keyof Measured) => +((s[k] - e[k]) / e[k]).toFixed(3);
   results.push({
@@ -300,6 +305,7 @@ for (const u of USERS) {
     sim: s,
     error: { ttft: err('ttft_s'), tpot: err('tpot_s'), output_tokens_per_s: err('output_tokens_per_s') },
     profile: measured.profile,
+    host: measured.host,
     decode_forward: drift,
     profile_shapes: measured.timed.map((t, i) => ({
       ...t,
@@ -329,8 +335,8 @@ const describe = (r: Row) => {
   return (
     `profile around ${r.users} user(s): ${f(p.bytesPerS / 1e9)} GB/s, GEMM ${f(p.gemmFlopsPerS / 1e9)} GFLOP/s, ` +
     `attention ${f(p.attentionFlopsPerS / 1e9)} GFLOP/s, ${f(p.stepS * 1e3, 3)} ms/step, ` +
-    `${f(p.sequenceS * 1e3, 3)} ms/sequence (of which host ${f(host.stepS * 1e3, 3)} ms/step, ` +
-    `${f(host.sequenceS * 1e3, 3)} ms/sequence)\n` +
+    `${f(p.sequenceS * 1e3, 3)} ms/sequence (of which host ${f(r.host.stepS * 1e3, 3)} ms/step, ` +
+    `${f(r.host.sequenceS * 1e3, 3)} ms/sequence)\n` +
     `  decode forward at batch ${r.decode_forward.batch} in the loop: ${f(r.decode_forward.loop_s * 1e3)} ms ` +
     `(median of ${r.decode_forward.steps} steps), profile ${f(r.decode_forward.profile_s * 1e3)} ms (` +
     `${pct(r.decode_forward.profile_s / r.decode_forward.loop_s - 1)})\n` +
@@ -362,7 +368,6 @@ console.log(
     threads: THREADS,
     reprofile: REPROFILE,
     clock: CLOCK,
-    host,
     profile_file: profileFile,
     results,
   }),
