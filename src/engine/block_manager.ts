@@ -186,11 +186,6 @@ export class BlockManager {
     return n;
   }
 
-  /** Blocks the sequence holds (those freed from its window not counted). */
-  heldBlocks(seq: Sequence): number {
-    return seq.blockTable.reduce((a, id) => a + (id === FREED ? 0 : 1), 0);
-  }
-
   /** Whether the sequence can grow by one token (a new block is needed when its length fills the last one). */
   canAppend(seq: Sequence): boolean {
     return seq.length <= seq.blockTable.length * this.blockSize || this.free.size >= 1;
