@@ -123,7 +123,11 @@ export function attend(
   for (const it of items) {
     const ctx = it.start + it.count;
     // Offset of each position's K/V (KV head 0) in the pools, once per sequence.
-    for (let j = 0; j < ctx; j++) base[j] = cache.offset(it.blockTable[(j / bs) | 0]! * bs + (j % bs));
+    // (A block freed from the sliding window lies before every query's window: its positions are never read.)
+    for (let j = 0; j < ctx; j++) {
+      const block = it.blockTable[(j / bs) | 0]!;
+      base[j] = block < 0 ? -1 : cache.offset(block * bs + (j % bs));
+    }
     for (let t = 0; t < it.count; t++) {
       const pos = it.start + t;
       const from = window !== null ? Math.max(0, pos - window + 1) : 0;

@@ -178,9 +178,16 @@ export async function runAttention(
       const ctx = p.start + p.count;
       for (let j = 0; j * bs < ctx; j++) {
         const n = Math.min(bs, ctx - j * bs) * d;
+        const block = p.blockTable[j]!;
         for (let h = 0; h < nkv; h++) {
-          const from = p.blockTable[j]! * cache.blockStride + h * cache.headStride;
           const to = ((b * nkv + h) * r.S + j * bs) * d;
+          // A block freed from the sliding window lies wholly before it, so it is masked: zeros stand in.
+          if (block < 0) {
+            s.k.fill(0, to, to + n);
+            s.v.fill(0, to, to + n);
+            continue;
+          }
+          const from = block * cache.blockStride + h * cache.headStride;
           s.k.set(kp.subarray(from, from + n), to);
           s.v.set(vp.subarray(from, from + n), to);
         }

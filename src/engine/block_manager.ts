@@ -3,6 +3,8 @@
  * tokens chained with the hash of the block before it, so two prompts that share a prefix share its blocks. Blocks
  * are reference-counted; a freed block keeps its hash and contents until it is handed out again, so a later
  * request with the same prefix still hits. Hits and misses are counted per full block looked up.
+ * Under a sliding window, the blocks of a sequence that lie wholly before its window are freed as it grows (as
+ * vLLM's SlidingWindowManager does): their entries in the block table become FREED.
  */
 import { createHash } from 'node:crypto';
 import type { Sequence } from './sequence.js';
@@ -13,6 +15,9 @@ export class Block {
   tokenIds: number[] = [];
   constructor(readonly id: number) {}
 }
+
+/** A block-table entry whose block was freed because it fell out of the sliding window. */
+export const FREED = -1;
 
 export interface CacheStats {
   hits: number;
@@ -38,9 +43,11 @@ export class BlockManager {
   misses = 0;
   hitTokens = 0;
 
+  /** `window`: the model's sliding window (tokens), under which blocks before it are freed; null: none. */
   constructor(
     numBlocks: number,
     readonly blockSize: number,
+    readonly window: number | null = null,
   ) {
     this.blocks = Array.from({ length: numBlocks }, (_, i) => new Block(i));
     this.free = new Set(this.blocks.map((b) => b.id));
@@ -116,30 +123,67 @@ export class BlockManager {
     seq.numComputed = seq.numCachedTokens;
   }
 
-  /** Register the hashes of the sequence's full blocks up to `numComputed` tokens (after they are computed). */
+  /**
+   * After a step: register the hashes of the sequence's full blocks up to `numComputed` tokens (the chain of hashes
+   * is kept on the sequence, so blocks freed from a sliding window still prefix the later ones), then, under a
+   * sliding window, free the blocks before the window of the `numComputed` tokens cached (freeOutOfWindow).
+   */
   commitFullBlocks(seq: Sequence): void {
     const bs = this.blockSize;
-    let prefix: string | null = null;
     const full = Math.floor(seq.numComputed / bs);
-    for (let i = 0; i < full; i++) {
-      const b = this.blocks[seq.blockTable[i]!]!;
+    for (let i = seq.blockHashes.length; i < full; i++) {
+      const id = seq.blockTable[i]!;
+      if (id === FREED) throw new Error(`sequence ${seq.id}: block ${i} was freed before it was committed`);
+      const b = this.blocks[id]!;
       if (b.hash === null) {
         b.tokenIds = seq.block(i, bs);
-        b.hash = blockHash(b.tokenIds, prefix);
+        b.hash = blockHash(b.tokenIds, seq.blockHashes[i - 1] ?? null);
         this.byHash.set(b.hash, b.id);
       }
-      prefix = b.hash;
+      seq.blockHashes.push(b.hash);
     }
+    this.freeOutOfWindow(seq, seq.numComputed);
+  }
+
+  /**
+   * Under a sliding window w, a sequence whose cache holds (or is about to hold) `tokens` tokens keeps positions
+   * tokens − w … tokens − 1: the newest token attends to those w, and every later query to later ones. Blocks
+   * wholly before them are freed, so a sequence holds the blocks that w tokens span: what core/memory/kv.ts counts.
+   */
+  freeOutOfWindow(seq: Sequence, tokens: number): number {
+    return this.window === null ? 0 : this.freeBefore(seq, tokens - this.window);
+  }
+
+  private release(id: number): void {
+    const b = this.blocks[id]!;
+    if (--b.refCount === 0) this.free.add(b.id);
   }
 
   deallocate(seq: Sequence): void {
-    for (let i = seq.blockTable.length - 1; i >= 0; i--) {
-      const b = this.blocks[seq.blockTable[i]!]!;
-      if (--b.refCount === 0) this.free.add(b.id);
-    }
+    for (let i = seq.blockTable.length - 1; i >= 0; i--)
+      if (seq.blockTable[i] !== FREED) this.release(seq.blockTable[i]!);
     seq.blockTable = [];
+    seq.blockHashes = [];
     seq.numComputed = 0;
     seq.numCachedTokens = 0;
+  }
+
+  /**
+   * Free the sequence's blocks that lie wholly before position `from` (no query from now on attends to them under
+   * a sliding window). They keep their hash and contents until handed out again, like any freed block. Returns the
+   * number freed.
+   */
+  freeBefore(seq: Sequence, from: number): number {
+    let n = 0;
+    const upto = Math.min(Math.floor(from / this.blockSize), seq.blockTable.length);
+    for (let i = 0; i < upto; i++) {
+      const id = seq.blockTable[i]!;
+      if (id === FREED) continue;
+      this.release(id);
+      seq.blockTable[i] = FREED;
+      n++;
+    }
+    return n;
   }
 
   /** Whether the sequence can grow by one token (a new block is needed when its length fills the last one). */

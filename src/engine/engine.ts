@@ -121,7 +121,7 @@ export class Engine {
         `KV cache of ${wanted} bytes cannot hold one sequence of ${this.maxModelLen} tokens`,
       );
     this.cache = new KvCache(c, numBlocks, blockSize);
-    this.blocks = new BlockManager(numBlocks, blockSize);
+    this.blocks = new BlockManager(numBlocks, blockSize, c.slidingWindow);
     this.scheduler = new Scheduler(this.blocks, {
       maxNumSeqs,
       maxBatchedTokens: Math.max(o.maxBatchedTokens ?? 4096, this.maxModelLen),

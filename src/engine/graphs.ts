@@ -6,6 +6,9 @@
  *   attention : q, gathered K/V context, additive mask → softmax(q·kᵀ/√d + mask)·v (GQA by broadcasting)
  *   attn_out  : x, attention output → O GEMM + residual → norm → MLP → + residual → x'
  *   head      : x rows → final norm → LM head GEMM → logits
+ * Weights are used in their checkpoint layout (GPT-2's Conv1D [in, out] with transB = 0, nn.Linear [out, in] with
+ * transB = 1: onnxruntime prepacks either, equally fast), so an fp32 checkpoint's tensors are external data read by
+ * onnxruntime from the file (onnx/graph.ts); only llama's fused q/k/v and gate/up are stacked in JavaScript.
  */
 import type { ModelConfig } from './config.js';
 import { GraphBuilder } from './onnx/graph.js';
@@ -23,21 +26,9 @@ function concatRows(ms: Mat[]): Float32Array {
   return out;
 }
 
-/**
- * A GPT-2 Conv1D weight [in, out] as the nn.Linear layout [out, in], for a Gemm with transB: onnxruntime streams
- * that layout about twice as fast for a few rows (decode of a batch), and as fast for many.
- */
-function linearLayout(m: Mat): Float32Array {
-  const [rows, cols] = m.shape as [number, number];
-  const out = new Float32Array(rows * cols);
-  const d = m.data;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = d[r * cols + c]!;
-  return out;
-}
-
 /** Per-head RMSNorm (qwen3) over [T, heads, headDim]. */
 function headNorm(g: GraphBuilder, x: string, w: Mat, c: ModelConfig, name: string): string {
-  return g.rmsNorm(x, g.weight(name, w.data, [c.headDim]), c.normEps);
+  return g.rmsNorm(x, g.weight(name, w, [c.headDim]), c.normEps);
 }
 
 /** Half-split rotation: [x1, x2] → [x1·cos − x2·sin, x2·cos + x1·sin]. */
@@ -48,8 +39,13 @@ function rope(g: GraphBuilder, x: string, cos: string, sin: string, half: number
   return g.concat([a, b], -1);
 }
 
-export function attnInGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Array {
-  const g = new GraphBuilder(`layer${i}.attn_in`);
+export function attnInGraph(
+  c: ModelConfig,
+  l: LayerWeights,
+  i: number,
+  folder: string | null = null,
+): Uint8Array {
+  const g = new GraphBuilder(`layer${i}.attn_in`, folder);
   const H = c.hiddenSize;
   const qd = c.numHeads * c.headDim;
   const kvd = c.numKvHeads * c.headDim;
@@ -57,16 +53,11 @@ export function attnInGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Ar
   let h: string;
   let qkv: string;
   if (c.family === 'gpt2') {
-    h = g.layerNorm(
-      x,
-      g.weight('ln1.w', l.norm1.data, [H]),
-      g.weight('ln1.b', l.norm1Bias!.data, [H]),
-      c.normEps,
-    );
-    const w = g.weight('c_attn.w', linearLayout(l.qkv[0]!), [3 * H, H]);
-    qkv = g.gemm(h, w, g.weight('c_attn.b', l.qkvBias![0]!.data, [3 * H]), true);
+    h = g.layerNorm(x, g.weight('ln1.w', l.norm1, [H]), g.weight('ln1.b', l.norm1Bias!, [H]), c.normEps);
+    const w = g.weight('c_attn.w', l.qkv[0]!, [H, 3 * H]);
+    qkv = g.gemm(h, w, g.weight('c_attn.b', l.qkvBias![0]!, [3 * H]), false);
   } else {
-    h = g.rmsNorm(x, g.weight('ln1.w', l.norm1.data, [H]), c.normEps);
+    h = g.rmsNorm(x, g.weight('ln1.w', l.norm1, [H]), c.normEps);
     const w = g.weight('qkv.w', concatRows(l.qkv), [qd + 2 * kvd, H]);
     const b = l.qkvBias ? g.weight('qkv.b', concatRows(l.qkvBias), [qd + 2 * kvd]) : null;
     qkv = g.gemm(h, w, b, true);
@@ -127,8 +118,13 @@ export function attentionGraph(c: ModelConfig): Uint8Array {
   return g.build();
 }
 
-export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8Array {
-  const g = new GraphBuilder(`layer${i}.attn_out`);
+export function attnOutGraph(
+  c: ModelConfig,
+  l: LayerWeights,
+  i: number,
+  folder: string | null = null,
+): Uint8Array {
+  const g = new GraphBuilder(`layer${i}.attn_out`, folder);
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const qd = c.numHeads * c.headDim;
@@ -136,36 +132,28 @@ export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8A
   const a = g.input('a', ['T', qd]);
   let out: string;
   if (c.family === 'gpt2') {
-    const o = g.gemm(
-      a,
-      g.weight('c_proj.w', linearLayout(l.o), [H, H]),
-      g.weight('c_proj.b', l.oBias!.data, [H]),
-      true,
-    );
+    const o = g.gemm(a, g.weight('c_proj.w', l.o, [H, H]), g.weight('c_proj.b', l.oBias!, [H]), false);
     const x2 = g.add(x, o);
     const h = g.layerNorm(
       x2,
-      g.weight('ln2.w', l.norm2.data, [H]),
-      g.weight('ln2.b', l.norm2Bias!.data, [H]),
+      g.weight('ln2.w', l.norm2, [H]),
+      g.weight('ln2.b', l.norm2Bias!, [H]),
       c.normEps,
     );
     const [fc, proj] = l.mlp as [Mat, Mat];
     const [fcb, projb] = l.mlpBias as [Mat, Mat];
-    const up = g.gemm(h, g.weight('fc.w', linearLayout(fc), [I, H]), g.weight('fc.b', fcb.data, [I]), true);
+    const up = g.gemm(h, g.weight('fc.w', fc, [H, I]), g.weight('fc.b', fcb, [I]), false);
     const act = g.activation(up, c.activation);
-    out = g.add(
-      x2,
-      g.gemm(act, g.weight('proj.w', linearLayout(proj), [H, I]), g.weight('proj.b', projb.data, [H]), true),
-    );
+    out = g.add(x2, g.gemm(act, g.weight('proj.w', proj, [I, H]), g.weight('proj.b', projb, [H]), false));
   } else {
-    const ob = l.oBias ? g.weight('o.b', l.oBias.data, [H]) : null;
-    const x2 = g.add(x, g.gemm(a, g.weight('o.w', l.o.data, [H, qd]), ob, true));
-    const h = g.rmsNorm(x2, g.weight('ln2.w', l.norm2.data, [H]), c.normEps);
+    const ob = l.oBias ? g.weight('o.b', l.oBias, [H]) : null;
+    const x2 = g.add(x, g.gemm(a, g.weight('o.w', l.o, [H, qd]), ob, true));
+    const h = g.rmsNorm(x2, g.weight('ln2.w', l.norm2, [H]), c.normEps);
     const [gate, up, down] = l.mlp as [Mat, Mat, Mat];
     const gu = g.gemm(h, g.weight('gate_up.w', concatRows([gate, up]), [2 * I, H]), null, true);
     const [gt, u] = g.split(gu, [I, I], 1) as [string, string];
     const act = g.mul(g.activation(gt, c.activation), u);
-    out = g.add(x2, g.gemm(act, g.weight('down.w', down.data, [H, I]), null, true));
+    out = g.add(x2, g.gemm(act, g.weight('down.w', down, [H, I]), null, true));
   }
   g.output(out, 'y', ['T', H]);
   return g.build();
@@ -176,15 +164,15 @@ export function attnOutGraph(c: ModelConfig, l: LayerWeights, i: number): Uint8A
  * holds (the embedding itself when tied), so the largest matrix is in memory once and never serialized (loading
  * it as an initializer held it three times over at its peak: the array, the protobuf, onnxruntime's copy).
  */
-export function headGraph(c: ModelConfig, w: ModelWeights): Uint8Array {
-  const g = new GraphBuilder('head');
+export function headGraph(c: ModelConfig, w: ModelWeights, folder: string | null = null): Uint8Array {
+  const g = new GraphBuilder('head', folder);
   const H = c.hiddenSize;
   const x = g.input('x', ['N', H]);
   const hw = g.input('head_w', [c.vocabSize, H]);
-  const nw = g.weight('norm.w', w.finalNorm.data, [H]);
+  const nw = g.weight('norm.w', w.finalNorm, [H]);
   const h =
     c.family === 'gpt2'
-      ? g.layerNorm(x, nw, g.weight('norm.b', w.finalNormBias!.data, [H]), c.normEps)
+      ? g.layerNorm(x, nw, g.weight('norm.b', w.finalNormBias!, [H]), c.normEps)
       : g.rmsNorm(x, nw, c.normEps);
   const logits = g.gemm(h, hw, null, true);
   g.output(logits, 'logits', ['N', c.vocabSize]);

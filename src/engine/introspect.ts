@@ -72,15 +72,15 @@ export function memoryUsage(e: Engine) {
     kv_blocks_total: e.cache.numBlocks,
     process_rss_bytes: rss.rss,
     sliding_window: e.config.slidingWindow,
-    // Blocks that fall out of a sliding window are not freed yet: every token's K/V stays until the sequence ends.
-    kv_window_freed: false,
+    // Blocks that fall wholly out of a sliding window are freed (block_manager.ts), so kv_cache_bytes is what
+    // core/memory's kvCache counts for the same sequence lengths and block size.
+    kv_window_freed: e.blocks.window !== null,
     notes:
       'weights and KV are measured from the engine’s arrays (fp32); activation_bytes is the largest step’s buffers ' +
       '(hidden, q/k/v, attention output, MLP, logits, attention scores and gathered K/V) from their shapes; ' +
       'peak = weights + KV pool + activations. ' +
       'onnxruntime keeps its own copy of the layer weights, visible in process_rss_bytes. With a sliding window ' +
-      'the engine keeps every token of a sequence in its KV cache (kv_window_freed: false), where the calculator ' +
-      'caps the cache at the window.',
+      'the blocks wholly before a sequence’s window are freed (kv_window_freed), as the calculator counts them.',
   };
 }
 

@@ -50,7 +50,7 @@ export class KvCache {
   /** Slot of position `pos` of a sequence with this block table. */
   slot(blockTable: readonly number[], pos: number): number {
     const b = blockTable[Math.floor(pos / this.blockSize)];
-    if (b === undefined) throw new Error(`position ${pos} has no block`);
+    if (b === undefined || b < 0) throw new Error(`position ${pos} has no block`);
     return b * this.blockSize + (pos % this.blockSize);
   }
 

@@ -61,17 +61,24 @@ export class Model {
       executionMode: 'sequential',
       // Idle pool threads sleep instead of spinning: on a shared machine spinning threads fight the JavaScript
       // thread and each other (decode measured 13x slower with spinning on a loaded 2-core box).
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      extra: {
+        session: {
+          intra_op: { allow_spinning: '0' },
+          // fp32 weights used as stored are external data that onnxruntime reads from the checkpoint itself:
+          // no copy of them passes through JavaScript or the model's bytes (graphs.ts).
+          ...(w.folder === null ? {} : { model_external_initializers_file_folder_path: w.folder }),
+        },
+      },
     };
     const layers: LayerSessions[] = [];
     for (let i = 0; i < c.numLayers; i++) {
       const l = w.layers[i]!;
       layers.push({
-        attnIn: await ort.InferenceSession.create(attnInGraph(c, l, i), opts),
-        attnOut: await ort.InferenceSession.create(attnOutGraph(c, l, i), opts),
+        attnIn: await ort.InferenceSession.create(attnInGraph(c, l, i, w.folder), opts),
+        attnOut: await ort.InferenceSession.create(attnOutGraph(c, l, i, w.folder), opts),
       });
     }
-    const head = await ort.InferenceSession.create(headGraph(c, w), opts);
+    const head = await ort.InferenceSession.create(headGraph(c, w, w.folder), opts);
     const attention = await ort.InferenceSession.create(attentionGraph(c), opts);
     const rope = c.family === 'llama' ? new RopeTable(c) : null;
     // The embeddings are looked up in TypeScript on every forward: read them from the checkpoint once. The LM

@@ -4,7 +4,7 @@
  * fp32). Files are read lazily, tensor by tensor (openSafetensors); sharded checkpoints through
  * model.safetensors.index.json's weight_map.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 export interface TensorData {
@@ -13,6 +13,18 @@ export interface TensorData {
   dtype: 'F32' | 'F16' | 'BF16';
   /** The values as fp32; read from the file on each access for a lazily opened file (openSafetensors). */
   readonly data: Float32Array;
+  /**
+   * Where the fp32 bytes lie in the checkpoint (F32 tensors of lazily opened files only): a tensor used as is can
+   * be handed to onnxruntime as external data, which it reads from the file itself, with no copy in JavaScript.
+   */
+  readonly file?: FileRange;
+}
+
+/** A byte range of a file. */
+export interface FileRange {
+  path: string;
+  offset: number;
+  length: number;
 }
 
 export class CheckpointError extends Error {}
@@ -146,11 +158,15 @@ export function openSafetensors(path: string, file = basename(path)): Map<string
   } finally {
     closeSync(fd);
   }
+  // The file's real path (a Hugging Face cache links snapshot files to blobs): onnxruntime resolves links and
+  // refuses external data outside the folder it is given.
+  const real = realpathSync(path);
   const out = new Map<string, TensorData>();
   for (const e of entries)
     out.set(e.name, {
       shape: e.shape,
       dtype: e.dtype,
+      ...(e.dtype === 'F32' ? { file: { path: real, offset: e.start, length: e.end - e.start } } : {}),
       get data(): Float32Array {
         const fd = openSync(path, 'r');
         try {

@@ -3,7 +3,8 @@
  * as fit the token budget, the sequence cap and the free KV blocks) or one decode token for every running
  * sequence. Sequences join between any two steps and leave as soon as they finish; when the cache runs out during
  * decode, the newest running sequence is preempted (its blocks freed, it goes back to the front of the queue and
- * is recomputed later, mostly from the prefix cache).
+ * is recomputed later, mostly from the prefix cache). Under a sliding window, blocks that fall out of the window
+ * are freed before each decode step (and after each step: block_manager.ts).
  */
 import type { BlockManager } from './block_manager.js';
 import type { Sequence } from './sequence.js';
@@ -59,6 +60,8 @@ export class Scheduler {
     const queue = [...this.running];
     while (queue.length) {
       const seq = queue.shift()!;
+      // The token this step computes moves the window on: blocks before it are free before a new one is asked for.
+      this.blocks.freeOutOfWindow(seq, seq.length);
       while (!this.blocks.canAppend(seq)) {
         const victim = queue.pop() ?? null;
         if (victim) this.preempt(victim);

@@ -15,7 +15,10 @@ export class Sequence {
   numComputed = 0;
   /** Prompt tokens found in the prefix cache at the last allocation. */
   numCachedTokens = 0;
+  /** KV block ids by position / block size; FREED (block_manager.ts) where a block fell out of the window. */
   blockTable: number[] = [];
+  /** Prefix-cache hashes of the full blocks committed so far (block_manager.ts), in order. */
+  blockHashes: string[] = [];
   finishReason: FinishReason | null = null;
   readonly arrivalMs = performance.now();
   firstTokenMs: number | null = null;

@@ -3,13 +3,16 @@
  * `transformer.` / `model.` prefix), checks its shape against the config, and counts the bytes the engine holds
  * (fp32, tied embeddings once, buffers such as GPT-2's causal `attn.bias` ignored).
  */
+import { dirname } from 'node:path';
 import type { ModelConfig } from './config.js';
-import { CheckpointError, type TensorData } from './safetensors.js';
+import { CheckpointError, type FileRange, type TensorData } from './safetensors.js';
 
 export interface Mat {
   /** May be read from the checkpoint on each access (safetensors.ts): read it once per use. */
   readonly data: Float32Array;
   shape: number[];
+  /** Where its fp32 bytes lie in the checkpoint, when they do (safetensors.ts). */
+  readonly file?: FileRange;
 }
 
 export interface LayerWeights {
@@ -41,6 +44,11 @@ export interface ModelWeights {
   bytes: number;
   /** Checkpoint dtype of the embedding (what the file stored). */
   storedDtype: string;
+  /**
+   * The directory of the checkpoint's files (readCheckpoint): graphs reference the fp32 tensors stored there as
+   * external data. Null when no tensor lies in a file (tensors held in memory) or they lie in several directories.
+   */
+  folder: string | null;
 }
 
 class Finder {
@@ -72,7 +80,7 @@ class Finder {
   }
 }
 
-function gpt2Weights(c: ModelConfig, f: Finder): Omit<ModelWeights, 'bytes' | 'storedDtype'> {
+function gpt2Weights(c: ModelConfig, f: Finder): Omit<ModelWeights, 'bytes' | 'storedDtype' | 'folder'> {
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const layers: LayerWeights[] = [];
@@ -104,7 +112,7 @@ function gpt2Weights(c: ModelConfig, f: Finder): Omit<ModelWeights, 'bytes' | 's
   };
 }
 
-function llamaWeights(c: ModelConfig, f: Finder): Omit<ModelWeights, 'bytes' | 'storedDtype'> {
+function llamaWeights(c: ModelConfig, f: Finder): Omit<ModelWeights, 'bytes' | 'storedDtype' | 'folder'> {
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const qd = c.numHeads * c.headDim;
@@ -172,5 +180,7 @@ export function bindWeights(c: ModelConfig, tensors: Map<string, TensorData>): M
     for (const m of [...l.qkv, ...(l.qkvBias ?? []), ...l.mlp, ...(l.mlpBias ?? [])]) count(m);
   }
   const stored = [...tensors.values()][0]?.dtype ?? 'F32';
-  return { ...w, bytes, storedDtype: stored };
+  const dirs = new Set([...tensors.values()].flatMap((t) => (t.file ? [dirname(t.file.path)] : [])));
+  const folder = dirs.size === 1 ? [...dirs][0]! : null;
+  return { ...w, bytes, storedDtype: stored, folder };
 }

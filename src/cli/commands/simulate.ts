@@ -6,7 +6,15 @@ import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { systemLinks } from '../../catalog/index.js';
+import type { HardwareSpec } from '../../core/hardware/spec.js';
 import { modelDtype } from '../../core/memory/inference.js';
+import type { Efficiency } from '../../core/perf/efficiency.js';
+import {
+  parseProfile,
+  profileEfficiency,
+  profileHardware,
+  type MeasuredProfile,
+} from '../../core/perf/measured.js';
 import {
   ENGINE_IDS,
   parseTrace,
@@ -26,6 +34,7 @@ import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 
 interface Opts {
   gpu?: string;
+  hardwareProfile?: string;
   engine: EngineId;
   engineVersion?: string;
   mode: 'agg' | 'disagg';
@@ -60,6 +69,10 @@ interface Opts {
   maxBatch?: number;
   maxTokens?: number;
   kvTokens?: number;
+  blockSize?: number;
+  chunkedPrefill: boolean;
+  prefixCaching: boolean;
+  reservation?: 'current' | 'full' | 'ratio';
   mixedChunk?: boolean;
   batchScale?: number;
   rows?: string;
@@ -190,6 +203,51 @@ function runRows(file: string, o: Opts): void {
   );
 }
 
+/**
+ * The device: a catalog GPU (--gpu), or a profile the reference engine measured on a CPU (--hardware-profile,
+ * core/perf/measured.ts): its rates are effective ones and it computes in fp32 only, so 'auto' precision means
+ * fp32 there, and its fixed costs per step and per sequence come as the simulator's efficiency.
+ */
+function resolveDevice(o: Opts): {
+  hw: HardwareSpec;
+  precision: string;
+  kvPrecision?: string;
+  efficiency?: Efficiency;
+  profile?: MeasuredProfile;
+} {
+  if (o.gpu && o.hardwareProfile) throw new UsageError('give --gpu or --hardware-profile, not both');
+  if (o.gpu) return { hw: resolveHardware(o.gpu), precision: o.precision };
+  if (!o.hardwareProfile)
+    throw new UsageError(
+      'simulate needs --gpu <id> (see `infersim hardware`) or --hardware-profile <file.json>',
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(o.hardwareProfile, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`cannot read hardware profile ${o.hardwareProfile}: ${(e as Error).message}`);
+  }
+  let profile: MeasuredProfile;
+  try {
+    profile = parseProfile(raw, o.hardwareProfile);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const precision = o.precision === 'auto' ? 'fp32' : o.precision;
+  if (precision !== 'fp32' || (o.kvPrecision !== undefined && o.kvPrecision !== 'fp32'))
+    throw new UsageError(
+      `a measured hardware profile times fp32 only (the reference engine's precision); got --precision ` +
+        `${o.precision}${o.kvPrecision ? ` --kv-precision ${o.kvPrecision}` : ''}`,
+    );
+  return {
+    hw: profileHardware(profile),
+    precision,
+    kvPrecision: 'fp32',
+    efficiency: profileEfficiency(profile),
+    profile,
+  };
+}
+
 export function registerSimulate(program: Command): void {
   const par = (name: string) => int(name, 1, LIMITS.parallel);
   program
@@ -197,6 +255,10 @@ export function registerSimulate(program: Command): void {
     .description('simulate an engine serving a workload: TTFT, TPOT, ITL, E2E percentiles, tokens/s, goodput')
     .argument('[model]', 'catalog id or alias, or a path to a config.json')
     .option('--gpu <id>', 'device or system id from `infersim hardware`')
+    .option(
+      '--hardware-profile <file>',
+      'instead of --gpu: a CPU profile measured by the reference engine (JSON, see README)',
+    )
     .option('--engine <e>', ENGINE_IDS.join(' | '), choice('--engine', ENGINE_IDS), 'vllm')
     .option('--engine-version <v>', 'engine version (recorded in the output)')
     .option('--mode <m>', 'agg | disagg', choice('--mode', ['agg', 'disagg'] as const), 'agg')
@@ -255,6 +317,18 @@ export function registerSimulate(program: Command): void {
       int('--max-tokens', 1, LIMITS.seq),
     )
     .option('--kv-tokens <n>', 'KV-cache tokens per rank (default: from memory)', int('--kv-tokens', 1, 1e12))
+    .option(
+      '--block-size <n>',
+      'KV block size in tokens (engine default otherwise)',
+      int('--block-size', 1, 4096),
+    )
+    .option('--no-chunked-prefill', 'prompts are prefilled whole, in one step')
+    .option('--no-prefix-caching', 'no prefix cache')
+    .option(
+      '--reservation <r>',
+      'KV reserved at admission: current (preempt by recompute) | full | ratio (engine default otherwise)',
+      choice('--reservation', ['current', 'full', 'ratio'] as const),
+    )
     .option('--mixed-chunk', 'SGLang: decodes join prefill steps (--enable-mixed-chunk)')
     .option(
       '--batch-scale <k>',
@@ -268,23 +342,27 @@ export function registerSimulate(program: Command): void {
     .action((model: string | undefined, o: Opts) => {
       if (o.rows) return runRows(o.rows, o);
       if (!model) throw new UsageError('simulate needs a <model> (or --rows FILE.csv)');
-      if (!o.gpu) throw new UsageError('simulate needs --gpu <id> (see `infersim hardware`)');
+      const device = resolveDevice(o);
       const m = resolveModel(model);
-      const hw = resolveHardware(o.gpu);
       const { w } = workload(o);
       const input: ServingInput = {
         spec: m.spec,
-        hw,
-        precision: o.precision,
-        kvPrecision: o.kvPrecision ?? modelDtype(m.spec),
+        hw: device.hw,
+        precision: device.precision,
+        kvPrecision: o.kvPrecision ?? device.kvPrecision ?? modelDtype(m.spec),
         engine: o.engine,
         engineVersion: o.engineVersion,
         engineOverrides: {
           ...(o.maxBatch ? { maxRunning: o.maxBatch } : {}),
           ...(o.maxTokens ? { maxStepTokens: o.maxTokens } : {}),
           ...(o.mixedChunk ? { mixed: true } : {}),
+          ...(o.blockSize ? { blockTokens: o.blockSize } : {}),
+          ...(o.chunkedPrefill === false ? { chunkedPrefill: false } : {}),
+          ...(o.prefixCaching === false ? { prefixCaching: false } : {}),
+          ...(o.reservation ? { reservation: o.reservation } : {}),
         },
-        links: systemLinks(o.gpu) ?? undefined,
+        ...(device.efficiency ? { efficiency: device.efficiency } : {}),
+        links: (o.gpu && systemLinks(o.gpu)) || undefined,
         kvTokensPerRank: o.kvTokens,
         batchScale: o.batchScale,
         workload: w,
@@ -321,11 +399,21 @@ export function registerSimulate(program: Command): void {
       bar?.stop();
       const out = {
         model: m.id,
-        gpu: hw.id,
+        gpu: device.hw.id,
+        ...(o.hardwareProfile ? { hardware_profile: o.hardwareProfile } : {}),
         engine: o.engine,
         ...(o.engineVersion ? { engine_version: o.engineVersion } : {}),
         mode: o.mode,
         ...report(r),
+        // The calibration's coverage does not apply: the rates and fixed costs are the profile's own.
+        ...(device.profile
+          ? {
+              confidence: {
+                level: 'measured' as const,
+                reason: `rates and fixed costs measured by the reference engine (${device.profile.name})`,
+              },
+            }
+          : {}),
         ...(o.explain ? { trace: r.trace } : {}),
       };
       if (o.json) return printJson(out);

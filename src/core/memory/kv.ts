@@ -52,6 +52,19 @@ function roundUp(tokens: number, block: number | null): number {
   return block ? Math.ceil(tokens / block) * block : tokens;
 }
 
+/**
+ * Token slots a layer's cache holds for a sequence of `seq` tokens. Unpaged: the tokens it keeps. Paged: whole
+ * blocks, and under a sliding window w (seq > w) the blocks that positions seq − w … seq − 1 span, which is one more
+ * than w / block when the window starts mid-block: a paged engine frees only the blocks wholly before the window
+ * (vLLM's SlidingWindowManager; the reference engine's block_manager.ts).
+ */
+export function cachedSlots(a: AttentionSpec, seq: number, block: number | null): number {
+  const kept = cachedTokens(a, seq);
+  if (!block || a.window === null || kept !== a.window || kept === seq) return roundUp(kept, block);
+  const first = seq - a.window;
+  return (Math.floor((seq - 1) / block) - Math.floor(first / block) + 1) * block;
+}
+
 export interface KvOptions {
   batch: number;
   seq: number;
@@ -90,7 +103,7 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
     if (g.attention && spec.structure !== 'encoder' && !g.attention.kvShared) {
       const per = kvBytesPerTokenLayer(g.attention, o.kvBytes, o.tp) * n;
       perToken += per;
-      kv += per * o.batch * roundUp(cachedTokens(g.attention, o.seq), o.blockSize);
+      kv += per * o.batch * cachedSlots(g.attention, o.seq, o.blockSize);
     }
     if (g.crossAttention) {
       const per = kvBytesPerTokenLayer(g.crossAttention, o.kvBytes, o.tp) * n;

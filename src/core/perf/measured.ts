@@ -31,6 +31,44 @@ function positive(field: string, v: number, zeroOk = false): void {
     );
 }
 
+const NUMBER_KEYS = [
+  'bytesPerS',
+  'gemmFlopsPerS',
+  'attentionFlopsPerS',
+  'stepS',
+  'sequenceS',
+  'memoryBytes',
+] as const;
+
+/**
+ * A profile read from JSON (the file bench/engine-profile.ts writes; `infersim simulate --hardware-profile`):
+ * every key of MeasuredProfile, numbers in bytes, FLOPs and seconds. A missing, misspelt or unknown key, or a bad
+ * value, is an error naming it and `source`.
+ */
+export function parseProfile(raw: unknown, source = 'profile'): MeasuredProfile {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${source}: a hardware profile must be a JSON object`);
+  const o = raw as Record<string, unknown>;
+  const known = new Set<string>(['name', ...NUMBER_KEYS]);
+  const unknown = Object.keys(o).filter((k) => !known.has(k));
+  if (unknown.length)
+    throw new Error(
+      `${source}: unknown key(s) ${unknown.join(', ')}; a profile has ${[...known].join(', ')}`,
+    );
+  if (typeof o['name'] !== 'string' || o['name'] === '')
+    throw new Error(`${source}: name must be a non-empty string`);
+  for (const k of NUMBER_KEYS)
+    if (typeof o[k] !== 'number')
+      throw new Error(`${source}: ${k} must be a number (got ${JSON.stringify(o[k])})`);
+  const p = o as unknown as MeasuredProfile;
+  try {
+    checkProfile(p);
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
+  return p;
+}
+
 export function checkProfile(p: MeasuredProfile): void {
   positive('bytesPerS', p.bytesPerS);
   positive('gemmFlopsPerS', p.gemmFlopsPerS);

@@ -3,6 +3,7 @@
  * they compute (`g.gemm(x, w, b)`, `g.rmsNorm(x, w, eps)`). Values are named automatically; weights become
  * initializers. The built bytes go straight to an onnxruntime InferenceSession.
  */
+import { basename, dirname } from 'node:path';
 import {
   DataType,
   encodeModel,
@@ -14,6 +15,12 @@ import {
 
 export const OPSET = 21;
 
+/** A weight: its values, and where an fp32 copy of them lies in a file when it does (safetensors.ts). */
+export interface WeightSource {
+  readonly data: Float32Array;
+  readonly file?: { path: string; offset: number; length: number };
+}
+
 export class GraphBuilder {
   private nodes: NodeDef[] = [];
   private inits: InitializerDef[] = [];
@@ -22,7 +29,15 @@ export class GraphBuilder {
   private counter = 0;
   private consts = new Map<string, string>();
 
-  constructor(readonly name: string) {}
+  /**
+   * `folder`: the checkpoint directory. A weight whose fp32 bytes lie in a file there is referenced as external
+   * data (onnxruntime reads it from the file, given this folder as the session's
+   * model_external_initializers_file_folder_path) instead of being copied into the model's bytes.
+   */
+  constructor(
+    readonly name: string,
+    private readonly folder: string | null = null,
+  ) {}
 
   private fresh(hint: string): string {
     return `${hint}_${this.counter++}`;
@@ -38,8 +53,16 @@ export class GraphBuilder {
     this.outputs.push({ name, shape, dataType: DataType.FLOAT });
   }
 
-  /** A float32 weight as an initializer. */
-  weight(name: string, data: Float32Array, dims: readonly number[]): string {
+  /** A float32 weight as an initializer: external data when it lies in the folder's files, else its bytes. */
+  weight(name: string, w: Float32Array | WeightSource, dims: readonly number[]): string {
+    const file = w instanceof Float32Array ? undefined : w.file;
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (file && this.folder !== null && dirname(file.path) === this.folder && file.length === 4 * count) {
+      const external = { location: basename(file.path), offset: file.offset, length: file.length };
+      this.inits.push({ name, dims, dataType: DataType.FLOAT, external });
+      return name;
+    }
+    const data = w instanceof Float32Array ? w : w.data;
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.inits.push({ name, dims, dataType: DataType.FLOAT, raw });
     return name;

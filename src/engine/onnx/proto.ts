@@ -1,7 +1,8 @@
 /**
  * A minimal protobuf writer for the ONNX messages the engine builds (ModelProto, GraphProto, NodeProto,
  * TensorProto, ValueInfoProto, AttributeProto). Field numbers follow onnx/onnx.proto; only what the graph
- * builder emits is encoded. Weights go in TensorProto.raw_data (little-endian), as ONNX prescribes.
+ * builder emits is encoded. Weights go in TensorProto.raw_data (little-endian), as ONNX prescribes, or are
+ * referenced as external data (a file, an offset and a length) that onnxruntime reads itself.
  */
 
 /** Growable byte buffer with protobuf wire-format primitives. */
@@ -89,7 +90,10 @@ export interface InitializerDef {
   name: string;
   dims: readonly number[];
   dataType: DataTypeId;
-  raw: Uint8Array;
+  /** The bytes, in the model (raw_data) … */
+  raw?: Uint8Array;
+  /** … or in a file beside it (external data: onnxruntime reads them itself). `location` is relative. */
+  external?: { location: string; offset: number; length: number };
 }
 
 export interface ValueDef {
@@ -166,7 +170,16 @@ export function encodeModel(m: ModelDef): Uint8Array {
         for (const d of t.dims) tw.int(1, d);
         tw.int(2, t.dataType);
         tw.string(8, t.name);
-        tw.bytes(9, t.raw);
+        if (t.external) {
+          const e = t.external;
+          for (const [k, v] of [
+            ['location', e.location],
+            ['offset', String(e.offset)],
+            ['length', String(e.length)],
+          ] as const)
+            tw.message(13, (kv) => kv.string(1, k).string(2, v));
+          tw.int(14, 1); // data_location: EXTERNAL
+        } else tw.bytes(9, t.raw ?? new Uint8Array(0));
       });
     }
     for (const v of m.inputs) g.message(11, (vw) => writeValueInfo(vw, v));
