@@ -11,10 +11,10 @@ import {
   selectForSimulation,
   type EstimatePart,
   type JobEstimate,
-  type PlanDevice,
   type PlanRequest,
 } from '../../src/core/planner/index.js';
 import { simulateServing } from '../../src/core/serving/index.js';
+import { dev } from './helpers.js';
 
 const est = (index: number, family: string, o: Partial<JobEstimate> & { meets: boolean }): JobEstimate => ({
   index,
@@ -35,24 +35,6 @@ const part = (estimates: JobEstimate[]): EstimatePart => ({
   prefiltered: 0,
   anyFit: true,
 });
-
-const price = (usd: number) => ({
-  usd_per_gpu_hour: usd,
-  policy: 'override' as const,
-  provider: 'given',
-  offering: null,
-  source_url: null,
-  region: null,
-  as_of: null,
-  min_usd_per_gpu_hour: null,
-  min_provider: null,
-  median_usd_per_gpu_hour: null,
-  providers: 0,
-});
-const dev = (id: string, usd: number): PlanDevice => {
-  const d = findDevice(id);
-  return { id: d.id, hw: hardwareSpec(d), price: price(usd) };
-};
 
 describe('selectForSimulation', () => {
   // Family a: four aggregated configurations that meet and one disaggregated; family b: three that miss.

@@ -2,35 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
 import { idealBounds } from '../../src/core/planner/bounds.js';
-import {
-  paretoFront,
-  planServing,
-  PlanInputError,
-  type Candidate,
-  type PlanDevice,
-} from '../../src/core/planner/index.js';
+import { paretoFront, planServing, PlanInputError, type Candidate } from '../../src/core/planner/index.js';
 import { layouts } from '../../src/core/planner/space.js';
+import { dev } from './helpers.js';
 
-const dev = (id: string, usd: number | null = null): PlanDevice => {
-  const d = findDevice(id);
-  const price =
-    usd === null
-      ? null
-      : {
-          usd_per_gpu_hour: usd,
-          policy: 'override' as const,
-          provider: 'given',
-          offering: null,
-          source_url: null,
-          region: null,
-          as_of: null,
-          min_usd_per_gpu_hour: null,
-          min_provider: null,
-          median_usd_per_gpu_hour: null,
-          providers: 0,
-        };
-  return { id: d.id, hw: hardwareSpec(d), price };
-};
 const qwen8b = () => modelSpec(findModel('Qwen/Qwen3-8B'));
 
 describe('ideal bounds (the pre-filter)', () => {

@@ -6,14 +6,13 @@
  * bound: the selection keeps a slack on the limits and on the cost for that reason.
  */
 import type { ModelSpec } from '../arch/spec.js';
-import { kvCache } from '../memory/kv.js';
 import type { HardwareSpec } from '../hardware/spec.js';
 import { kvElementBytes } from '../numerics/formats.js';
 import type { Efficiency } from '../perf/efficiency.js';
 import { steadyAgg, steadyDisagg, type StepFn } from '../perf/steady.js';
 import type { Links } from '../perf/step.js';
 import { engineDefaults } from '../serving/engines.js';
-import type { EngineId } from '../serving/index.js';
+import { kvTransferS, type EngineId } from '../serving/index.js';
 import { estimateEfficiency, StepTimer, type ServingPlan } from '../serving/step-time.js';
 
 export interface EstimateInput {
@@ -66,22 +65,6 @@ function rankStep(t: StepTimer, isl: number, osl: number, dp: number, chunk: num
   };
 }
 
-/** KV bytes of one prompt (all layers, the cache dtype) over the link between prefill and decode workers. */
-function transferS(i: EstimateInput, kvBytes: number): number {
-  const per = kvCache(i.spec, {
-    batch: 1,
-    seq: 1,
-    kvBytes,
-    tp: 1,
-    blockSize: 1,
-    layerFilter: null,
-    stateBytes: 2,
-  }).kvCacheBytes;
-  const link = i.links?.inter ?? { bandwidthBytesPerS: 50e9, latencyS: 8e-6 };
-  const lanes = i.plan.tp * i.plan.pp * i.plan.attentionDp;
-  return link.latencyS + (per * i.isl) / (link.bandwidthBytesPerS * lanes);
-}
-
 /**
  * A steady-state estimator for one configuration at any number of users per replica (step times cached). With
  * `poisson`, the users are the requests in flight of an open loop: no waves, prompts queue as M/D/1.
@@ -125,7 +108,13 @@ export function steadyEstimator(i: EstimateInput): Estimator {
       return { ttftS: e.ttft_s, tpotS: e.tpot_s, tokensPerS: (users * i.osl) / cycle(e) };
     };
   const [p, d] = i.split;
-  const move = transferS(i, kvBytes);
+  // Prefill and decode workers of one layout: each GPU sends its shard (serving/index.ts's transfer).
+  const move = kvTransferS(
+    i.spec,
+    kvBytes,
+    i.plan.tp * i.plan.pp * i.plan.attentionDp,
+    i.links?.inter,
+  )(i.isl);
   return (users, o) => {
     const e = steadyDisagg({
       users,

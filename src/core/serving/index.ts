@@ -299,10 +299,17 @@ export function simulateServing(i: ServingInput): ServingResult {
   };
 }
 
-/** KV bytes of a prompt (all layers, the cache dtype) over the link between the workers, one NIC per GPU. */
-function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number {
-  const d = i.disagg!;
-  const per = kvCache(i.spec, {
+/**
+ * Seconds to move a prompt's KV cache (all layers, the cache dtype) from a prefill worker to a decode worker: one
+ * NIC per GPU, every GPU of the smaller side sending or receiving its shard in parallel (`lanes`).
+ */
+export function kvTransferS(
+  spec: ModelSpec,
+  kvBytes: number,
+  lanes: number,
+  link: { bandwidthBytesPerS: number; latencyS: number } | null | undefined,
+): (input: number) => number {
+  const bytesPerToken = kvCache(spec, {
     batch: 1,
     seq: 1,
     kvBytes,
@@ -310,13 +317,15 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
     blockSize: 1,
     layerFilter: null,
     stateBytes: 2,
-  });
-  const bytesPerToken = per.kvCacheBytes;
-  const inter = i.links?.inter ?? null;
-  const link = i.kvLink ?? inter ?? { bandwidthBytesPerS: 50e9, latencyS: 8e-6 };
-  // Every GPU of the smaller side sends or receives its shard in parallel.
+  }).kvCacheBytes;
+  const l = link ?? { bandwidthBytesPerS: 50e9, latencyS: 8e-6 };
+  return (input: number) => l.latencyS + (bytesPerToken * input) / (l.bandwidthBytesPerS * lanes);
+}
+
+function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number {
+  const d = i.disagg!;
   const lanes = Math.min(gpusOf(d.prefill.plan), gpusOf(d.decode.plan));
-  return (input: number) => link.latencyS + (bytesPerToken * input) / (link.bandwidthBytesPerS * lanes);
+  return kvTransferS(i.spec, kvBytes, lanes, i.kvLink ?? i.links?.inter);
 }
 
 function explainServing(
