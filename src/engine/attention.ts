@@ -47,6 +47,14 @@ export interface AttentionItem {
   blockTable: readonly number[];
 }
 
+/**
+ * A mask's identity as a string (null: no mask): sequences under equal masks share a forward and prefix-cache
+ * blocks; under different masks they share neither, since a mask changes the K/V of every later layer.
+ */
+export function maskKey(m: SparsityMask | null): string | null {
+  return m && `sparsity:${JSON.stringify([m.method, m.k, m.threshold, m.ratio, m.layers])}`;
+}
+
 /** The sparsity mask that applies to `layer`, if any. */
 function maskFor(hooks: AttentionHooks | null, layer: number): SparsityMask | null {
   const m = hooks?.sparsity ?? null;

@@ -5,6 +5,8 @@
  * request with the same prefix still hits. Hits and misses are counted per full block looked up.
  * Under a sliding window, the blocks of a sequence that lie wholly before its window are freed as it grows (as
  * vLLM's SlidingWindowManager does): their entries in the block table become FREED.
+ * A sequence under a sparsity mask seeds its chain with the mask (Sequence.cacheSalt), so its blocks only match
+ * sequences under the same mask.
  */
 import { createHash } from 'node:crypto';
 import type { Sequence } from './sequence.js';
@@ -86,7 +88,7 @@ export class BlockManager {
   allocate(seq: Sequence): void {
     if (seq.blockTable.length) throw new Error(`sequence ${seq.id} already has blocks`);
     const bs = this.blockSize;
-    let prefix: string | null = null;
+    let prefix: string | null = seq.cacheSalt;
     let missed = false;
     seq.numCachedTokens = 0;
     for (let i = 0; i < seq.numBlocks(bs); i++) {
@@ -137,7 +139,7 @@ export class BlockManager {
       const b = this.blocks[id]!;
       if (b.hash === null) {
         b.tokenIds = seq.block(i, bs);
-        b.hash = blockHash(b.tokenIds, seq.blockHashes[i - 1] ?? null);
+        b.hash = blockHash(b.tokenIds, seq.blockHashes[i - 1] ?? seq.cacheSalt);
         this.byHash.set(b.hash, b.id);
       }
       seq.blockHashes.push(b.hash);

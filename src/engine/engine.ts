@@ -1,7 +1,8 @@
 /**
  * The engine: loads a checkpoint directory, owns the model, the KV cache and its block manager, the scheduler and
  * the profiler, and runs the continuous-batching loop. Requests are submitted at any time; each loop step
- * schedules a batch, runs one forward, samples one token per sequence and retires finished sequences.
+ * schedules a batch, runs one forward per sparsity mask in it, samples one token per sequence and retires
+ * finished sequences. A sparsity mask belongs to a request (its client session's), never to the engine.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -16,6 +17,7 @@ import { Request, type DeltaCallback } from './request.js';
 import { readCheckpoint } from './safetensors.js';
 import { DEFAULT_SAMPLING, sample, type SamplingParams } from './sampler.js';
 import { Scheduler, type ScheduledBatch } from './scheduler.js';
+import type { Sequence } from './sequence.js';
 import { ChatTemplateError } from './chat_template.js';
 import { Tokenizer, type ChatMessage } from './tokenizer.js';
 import { bindWeights } from './weights.js';
@@ -69,6 +71,18 @@ class Mutex {
   }
 }
 
+/** Indices of `seqs` grouped by sparsity mask (equal masks together), unmasked first, in order within a group. */
+function groupByMask(seqs: readonly Sequence[]): number[][] {
+  const groups = new Map<string | null, number[]>([[null, []]]);
+  seqs.forEach((s, i) => {
+    const k = s.cacheSalt;
+    const g = groups.get(k);
+    if (g) g.push(i);
+    else groups.set(k, [i]);
+  });
+  return [...groups.values()].filter((g) => g.length > 0);
+}
+
 export class Engine {
   readonly profiler = new Profiler();
   readonly cache: KvCache;
@@ -76,8 +90,6 @@ export class Engine {
   readonly scheduler: Scheduler;
   readonly maxModelLen: number;
   readonly eos: Set<number>;
-  sparsity: SparsityMask | null = null;
-  readonly hooks: AttentionHooks = { capture: null, sparsity: null, maskedWeights: 0, totalWeights: 0 };
   peakActivationBytes = 0;
   private readonly lock = new Mutex();
   private readonly requests = new Map<number, Request>();
@@ -177,16 +189,20 @@ export class Engine {
     return ids.map((id, t) => (t === 0 ? null : tokenLogprob(all.subarray((t - 1) * V, t * V), id, k)));
   }
 
-  /** Submit a request; resolves when it finishes. `onDelta` receives streamed text. */
+  /**
+   * Submit a request; resolves when it finishes. `onDelta` receives streamed text; `sparsity`: the mask its
+   * attention runs under (its session's, as it was at submission).
+   */
   submit(
     prompt: string | readonly number[],
     p: Partial<SamplingParams> = {},
     onDelta: DeltaCallback | null = null,
+    sparsity: SparsityMask | null = null,
   ) {
     const params: SamplingParams = { ...DEFAULT_SAMPLING, ...p };
     const ids = typeof prompt === 'string' ? this.tokenize(prompt) : [...prompt];
     checkSubmission(ids, params, this.limits);
-    const req = new Request(ids, params, this.tokenizer, this.eos, this.maxModelLen, onDelta);
+    const req = new Request(ids, params, this.tokenizer, this.eos, this.maxModelLen, onDelta, sparsity);
     this.requests.set(req.seq.id, req);
     this.scheduler.add(req.seq);
     this.kick();
@@ -197,8 +213,9 @@ export class Engine {
     prompt: string | readonly number[],
     p: Partial<SamplingParams> = {},
     onDelta: DeltaCallback | null = null,
+    sparsity: SparsityMask | null = null,
   ) {
-    return this.submit(prompt, p, onDelta).done;
+    return this.submit(prompt, p, onDelta, sparsity).done;
   }
 
   /** Stop a request early (a client went away); its result resolves with finish reason 'abort'. */
@@ -267,32 +284,42 @@ export class Engine {
   }
 
   private async runBatch(batch: ScheduledBatch): Promise<void> {
-    const items = batch.seqs.map((s) => ({
-      tokens: s.tokenIds.slice(s.numComputed),
-      start: s.numComputed,
-      blockTable: s.blockTable,
-    }));
     if (batch.isPrefill)
       for (const s of batch.seqs) {
         const r = this.requests.get(s.id);
         if (r && r.seq.numCompletionTokens === 0) r.cachedPromptTokens = s.numCachedTokens;
       }
-    this.hooks.sparsity = this.sparsity;
-    const logits = await this.model.forward(items, this.cache, this.hooks, this.profiler);
-    this.noteActivations(
-      items.reduce((a, it) => a + it.tokens.length, 0),
-      items.length,
-      this.model.lastAttentionBytes,
-    );
     const V = this.config.vocabSize;
+    const rows: Float32Array[] = new Array(batch.seqs.length);
+    // One forward per mask: a session's mask never touches another session's sequences in the same step.
+    for (const group of groupByMask(batch.seqs)) {
+      // Aborted during an earlier group's forward: nothing to compute.
+      const live = group.filter((i) => batch.seqs[i]!.status !== 'finished');
+      if (live.length === 0) continue;
+      const items = live.map((i) => {
+        const s = batch.seqs[i]!;
+        return { tokens: s.tokenIds.slice(s.numComputed), start: s.numComputed, blockTable: s.blockTable };
+      });
+      const mask = batch.seqs[live[0]!]!.sparsity;
+      const hooks: AttentionHooks | null = mask
+        ? { capture: null, sparsity: mask, maskedWeights: 0, totalWeights: 0 }
+        : null;
+      const logits = await this.model.forward(items, this.cache, hooks, this.profiler);
+      this.noteActivations(
+        items.reduce((a, it) => a + it.tokens.length, 0),
+        items.length,
+        this.model.lastAttentionBytes,
+      );
+      live.forEach((i, j) => (rows[i] = logits.subarray(j * V, (j + 1) * V)));
+    }
     batch.seqs.forEach((seq, i) => {
       const req = this.requests.get(seq.id);
       // Aborted while this step was in flight (a streaming client went away during the forward): its blocks are
       // already freed, so there is nothing to commit. Touching it would fail the whole batch.
-      if (!req || seq.status === 'finished') return;
+      const row = rows[i];
+      if (!req || seq.status === 'finished' || !row) return;
       seq.numComputed = seq.length;
       this.blocks.commitFullBlocks(seq);
-      const row = logits.subarray(i * V, (i + 1) * V);
       const p = req.params;
       const token = this.profiler.time('sample', () => sample(processLogits(row, p, req.counts), p, req.rng));
       const lp = p.logprobs === null ? null : tokenLogprob(row, token, p.logprobs);
@@ -354,12 +381,6 @@ export class Engine {
       Math.max(1, Math.ceil(tokens / this.cache.blockSize)),
       this.cache.blockSize,
     );
-  }
-
-  setSparsity(mask: SparsityMask | null): void {
-    this.sparsity = mask;
-    this.hooks.maskedWeights = 0;
-    this.hooks.totalWeights = 0;
   }
 
   async close(): Promise<void> {

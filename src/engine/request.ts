@@ -2,6 +2,7 @@
  * One generation request in flight: its sequence, sampler state, the text decoded so far, the stop-string and
  * length checks, and the streaming callback that receives text as it becomes final.
  */
+import type { SparsityMask } from './attention.js';
 import type { TokenLogprob } from './logits.js';
 import { Rng, type SamplingParams } from './sampler.js';
 import { Sequence, type FinishReason } from './sequence.js';
@@ -54,8 +55,9 @@ export class Request {
     private readonly eos: ReadonlySet<number>,
     private readonly maxModelLen: number,
     private readonly onDelta: DeltaCallback | null,
+    sparsity: SparsityMask | null = null,
   ) {
-    this.seq = new Sequence(prompt, params);
+    this.seq = new Sequence(prompt, params, sparsity);
     this.rng = new Rng(params.seed ?? (Math.random() * 2 ** 32) >>> 0);
     this.done = new Promise((res, rej) => {
       this.resolveFn = res;

@@ -1,4 +1,5 @@
 /** A sequence: prompt and generated tokens, its KV blocks and how far its cache is computed. */
+import { maskKey, type SparsityMask } from './attention.js';
 import type { SamplingParams } from './sampler.js';
 
 export type SequenceStatus = 'waiting' | 'running' | 'finished';
@@ -24,12 +25,18 @@ export class Sequence {
   firstTokenMs: number | null = null;
   finishMs: number | null = null;
 
+  /** Seeds the prefix-cache hash chain (block_manager.ts): KV computed under a mask is only reused under it. */
+  readonly cacheSalt: string | null;
+
+  /** `sparsity`: the mask its attention runs under (the submitting session's, when it had one). */
   constructor(
     prompt: readonly number[],
     readonly params: SamplingParams,
+    readonly sparsity: SparsityMask | null = null,
   ) {
     this.tokenIds = [...prompt];
     this.numPromptTokens = prompt.length;
+    this.cacheSalt = maskKey(sparsity);
   }
 
   get length(): number {

@@ -31,6 +31,8 @@ export const ENGINE_LIMITS = {
   /** Sessions whose tensor splits are kept, and the float elements they may hold together. */
   sessions: 64,
   sessionElements: 16_000_000,
+  /** Sessions whose sparsity masks are kept (least recently used dropped first; each is a few numbers). */
+  maskSessions: 64,
 } as const;
 
 /** Counts engine sequences in flight; `admit(n)` refuses beyond the bound instead of queueing without end. */
@@ -97,6 +99,15 @@ export class SessionMap<T> {
     this.map.delete(session);
     this.map.set(session, e);
     return e.value;
+  }
+  delete(session: string): void {
+    const e = this.map.get(session);
+    if (!e) return;
+    this.total -= e.cost;
+    this.map.delete(session);
+  }
+  get size(): number {
+    return this.map.size;
   }
   set(session: string, value: T, cost: number): void {
     const old = this.map.get(session);

@@ -35,16 +35,22 @@ import { ENGINE_LIMITS, SessionMap } from './engine-admission.js';
 /** The request conflicts with the session's state (no tensor split yet): 409. */
 export class Conflict extends Error {}
 
-/** What the engine's side keeps besides the engine: tensor splits per session, the kernel threads. */
+/** What the engine's side keeps besides the engine: tensor splits and sparsity masks per session, kernel threads. */
 export class EngineState {
   /** Tensor splits per client session (X-Session-Id), never shared between clients. */
   readonly splits = new SessionMap<SplitSet>(ENGINE_LIMITS.sessions, ENGINE_LIMITS.sessionElements);
+  /** Sparsity masks per client session: one applies to that session's generations and research forwards only. */
+  readonly masks = new SessionMap<SparsityMask>(ENGINE_LIMITS.maskSessions, ENGINE_LIMITS.maskSessions);
   /**
    * /parallel/execute's threads: a fixed few for every call (at least 2 so a split is really parallel, at most
    * 4), chunks of one call queued behind them (the route lets one call run at a time).
    */
   readonly kernels = new KernelPool(Math.max(2, Math.min(4, availableParallelism())), 4 * MAX_SPLITS);
   constructor(readonly engine: Engine) {}
+  /** The mask `session` set (null: none, or no session). */
+  maskOf(session: string | null | undefined): SparsityMask | null {
+    return session ? (this.masks.get(session) ?? null) : null;
+  }
   close(): Promise<void> {
     return this.kernels.close();
   }
@@ -82,23 +88,30 @@ export const ENGINE_OPS = {
   pending: (s: EngineState, _a: NoArgs) => s.engine.pending,
   profilingStart: (s: EngineState, _a: NoArgs) => ({ restarted: s.engine.profiler.start() }),
   profilingStop: (s: EngineState, _a: NoArgs) => s.engine.profiler.stop(),
-  setSparsity: (s: EngineState, a: { mask: SparsityMask | null }) => {
-    s.engine.setSparsity(a.mask);
+  setSparsity: (s: EngineState, a: { session: string; mask: SparsityMask | null }) => {
+    if (a.mask) s.masks.set(a.session, a.mask, 1);
+    else s.masks.delete(a.session);
     return null;
   },
   promptLogprobs: (s: EngineState, a: { ids: number[]; k: number }) => s.engine.promptLogprobs(a.ids, a.k),
   attentionScores: (
     s: EngineState,
-    a: { prompt: string; layer: number; head: number | null; threshold: number },
-  ) => attentionScores(s.engine, a.prompt, a.layer, a.head, a.threshold),
+    a: { session: string; prompt: string; layer: number; head: number | null; threshold: number },
+  ) => attentionScores(s.engine, a.prompt, a.layer, a.head, a.threshold, s.maskOf(a.session)),
   batchSchedule: (
     s: EngineState,
-    a: { requests: ScheduleRequest[]; algorithm: ScheduleAlgorithm; maxBatch: number; temperature: number },
-  ) => runSchedule(s.engine, a.requests, a.algorithm, a.maxBatch, a.temperature),
+    a: {
+      session: string;
+      requests: ScheduleRequest[];
+      algorithm: ScheduleAlgorithm;
+      maxBatch: number;
+      temperature: number;
+    },
+  ) => runSchedule(s.engine, a.requests, a.algorithm, a.maxBatch, a.temperature, s.maskOf(a.session)),
   stepExecute: (
     s: EngineState,
-    a: { ids: number[]; step: PipelineStep; layer: number; returnIntermediate: boolean },
-  ) => stepExecute(s.engine, a.ids, a.step, a.layer, a.returnIntermediate),
+    a: { session: string; ids: number[]; step: PipelineStep; layer: number; returnIntermediate: boolean },
+  ) => stepExecute(s.engine, a.ids, a.step, a.layer, a.returnIntermediate, s.maskOf(a.session)),
   pipelineSchedule: (s: EngineState, a: { prompts: string[]; steps: ScheduleStep[]; overlap: boolean }) =>
     pipelineSchedule(s.engine, a.prompts, a.steps, a.overlap),
   tensorSplit: (s: EngineState, a: TensorSplitArgs) => {

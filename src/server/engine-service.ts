@@ -27,11 +27,15 @@ export interface EngineService {
   detokenize(ids: readonly number[]): string;
   tokenText(id: number): string;
   chatPrompt(messages: readonly ChatMessage[]): number[];
-  /** Checked at once (EngineError for a prompt the engine cannot run); generated where the engine runs. */
+  /**
+   * Checked at once (EngineError for a prompt the engine cannot run); generated where the engine runs, under the
+   * sparsity mask `session` holds at submission (none without a session).
+   */
   submit(
     prompt: string | readonly number[],
     p?: Partial<SamplingParams>,
     onDelta?: DeltaCallback | null,
+    session?: string | null,
   ): Submitted;
   abort(r: Submitted): void;
   promptLogprobs(ids: readonly number[], k: number): Promise<(TokenLogprob | null)[]>;
@@ -69,8 +73,13 @@ export class LocalEngine implements EngineService {
   chatPrompt(messages: readonly ChatMessage[]) {
     return this.engine.chatPrompt(messages);
   }
-  submit(prompt: string | readonly number[], p?: Partial<SamplingParams>, onDelta?: DeltaCallback | null) {
-    return this.engine.submit(prompt, p, onDelta ?? null);
+  submit(
+    prompt: string | readonly number[],
+    p?: Partial<SamplingParams>,
+    onDelta?: DeltaCallback | null,
+    session?: string | null,
+  ) {
+    return this.engine.submit(prompt, p, onDelta ?? null, this.state.maskOf(session));
   }
   abort(r: Submitted) {
     this.engine.abort(r as ReturnType<Engine['submit']>);

@@ -38,7 +38,9 @@ port.on('message', (m: ToEngine) => {
     case 'submit': {
       let r: Request;
       try {
-        r = engine.submit(m.ids, m.params, m.stream ? (text) => send({ t: 'delta', id: m.id, text }) : null);
+        const onDelta = m.stream ? (text: string) => send({ t: 'delta', id: m.id, text }) : null;
+        // The session's sparsity mask lives here, beside the engine; the request keeps the one it was given.
+        r = engine.submit(m.ids, m.params, onDelta, state.maskOf(m.session));
       } catch (e) {
         send({ t: 'fail', id: m.id, error: toWire(e) });
         return;

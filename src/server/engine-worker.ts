@@ -28,7 +28,7 @@ export interface EngineInfo {
 /** Messages to the engine's thread; each carries the tokenizing time measured here since the last one. */
 export type ToEngine = { tokenizeMs?: number[] } & (
   | { t: 'op'; id: number; name: OpName; args: unknown }
-  | { t: 'submit'; id: number; ids: number[]; params: SamplingParams; stream: boolean }
+  | { t: 'submit'; id: number; ids: number[]; params: SamplingParams; stream: boolean; session: string | null }
   | { t: 'abort'; id: number }
   | { t: 'close' }
 );
@@ -210,6 +210,7 @@ export class WorkerEngine implements EngineService {
     prompt: string | readonly number[],
     p: Partial<SamplingParams> = {},
     onDelta: DeltaCallback | null = null,
+    session: string | null = null,
   ): Submitted {
     if (this.stopped) throw this.stopped;
     const params: SamplingParams = { ...DEFAULT_SAMPLING, ...p };
@@ -221,7 +222,7 @@ export class WorkerEngine implements EngineService {
     );
     const handle: Submitted = { done };
     this.ids.set(handle, id);
-    this.post({ t: 'submit', id, ids, params, stream: onDelta !== null });
+    this.post({ t: 'submit', id, ids, params, stream: onDelta !== null, session });
     return handle;
   }
 

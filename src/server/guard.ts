@@ -34,7 +34,8 @@ const WRITES: { method: string; re: RegExp }[] = [
 ];
 
 /**
- * Writes that change the engine for every client (its sparsity mask, its profiler, its KV cache): they need the
+ * Writes that change the engine's state (its profiler and KV cache for every client; a sparsity mask, kept per
+ * session but moving that session's attention off onnxruntime onto the slower TypeScript path): they need the
  * API key, and are refused when none is configured. Tensor splits are per session and need no key.
  */
 const GLOBAL_STATE = /^\/(cache\/clear|debug\/profiling\/(start|stop)|optimization\/sparsity_mask)\/?$/;

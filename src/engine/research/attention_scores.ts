@@ -1,9 +1,9 @@
 /**
  * Attention analysis: the real attention probabilities of one layer (one head, or the mean over heads) for a
  * prompt, captured inside the attention core during a forward pass, with the sparsity ratio (share of causal
- * weights below a threshold) and the mean row entropy in nats.
+ * weights below a threshold) and the mean row entropy in nats; under the caller's sparsity mask, if it has one.
  */
-import type { AttentionHooks } from '../attention.js';
+import type { AttentionHooks, SparsityMask } from '../attention.js';
 import type { Engine } from '../engine.js';
 
 export interface AttentionScores {
@@ -24,11 +24,12 @@ export async function attentionScores(
   layer: number,
   head: number | null,
   threshold: number,
+  sparsity: SparsityMask | null = null,
 ): Promise<AttentionScores> {
   const ids = engine.tokenize(prompt);
   const hooks: AttentionHooks = {
     capture: { layer, rows: [] },
-    sparsity: engine.sparsity,
+    sparsity,
     maskedWeights: 0,
     totalWeights: 0,
   };
@@ -63,6 +64,6 @@ export async function attentionScores(
     entropy,
     threshold,
     num_heads: rows.length,
-    sparsity_mask_applied: engine.sparsity !== null,
+    sparsity_mask_applied: sparsity !== null,
   };
 }

@@ -3,6 +3,7 @@
  * shortest-first by prompt + max tokens), then run them through the engine with at most `maxBatchSize` in flight,
  * admitting the next in order as soon as one finishes, and report the order and the measured latencies.
  */
+import type { SparsityMask } from '../attention.js';
 import type { Engine } from '../engine.js';
 
 export const SCHEDULE_ALGORITHMS = ['fcfs', 'priority_queue', 'shortest_first'] as const;
@@ -46,6 +47,7 @@ export async function runSchedule(
   algorithm: ScheduleAlgorithm,
   maxBatchSize: number,
   temperature: number,
+  sparsity: SparsityMask | null = null,
 ) {
   const order = scheduleOrder(engine, reqs, algorithm);
   const t0 = performance.now();
@@ -56,11 +58,12 @@ export async function runSchedule(
       const position = next++;
       const i = order[position]!;
       const admitted = performance.now();
-      const r = await engine.generate(reqs[i]!.prompt, {
-        maxTokens: reqs[i]!.maxTokens,
-        temperature,
-        seed: i,
-      });
+      const r = await engine.generate(
+        reqs[i]!.prompt,
+        { maxTokens: reqs[i]!.maxTokens, temperature, seed: i },
+        null,
+        sparsity,
+      );
       results[i] = {
         index: i,
         position,

@@ -3,7 +3,7 @@
  * attention, layer i's MLP block, or the output head) on given token ids and return that step's output, and run a
  * list of steps over several micro-batches, sequentially or overlapped, with the measured timeline.
  */
-import { attend } from '../attention.js';
+import { attend, type SparsityMask } from '../attention.js';
 import type { Engine } from '../engine.js';
 import { argmax } from '../sampler.js';
 
@@ -52,6 +52,7 @@ export async function stepExecute(
   step: PipelineStep,
   layer: number,
   returnIntermediate: boolean,
+  sparsity: SparsityMask | null = null,
 ): Promise<StepResult> {
   const m = engine.model;
   const c = engine.config;
@@ -78,7 +79,7 @@ export async function stepExecute(
         cache.write(i, slots, k, v);
         return attend(c, cache, i, q, items, {
           capture: null,
-          sparsity: engine.sparsity,
+          sparsity,
           maskedWeights: 0,
           totalWeights: 0,
         });

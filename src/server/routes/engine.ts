@@ -153,10 +153,11 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
     });
 
   // ---- user APIs -------------------------------------------------------------------------------------------
-  route('POST', '/generate', async (e, f, _req, reply) => {
+  route('POST', '/generate', async (e, f, req, reply) => {
     const prompt = f.string('prompt');
     const params = samplingFrom(f, e, { maxTokens: 50, temperature: 0.7 });
-    const [r] = await runAdmitted(e, reply, f, () => [e.submit(prompt, params)], 1);
+    const session = sessionOf(req);
+    const [r] = await runAdmitted(e, reply, f, () => [e.submit(prompt, params, null, session)], 1);
     return generation(prompt, r!);
   });
 
@@ -169,16 +170,18 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
     return { tokens: ids, token_strings: ids.map((id) => e.tokenizer.decode([id])), count: ids.length, text };
   });
 
-  route('POST', '/batch_generate', async (e, f, _req, reply) => {
+  route('POST', '/batch_generate', async (e, f, req, reply) => {
     const prompts = f.stringArray('prompts', 1, LIMITS.batch, LIMITS.promptChars);
     const params = samplingFrom(f, e, { maxTokens: 50, temperature: 0.7 });
+    const session = sessionOf(req);
     const t0 = performance.now();
     // All requests are submitted at once: the scheduler batches them continuously.
     const submitAll = () => {
       const reqs: Submitted[] = [];
       prompts.forEach((p, i) => {
         try {
-          reqs.push(e.submit(p, params.seed == null ? params : { ...params, seed: params.seed + i }));
+          const seeded = params.seed == null ? params : { ...params, seed: params.seed + i };
+          reqs.push(e.submit(p, seeded, null, session));
         } catch (err) {
           reqs.forEach((r) => e.abort(r));
           throw err instanceof EngineError
@@ -200,14 +203,14 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
   route('GET', '/model_info', (e) => e.op('modelInfo', undefined));
 
   // ---- research APIs ---------------------------------------------------------------------------------------
-  route('POST', '/debug/attention_scores', async (e, f) => {
+  route('POST', '/debug/attention_scores', async (e, f, req) => {
     const prompt = f.string('prompt', { max: 4000 });
     const layer = f.int('layer_idx', 0, e.config.numLayers - 1, 0);
     const head = f.optInt('head_idx', 0, e.config.numHeads - 1);
     const threshold = f.number('threshold', 0, 1, 0.01);
     if (e.tokenize(prompt).length > 512)
       throw new FieldError('prompt', 'prompt must be at most 512 tokens here');
-    return e.op('attentionScores', { prompt, layer, head, threshold });
+    return e.op('attentionScores', { session: sessionOf(req), prompt, layer, head, threshold });
   });
 
   route('GET', '/debug/latency_stats', (e) => e.op('latencyStats', undefined));
@@ -224,12 +227,15 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
     return { status: 'stopped', duration_ms: r.durationMs, ops: r.ops };
   });
 
-  route('POST', '/optimization/sparsity_mask', async (e, f) => {
+  // A mask belongs to the session that set it (X-Session-Id, else the client address): it applies to that
+  // session's later generations and research forwards only (engine-ops.ts keeps a bounded few sessions' masks).
+  route('POST', '/optimization/sparsity_mask', async (e, f, req) => {
+    const session = sessionOf(req);
     const method = f.has('mask_pattern')
       ? f.oneOf('mask_pattern', ['top_k', 'threshold', 'ratio', 'none'])
       : f.oneOf('method', ['top_k', 'threshold', 'ratio', 'none'], 'top_k');
     if (method === 'none' || f.bool('clear', false)) {
-      await e.op('setSparsity', { mask: null });
+      await e.op('setSparsity', { session, mask: null });
       return { applied: false, mask: null, message: 'sparsity mask cleared' };
     }
     const layers = f.has('layers')
@@ -252,15 +258,17 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
     };
     if (kind === 'threshold' && !f.has('threshold'))
       throw new FieldError('threshold', 'threshold is required for threshold masks');
-    await e.op('setSparsity', { mask });
+    await e.op('setSparsity', { session, mask });
     return {
       applied: true,
       mask,
-      message: 'applied to attention in every later forward pass until cleared (method "none")',
+      message:
+        "applied to attention in this session's later forward passes until cleared (method \"none\"); " +
+        'other sessions are unaffected',
     };
   });
 
-  route('POST', '/optimization/batch_schedule', async (e, f) => {
+  route('POST', '/optimization/batch_schedule', async (e, f, req) => {
     const raw = f.array('requests', 1, LIMITS.batch);
     const reqs = raw.map((r, i) => {
       const g = new Fields(r);
@@ -288,6 +296,7 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
       if (e.tokenize(r.prompt).length + 1 >= e.maxModelLen)
         throw new FieldError(`requests[${i}].prompt`, 'prompt is too long');
     const out = await e.op('batchSchedule', {
+      session: sessionOf(req),
       requests: reqs,
       algorithm,
       maxBatch,
@@ -331,7 +340,7 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
     );
   });
 
-  route('POST', '/pipeline/step_execute', async (e, f) => {
+  route('POST', '/pipeline/step_execute', async (e, f, req) => {
     const step = f.oneOf('step', [...PIPELINE_STEPS], 'embed');
     const ids = f.has('input_ids')
       ? f.intArray('input_ids', 1, Math.min(512, e.maxModelLen), 0, e.config.vocabSize - 1)
@@ -340,6 +349,7 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
       throw new FieldError('prompt', 'prompt must be 1 to 512 tokens');
     const layer = f.int('layer_idx', 0, e.config.numLayers - 1, 0);
     return e.op('stepExecute', {
+      session: sessionOf(req),
       ids,
       step,
       layer,

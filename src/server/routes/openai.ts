@@ -12,6 +12,7 @@ import type { GenerationResult } from '../../engine/request.js';
 import type { SamplingParams } from '../../engine/sampler.js';
 import type { ChatMessage } from '../../engine/tokenizer.js';
 import { FieldError, Fields, LIMITS } from '../../engine/validate.js';
+import { sessionOf } from '../engine-admission.js';
 import { engineService, type EngineService, type Submitted } from '../engine-service.js';
 import { NO_MODEL } from './engine.js';
 import { documented, OPENAI_BODIES } from './engine-schemas.js';
@@ -82,11 +83,13 @@ function usage(prompts: number[][], rs: readonly GenerationResult[]) {
 function submitAll(
   e: EngineService,
   jobs: readonly Job[],
+  session: string,
   onDelta?: (j: Job, d: string) => void,
 ): Submitted[] {
   const handles: Submitted[] = [];
   try {
-    for (const j of jobs) handles.push(e.submit(j.ids, j.params, onDelta ? (d) => onDelta(j, d) : null));
+    for (const j of jobs)
+      handles.push(e.submit(j.ids, j.params, onDelta ? (d) => onDelta(j, d) : null, session));
   } catch (err) {
     for (const h of handles) e.abort(h);
     throw err;
@@ -111,7 +114,9 @@ async function stream(
   const write = (obj: unknown) => {
     if (!raw.writableEnded && !raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
   };
-  const handles = submitAll(e, jobs, (j, delta) => write(chunk(j.index, delta, null)));
+  const handles = submitAll(e, jobs, sessionOf(reply.request), (j, delta) =>
+    write(chunk(j.index, delta, null)),
+  );
   reply.hijack();
   // The response's 'close' before its end means the client went away (the request's 'close' fires once the body
   // is read, so it cannot tell). A client that left before this point has closed the response already.
@@ -235,7 +240,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, given: Engine | Engin
   app.post(
     '/v1/completions',
     documented(OPENAI_BODIES['/v1/completions']),
-    guard(async (e, f, _req, reply) => {
+    guard(async (e, f, req, reply) => {
       const given = completionPrompts(f);
       const n = choicesPerPrompt(f, given.length);
       refuseCompletionParams(f, n);
@@ -272,7 +277,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, given: Engine | Engin
           includeUsage(f) ? (rs) => ({ ...base, choices: [], usage: usage(prompts, rs) }) : null,
         );
       }
-      const rs = await Promise.all(submitAll(e, jobs).map((h) => h.done));
+      const rs = await Promise.all(submitAll(e, jobs, sessionOf(req)).map((h) => h.done));
       const echoLps =
         echo && k !== null ? await Promise.all(prompts.map((ids) => e.promptLogprobs(ids, k))) : null;
       const choices = rs.map((r, i) => {
@@ -293,7 +298,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, given: Engine | Engin
   app.post(
     '/v1/chat/completions',
     documented(OPENAI_BODIES['/v1/chat/completions']),
-    guard(async (e, f, _req, reply) => {
+    guard(async (e, f, req, reply) => {
       const messages = chatMessages(f);
       refuseChatParams(f);
       const n = choicesPerPrompt(f, 1);
@@ -334,7 +339,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, given: Engine | Engin
           }),
           includeUsage(f) ? (rs) => ({ ...base, choices: [], usage: usage([ids], rs) }) : null,
         );
-      const rs = await Promise.all(submitAll(e, jobs).map((h) => h.done));
+      const rs = await Promise.all(submitAll(e, jobs, sessionOf(req)).map((h) => h.done));
       return {
         ...base,
         object: 'chat.completion',
