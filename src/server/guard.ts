@@ -169,7 +169,7 @@ export function registerGuards(app: App, o: GuardOptions = {}): void {
         return refuse(
           reply,
           403,
-          `${path.slice(0, 100)} changes the engine for every client: enabled only with an API key ` +
+          `${path.slice(0, 100)} changes the engine's state: enabled only with an API key ` +
             '(start the server with INFERSIM_API_KEY and send it as a Bearer token)',
         );
       if (apiKey && !keyMatches(req.headers.authorization, apiKey))

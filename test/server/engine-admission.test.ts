@@ -1,7 +1,8 @@
 /**
  * The engine behind the app over a real loopback server (issue 15, cases 1, 2, 4 and 7): a bounded queue (503 +
  * Retry-After), deadlines (504), abandoned non-streamed work stopped, tensor splits per session, /parallel/execute
- * through one bounded pool, global engine state behind the API key, and research answers of bounded size.
+ * through one bounded pool, engine state (cache, profiler, sparsity masks) behind the API key, and research answers
+ * of bounded size.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
@@ -146,7 +147,7 @@ describe('research state and costs', () => {
   it('the sparsity mask, profiler and cache changes need the API key', async () => {
     const anon = await s.send('POST', '/optimization/sparsity_mask', { sparsity_ratio: 0.99 });
     expect(anon.status).toBe(403);
-    expect(anon.json.detail).toMatch(/every client/);
+    expect(anon.json.detail).toMatch(/enabled only with an API key/);
     const bare = await fetch(`${s.url}/cache/clear`, { method: 'POST' });
     expect(bare.status).toBe(415);
     expect((await keyed.send('POST', '/debug/profiling/start', {})).status).toBe(401);
