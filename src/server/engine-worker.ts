@@ -28,7 +28,14 @@ export interface EngineInfo {
 /** Messages to the engine's thread; each carries the tokenizing time measured here since the last one. */
 export type ToEngine = { tokenizeMs?: number[] } & (
   | { t: 'op'; id: number; name: OpName; args: unknown }
-  | { t: 'submit'; id: number; ids: number[]; params: SamplingParams; stream: boolean; session: string | null }
+  | {
+      t: 'submit';
+      id: number;
+      ids: number[];
+      params: SamplingParams;
+      stream: boolean;
+      session: string | null;
+    }
   | { t: 'abort'; id: number }
   | { t: 'close' }
 );

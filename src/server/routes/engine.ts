@@ -263,7 +263,7 @@ export function registerEngineRoutes(app: FastifyInstance, given: Engine | Engin
       applied: true,
       mask,
       message:
-        "applied to attention in this session's later forward passes until cleared (method \"none\"); " +
+        'applied to attention in this session\'s later forward passes until cleared (method "none"); ' +
         'other sessions are unaffected',
     };
   });
