@@ -239,10 +239,16 @@ function llama4Text(t: ConfigReader, modelType: string): ModelSpec {
   const step = Math.max(t.optInt('interleave_moe_layer_step', 1), 1);
   const moeLayers =
     (t.array('moe_layers') as number[] | null) ?? range(dims.numLayers).filter((i) => (i + 1) % step === 0);
+  // As transformers' Llama4TextConfig: an absent or empty no_rope_layers (the published Scout and Maverick configs
+  // carry []) means a NoPE layer every no_rope_layer_interval-th layer, and attention_chunk_size defaults to 8192.
+  const listed = t.array('no_rope_layers') as number[] | null;
+  const interval = Math.max(t.optInt('no_rope_layer_interval', 4), 1);
   const noRope =
-    (t.array('no_rope_layers') as number[] | null) ??
-    range(dims.numLayers).map((i) => ((i + 1) % 4 !== 0 ? 1 : 0));
-  const chunk = t.optInt('attention_chunk_size', null);
+    listed && listed.length > 0
+      ? listed
+      : range(dims.numLayers).map((i) => ((i + 1) % interval !== 0 ? 1 : 0));
+  // An explicit null turns chunking off.
+  const chunk = t.raw['attention_chunk_size'] === null ? null : t.optInt('attention_chunk_size', 8192);
   const plans: LayerPlan[] = range(dims.numLayers).map((i) => ({
     window: null,
     // no_rope_layers[i] == 1 means the layer uses RoPE, and RoPE layers attend within chunks.
@@ -318,7 +324,8 @@ export function llama4(r: ConfigReader, modelType: string): ModelSpec {
     ...norm('vision.layernorm_pre', h, true).map((x) => ({ ...x, role: 'vision' as const })),
     ...norm('vision.layernorm_post', h, true).map((x) => ({ ...x, role: 'vision' as const })),
     ...linear('vision.vision_adapter.mlp.fc1', projIn, inter, 'vision', false),
-    ...linear('vision.vision_adapter.mlp.fc2', projOut, projOut, 'vision', false),
+    // transformers Llama4VisionMLP2: fc1 intermediate_size -> projector_input_dim, fc2 -> projector_output_dim.
+    ...linear('vision.vision_adapter.mlp.fc2', projOut, projIn, 'vision', false),
     ...linear(
       'multi_modal_projector.linear_1',
       text.hiddenSize,
