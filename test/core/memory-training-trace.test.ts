@@ -142,7 +142,10 @@ describe('training explain trace', () => {
   it('the stored-activation formula says what each recompute keeps', () => {
     const stored = (recompute: 'none' | 'selective' | 'full') => {
       const r = trainingMemory(llama2, { ...base, recompute });
-      return [entry(r, 'activations per layer (decoder), stored').formula, entry(r, 'activations').formula];
+      return [
+        entry(r, 'activations per layer (decoder), stored').formula,
+        entry(r, 'activations').formula,
+      ] as const;
     };
     const [none, noneTotal] = stored('none');
     const [sel, selTotal] = stored('selective');
