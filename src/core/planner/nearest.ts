@@ -1,7 +1,7 @@
 /** When nothing meets the request: the nearest options (more GPUs, a lower precision, shorter requests). */
 import { modelDtype } from '../memory/inference.js';
 import { memoryFit } from './bounds.js';
-import type { PlanDevice, PlanRequest, Suggestion } from './index.js';
+import type { PlanDevice, PlanRequest, Suggestion } from './types.js';
 import { defaultPrecisions, supported } from './precisions.js';
 import { layouts, type Layout } from './space.js';
 

@@ -1,5 +1,5 @@
 /** The Pareto front of cost vs interactivity: no other configuration is both cheaper and faster per user. */
-import type { Candidate } from './index.js';
+import type { Candidate } from './types.js';
 
 export function paretoFront(cs: readonly Candidate[]): Candidate[] {
   const priced = cs.filter((c) => c.usd_per_million_output_tokens !== null);
