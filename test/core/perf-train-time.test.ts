@@ -330,3 +330,77 @@ describe('trainShape names each bad degree', () => {
     );
   });
 });
+
+describe('degrees combined', () => {
+  const mixtral = () => modelSpec(findModel('mistralai/Mixtral-8x7B-v0.1'));
+  it('cp=4: three K/V blocks per layer and pass (2 · 1024 tokens · 8 heads · 128 · 2 B each)', () => {
+    const t = trainTime(llama3, h100, { ...base, seq: 4096, cp: 4 });
+    expect(rel(t.communication_s.cp, (32 * 3 * 3 * (2 * 1024 * 8 * 128 * 2)) / 1e11)).toBeLessThan(1e-12);
+  });
+  it('tp=2 · cp=2, 2 sequences of 2048: all-reduces of 2 · 1024 tokens, K/V of 4 heads per device', () => {
+    const t = trainTime(llama3, h100, { ...base, microBatch: 2, seq: 2048, tp: 2, cp: 2 });
+    expect(rel(t.communication_s.tp, (32 * 4 * (2 * 1024 * 4096 * 2)) / 1e11)).toBeLessThan(1e-12);
+    expect(rel(t.communication_s.cp, (32 * 3 * (2 * 2 * 1024 * 4 * 128 * 2)) / 1e11)).toBeLessThan(1e-12);
+  });
+  it('tp=2 · cp=2 · dp=4: the gradients (P / 2 · 2 B) all-reduced over 8 ranks spanning 16 devices', () => {
+    const t = trainTime(llama3, h100, { ...base, seq: 2048, tp: 2, cp: 2, dp: 4 });
+    expect(t.gpus).toBe(16);
+    expect(rel(t.communication_s.dp, (2 * (7 / 8) * P) / 1e10)).toBeLessThan(1e-12);
+  });
+  it('LoRA at tp=2 · pp=2: each device updates a quarter of the adapters', () => {
+    const A = 41_943_040;
+    const t = trainTime(llama3, h100, { ...base, tp: 2, pp: 2, adapterParameters: A });
+    expect(rel(t.breakdown.optimizer_s, ((A / 4) * 30) / BW)).toBeLessThan(1e-12);
+  });
+  it('Mixtral tp=2 · pp=2 · ep=2: a device holds 1/4 of the dense weights and 1/8 of the experts', () => {
+    const t = trainTime(mixtral(), h100, { ...base, tp: 2, pp: 2, ep: 2 });
+    const local = (46_702_792_704 - 45_097_156_608) / 4 + 45_097_156_608 / 8;
+    expect(rel(t.breakdown.optimizer_s, (local * 30) / BW)).toBeLessThan(1e-12);
+  });
+  it('Mixtral tp=8 · ep=2: the all-to-all spans 16 devices, across nodes; 1/8 of the tokens each', () => {
+    const t = trainTime(mixtral(), h100, { ...base, tp: 8, ep: 2 });
+    expect(rel(t.communication_s.ep, (32 * 4 * 0.5 * ((1024 / 8) * 2 * 4096 * 2)) / 1e10)).toBeLessThan(
+      1e-12,
+    );
+  });
+  it('DeepSeek-V2-Lite ep=2 · tp=2: only its 26 MoE layers exchange, top-6 of 2048 per token', () => {
+    const ds = referenceSpec('deepseek-ai__DeepSeek-V2-Lite.json');
+    const t = trainTime(ds, h100, { ...base, tp: 2, ep: 2, calibration: undefined });
+    expect(rel(t.communication_s.ep, (26 * 4 * 0.5 * ((1024 / 2) * 6 * 2048 * 2)) / 1e11)).toBeLessThan(
+      1e-12,
+    );
+    // one dense layer first, then MoE: a MoE model for the calibration
+    expect(t.calibration_group).toBe('nvidia-hopper:bf16:moe');
+  });
+  it('every exposed collective adds to the step; per-GPU rates divide by the 8 devices', () => {
+    const t = trainTime(mixtral(), h100, { ...base, tp: 2, cp: 2, ep: 2, dp: 2, links: links(1e10) });
+    const x = t.breakdown.exposed_communication_s;
+    for (const k of ['tp', 'cp', 'ep', 'dp'] as const) expect(x[k]).toBeGreaterThan(0);
+    const sum = t.breakdown.compute_s + x.tp + x.cp + x.ep + x.dp + t.breakdown.optimizer_s;
+    expect(rel(t.step_time_s, sum)).toBeLessThan(1e-12);
+    expect(t.gpus).toBe(8);
+    expect(rel(t.tokens_per_s_per_gpu, 2048 / t.step_time_s / 8)).toBeLessThan(1e-12);
+    expect(rel(t.ideal.tokens_per_s_per_gpu, 2048 / t.ideal.step_time_s / 8)).toBeLessThan(1e-12);
+    const sixN = t.flops_per_token.six_n;
+    expect(rel(t.ideal.mfu, (2048 / t.ideal.step_time_s / 8) * (sixN / BF16))).toBeLessThan(1e-12);
+  });
+  it('an SSM (mamba-130m, no attention, no experts): no K/V to pass, a dense calibration, no EP', () => {
+    const mamba = referenceSpec('state-spaces__mamba-130m-hf.json');
+    const t = trainTime(mamba, h100, { ...base, cp: 2, calibration: undefined });
+    expect(t.communication_s.cp).toBe(0);
+    expect(t.calibration_group).toBe('nvidia-hopper:bf16:dense');
+    expect(() => trainTime(mamba, h100, { ...base, dp: 2, ep: 2 })).toThrow(/needs a mixture-of-experts/);
+  });
+  it('only ids that start gb200/gb300 are NVL72 racks', () => {
+    const other = { ...hardwareSpec(findDevice('b200')), id: 'x-gb200' };
+    const t = trainTime(llama3, other, { ...base, dp: 16, links: undefined });
+    expect(rel(t.communication_s.dp, 30 * 8e-6 + (2 * (15 / 16) * 2 * P) / 50e9)).toBeLessThan(1e-12);
+  });
+  it('names in the messages', () => {
+    const shape = (o: Partial<TrainRun>) => trainShape(llama3, { ...base, ...o });
+    expect(() => shape({ microBatch: 0 })).toThrow(/^micro_batch must/);
+    expect(() => shape({ seq: 0 })).toThrow(/^seq must/);
+    expect(() => shape({ globalBatch: 0 })).toThrow(/^global_batch must/);
+    expect(() => shape({ cp: 2, tp: 2, ep: 3 })).toThrow('ep=3 must divide dp × cp × tp = 4');
+  });
+});
