@@ -99,6 +99,14 @@ describe('deepseek_v3 (MLA)', () => {
     expect(() => specFromConfig(without(C, 'num_experts_per_tok'))).toThrow(/num_experts_per_tok/);
   });
 
+  it('deepseek_v2, kimi_k2 and glm4_moe_lite are read the same way', () => {
+    for (const model_type of ['deepseek_v2', 'kimi_k2', 'glm4_moe_lite']) {
+      const s = specFromConfig({ ...C, model_type });
+      expect(countParameters(s).total).toBe(T);
+      expect(s.modelType).toBe(model_type);
+    }
+  });
+
   it('deepseek (DeepSeek-MoE): the same MoE layout with plain multi-head attention', () => {
     // Attention q/k/v/o 4 x 16 x 16 = 1,024 in place of MLA's 524.
     const s = specFromConfig({ ...C, model_type: 'deepseek' });
