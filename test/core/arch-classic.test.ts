@@ -78,6 +78,9 @@ describe('gpt_neox', () => {
 
   it('counts and reads', () => {
     const s = specFromConfig(C);
+    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
+    expect(s.groups[0]!.mlp!.gated).toBe(false);
+    expect(s.groups[0]!.attention!.headDim).toBe(4);
     expect(countParameters(s).total).toBe(T);
     expect(s.tiedEmbeddings).toBe(false);
     expect(s.maxPositionEmbeddings).toBeNull();
@@ -110,6 +113,9 @@ describe('gptj', () => {
 
   it('counts and reads', () => {
     const s = specFromConfig(C);
+    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
+    expect(s.groups[0]!.mlp!.gated).toBe(false);
+    expect(s.groups[0]!.attention!.headDim).toBe(4);
     expect(countParameters(s).total).toBe(T);
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.tiedEmbeddings).toBe(false);
@@ -164,6 +170,9 @@ describe('opt', () => {
 
   it('counts and reads', () => {
     const s = specFromConfig(C);
+    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
+    expect(s.groups[0]!.mlp!.gated).toBe(false);
+    expect(s.groups[0]!.attention!.headDim).toBe(4);
     expect(countParameters(s).total).toBe(T);
     expect(countParameters(s).breakdown.position).toBe(144);
     expect(s.tiedEmbeddings).toBe(true);
@@ -205,6 +214,9 @@ describe('bloom', () => {
 
   it('counts and reads', () => {
     const s = specFromConfig(C);
+    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
+    expect(s.groups[0]!.mlp!.gated).toBe(false);
+    expect(s.groups[0]!.attention!.headDim).toBe(4);
     expect(countParameters(s).total).toBe(T);
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.groups[0]!.mlp).toEqual({
@@ -254,6 +266,9 @@ describe('falcon', () => {
 
   it('counts and reads', () => {
     const s = specFromConfig(C);
+    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
+    expect(s.groups[0]!.mlp!.gated).toBe(false);
+    expect(s.groups[0]!.attention!.headDim).toBe(4);
     expect(countParameters(s).total).toBe(T);
     expect(s.groups[0]!.attention).toMatchObject({ kind: 'mqa', numHeads: 2, numKvHeads: 1, headDim: 4 });
     expect(s.maxPositionEmbeddings).toBeNull();
@@ -312,6 +327,9 @@ describe('phi', () => {
 
   it('counts and reads', () => {
     const s = specFromConfig(C);
+    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
+    expect(s.groups[0]!.mlp!.gated).toBe(false);
+    expect(s.groups[0]!.attention!.headDim).toBe(4);
     expect(countParameters(s).total).toBe(T);
     expect(s.tiedEmbeddings).toBe(false);
     expect(s.maxPositionEmbeddings).toBeNull();

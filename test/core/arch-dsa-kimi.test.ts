@@ -80,6 +80,13 @@ describe('DSA indexer', () => {
       ['decoder.moe.indexer', [2]],
       ['decoder.moe.shared_topk', [1]],
     ]);
+    // Every layer shared: no indexer group at all.
+    const none = specFromConfig({ ...DS, ...IX, indexer_types: ['shared', 'shared', 'shared'] });
+    expect(none.groups.map((g) => [g.name, g.layers])).toEqual([
+      ['decoder.shared_topk', [0]],
+      ['decoder.moe.shared_topk', [1, 2]],
+    ]);
+    expect(countParameters(none).total).toBe(BASE);
     // A list of the wrong length is ignored.
     expect(indexed(specFromConfig({ ...DS, ...IX, indexer_types: ['shared'] }))).toEqual([0, 1, 2]);
     expect(indexed(specFromConfig({ ...DS, ...IX, index_topk_pattern: 'FSS' }))).toEqual([0]);
@@ -123,7 +130,12 @@ describe('kimi_k25', () => {
     const v = s.groups.find((g) => g.stack === 'vision')!;
     expect(v.count).toBe(2);
     expect(v.attention).toMatchObject({ numHeads: 2, headDim: 4, causal: false });
-    expect(v.mlp).toMatchObject({ intermediateSize: 16, activation: 'gelu_pytorch_tanh' });
+    expect(v.mlp).toEqual({
+      kind: 'dense',
+      gated: false,
+      intermediateSize: 16,
+      activation: 'gelu_pytorch_tanh',
+    });
   });
 
   it('variants', () => {
@@ -161,12 +173,51 @@ describe('kimi_k25', () => {
     expect(countParameters(th).breakdown.projector).toBe(PROJ + 528);
   });
 
+  it('quantization and dtype: the wrapper first, then the text model (whose quantisation leaves the tower)', () => {
+    const q = { quant_method: 'compressed-tensors', format: 'pack-quantized' };
+    const textQ = specFromConfig({ ...C, text_config: { ...TEXT, quantization_config: q } }).checkpointQuant!;
+    expect(textQ.format).toBe('compressed-tensors-pack-quantized');
+    expect(textQ.excludedRoles).toEqual([
+      'embedding',
+      'position',
+      'lm_head',
+      'norm',
+      'router',
+      'vision',
+      'projector',
+    ]);
+    expect(
+      specFromConfig({ ...C, quantization_config: { quant_method: 'fp8' } }).checkpointQuant!.format,
+    ).toBe('fp8');
+    expect(specFromConfig(C).checkpointQuant).toBeNull();
+    const bare = { model_type: 'kimi_k25', text_config: TEXT };
+    expect(
+      specFromConfig({ ...bare, quantization_config: { quant_method: 'fp8' } }).checkpointQuant!.format,
+    ).toBe('fp8');
+    expect(
+      specFromConfig({ ...bare, text_config: { ...TEXT, quantization_config: q } }).checkpointQuant!.format,
+    ).toBe('compressed-tensors-pack-quantized');
+    expect(specFromConfig({ ...C, text_config: { ...TEXT, torch_dtype: 'bfloat16' } }).torchDtype).toBe(
+      'bfloat16',
+    );
+    expect(specFromConfig({ ...C, dtype: 'float16' }).torchDtype).toBe('float16');
+    expect(specFromConfig({ ...C, torch_dtype: 'float32' }).torchDtype).toBe('float32');
+    expect(specFromConfig(C).torchDtype).toBeNull();
+  });
+
   it('without vision_config or text_config', () => {
     const textOnly = specFromConfig({ model_type: 'kimi_k25', text_config: TEXT });
     expect(textOnly.modelType).toBe('kimi_k25');
     expect(textOnly.vision).toBeNull();
     expect(countParameters(textOnly).total).toBe(BASE);
     expect(total({ ...TEXT, model_type: 'kimi_k25' })).toBe(BASE);
+    // Errors of the nested configs are raised by the wrapper.
+    expect(() =>
+      specFromConfig({ model_type: 'kimi_k25', text_config: without(TEXT, 'vocab_size') }),
+    ).toThrow(/text_config\.vocab_size/);
+    expect(() => specFromConfig({ ...C, vision_config: { ...VISION, attn_bias: 'yes' } })).toThrow(
+      /vision_config\.attn_bias must be true or false/,
+    );
     expect(() => specFromConfig({ ...C, vision_config: without(VISION, 'vt_hidden_size') })).toThrow(
       /vision_config\.vt_hidden_size \| hidden_size/,
     );

@@ -90,6 +90,16 @@ describe('gemma3n text', () => {
     expect(() => specFromConfig({ ...TEXT, intermediate_size: [16, 16, 16, 16, 0] })).toThrow(
       /one per layer/,
     );
+    expect(() => specFromConfig({ ...TEXT, intermediate_size: [16, 16, 16, 16, '16'] })).toThrow(
+      /one per layer/,
+    );
+    expect(() => specFromConfig({ ...TEXT, intermediate_size: [16, 16, 16, 16, 16.5] })).toThrow(
+      /one per layer/,
+    );
+    // layer_types of the wrong length: the default pattern.
+    expect(layersOf(specFromConfig({ ...TEXT, layer_types: ['full_attention'] }))).toEqual(
+      layersOf(specFromConfig(TEXT)),
+    );
     const types = [
       'full_attention',
       'sliding_attention',
@@ -123,6 +133,13 @@ describe('gemma3n text', () => {
 });
 
 describe('gemma3n with audio and vision', () => {
+  it('a bare gemma3n config takes the E4B text, USM audio and MobileNet vision defaults', () => {
+    const s = specFromConfig({ model_type: 'gemma3n' });
+    expect([s.hiddenSize, s.numLayers, s.vocabSize]).toEqual([2048, 35, 262400]);
+    expect(s.vision!.hiddenSize).toBe(2048);
+    expect(s.groups.find((g) => g.name === 'audio')!.count).toBe(12);
+  });
+
   // Conformer: width 8, 2 heads of 4, 1 block, depthwise kernel 3, 16 mel features, sub-sampling convs of 4 then 2
   // channels (3x3, stride 2), 4 audio tokens; vision embedder width 4 over 3 tokens.
   const AUDIO = {
@@ -168,6 +185,7 @@ describe('gemma3n with audio and vision', () => {
     expect(s.warnings).toHaveLength(1);
     const audio = s.groups.find((g) => g.name === 'audio')!;
     expect(audio.count).toBe(1);
+    expect(audio.mlp).toEqual({ kind: 'dense', gated: false, activation: 'silu', intermediateSize: 32 });
     expect(audio.attention).toMatchObject({ numHeads: 2, headDim: 4, causal: false });
     // The wrapper's text model falls back to Gemma3nTextConfig's max_position_embeddings.
     expect(s.maxPositionEmbeddings).toBe(32768);
@@ -175,6 +193,20 @@ describe('gemma3n with audio and vision', () => {
 
   it('variants', () => {
     expect(specFromConfig({ ...C, vision_soft_tokens_per_image: 64 }).vision!.tokensPerImage).toBe(64);
+    // A 5 x 5 second conv: 2 x 4 x 25 = 200 (+128); padding 2 keeps the frequency at floor((8 + 4 - 5) / 2) + 1 = 4.
+    const k5 = {
+      ...AUDIO,
+      sscp_conv_kernel_size: [
+        [3, 3],
+        [5, 5],
+      ],
+    };
+    expect(total({ ...C, audio_config: k5 })).toBe(T + MOBILENET + AUDIO_T + EMBED + 128);
+    expect(() => specFromConfig({ ...C, audio_config: { ...AUDIO, hidden_size: 0 } })).toThrow(
+      /audio_config\.hidden_size/,
+    );
+    expect(specFromConfig(C).torchDtype).toBeNull();
+    expect(specFromConfig(C).warnings[0]).toContain('MobileNetV5-300M');
     // Stride 1 on the second conv: frequency 8 -> 8, input_proj 8 x 16 = 128 (+64).
     const s1 = {
       ...AUDIO,

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
-import { findModel, modelSpec } from '../../src/catalog/index.js';
+import { findModel } from '../../src/catalog/index.js';
 import { kvCache } from '../../src/core/memory/kv.js';
 
 /** Decoder layer indices whose attention is chunked, and the chunk length(s) used. */
@@ -20,6 +20,9 @@ function chunked(s: ModelSpec): { layers: number[]; sizes: number[] } {
   }
   return { layers: layers.sort((a, b) => a - b), sizes: [...sizes] };
 }
+
+/** The published config read afresh (the catalog's modelSpec caches specs across a mutation-testing run). */
+const published = (e: { config: unknown }) => specFromConfig(e.config);
 
 function without(o: Record<string, unknown>, key: string): Record<string, unknown> {
   const c = { ...o };
@@ -51,7 +54,7 @@ const TEXT = {
 
 describe('Llama-4 text: chunked (RoPE) and global (NoPE) layers', () => {
   it('published Scout (no_rope_layers []): every 4th layer global, the other 36 chunked at 8192', () => {
-    const s = modelSpec(findModel('meta-llama/Llama-4-Scout-17B-16E'));
+    const s = published(findModel('meta-llama/Llama-4-Scout-17B-16E'));
     const want = Array.from({ length: 48 }, (_, i) => i).filter((i) => (i + 1) % 4 !== 0);
     expect(chunked(s)).toEqual({ layers: want, sizes: [8192] });
     // KV at 32K, bf16: 8 KV heads x (128 + 128) x 2 bytes = 4,096 bytes per token per layer;
@@ -98,10 +101,12 @@ describe('Llama-4 text: chunked (RoPE) and global (NoPE) layers', () => {
     ]);
     expect(moeLayers(specFromConfig({ ...TEXT, interleave_moe_layer_step: 0 }))).toEqual([0, 1, 2, 3]);
     expect(moeLayers(specFromConfig({ ...TEXT, moe_layers: [0, 2] }))).toEqual([0, 2]);
+    // Step 3 of 4 layers: layer 2 only.
+    expect(moeLayers(specFromConfig({ ...TEXT, interleave_moe_layer_step: 3 }))).toEqual([2]);
   });
 
   it('published Maverick: MoE on odd layers (interleave_moe_layer_step 2)', () => {
-    const s = modelSpec(findModel('meta-llama/Llama-4-Maverick-17B-128E'));
+    const s = published(findModel('meta-llama/Llama-4-Maverick-17B-128E'));
     expect(moeLayers(s)).toEqual(Array.from({ length: 24 }, (_, i) => 2 * i + 1));
   });
 });
@@ -162,6 +167,8 @@ describe('Llama-4 parameters, by hand', () => {
     expect(bare.maxPositionEmbeddings).toBeNull();
     expect(bare.torchDtype).toBeNull();
     expect(bare.groups[0]!.mlp!.activation).toBe('silu');
+    expect(bare.groups.find((g) => g.mlp?.kind === 'moe')!.mlp!.activation).toBe('silu');
+    expect(bare.warnings).toEqual([]);
   });
 
   it('a missing required field is named', () => {
@@ -233,6 +240,6 @@ describe('Llama-4 with its vision tower, by hand', () => {
 
   it('published Scout: 144 tokens per 336 x 336 tile', () => {
     // (336 / 14)^2 = 576 patches, pixel shuffle 0.5 -> 144.
-    expect(modelSpec(findModel('meta-llama/Llama-4-Scout-17B-16E')).vision!.tokensPerImage).toBe(144);
+    expect(published(findModel('meta-llama/Llama-4-Scout-17B-16E')).vision!.tokensPerImage).toBe(144);
   });
 });

@@ -95,8 +95,20 @@ describe('deepseek_v3 (MLA)', () => {
     expect(specFromConfig({ ...C, num_nextn_predict_layers: 1 }).warnings).toHaveLength(1);
     expect(specFromConfig({ ...C, max_position_embeddings: 4096 }).maxPositionEmbeddings).toBe(4096);
     expect(specFromConfig(C).maxPositionEmbeddings).toBeNull();
+    expect(specFromConfig(C).structure).toBe('decoder');
+    // hidden_act reaches the dense and the expert MLPs.
+    const act = specFromConfig({ ...C, hidden_act: 'gelu' });
+    expect(act.groups.map((g) => g.mlp!.activation)).toEqual(['gelu', 'gelu']);
     expect(() => specFromConfig(without(C, 'kv_lora_rank'))).toThrow(/kv_lora_rank/);
     expect(() => specFromConfig(without(C, 'num_experts_per_tok'))).toThrow(/num_experts_per_tok/);
+  });
+
+  it('deepseek_v2, kimi_k2 and glm4_moe_lite are read the same way', () => {
+    for (const model_type of ['deepseek_v2', 'kimi_k2', 'glm4_moe_lite']) {
+      const s = specFromConfig({ ...C, model_type });
+      expect(countParameters(s).total).toBe(T);
+      expect(s.modelType).toBe(model_type);
+    }
   });
 
   it('deepseek (DeepSeek-MoE): the same MoE layout with plain multi-head attention', () => {
@@ -159,7 +171,14 @@ describe('glm4_moe', () => {
     expect(total({ ...C, tie_word_embeddings: true })).toBe(T - 160);
     expect(specFromConfig({ ...C, num_nextn_predict_layers: 1 }).warnings).toHaveLength(1);
     expect(specFromConfig({ ...C, max_position_embeddings: 4096 }).maxPositionEmbeddings).toBe(4096);
-    expect(specFromConfig({ ...C, hidden_act: 'gelu' }).groups[0]!.mlp!.activation).toBe('gelu');
+    expect(specFromConfig({ ...C, hidden_act: 'gelu' }).groups.map((g) => g.mlp!.activation)).toEqual([
+      'gelu',
+      'gelu',
+    ]);
+    expect(specFromConfig(C).structure).toBe('decoder');
+    expect(specFromConfig({ ...C, num_nextn_predict_layers: 2 }).warnings[0]).toContain(
+      'num_nextn_predict_layers=2',
+    );
   });
 });
 
@@ -201,7 +220,11 @@ describe('minimax_m2', () => {
     expect(layerNames(rb)).toContain('block_sparse_moe.e_score_correction_bias');
     expect(total({ ...without(C, 'num_local_experts'), num_experts: 4 })).toBe(T);
     expect(total({ ...C, shared_intermediate_size: 8 })).toBe(T + 2 * 384);
-    expect(specFromConfig({ ...C, use_mtp: true, num_mtp_modules: 3 }).warnings).toHaveLength(1);
+    expect(specFromConfig({ ...C, use_mtp: true, num_mtp_modules: 3 }).warnings[0]).toContain(
+      'num_mtp_modules=3',
+    );
+    expect(specFromConfig({ ...C, hidden_act: 'gelu' }).groups[0]!.mlp!.activation).toBe('gelu');
+    expect(specFromConfig(C).structure).toBe('decoder');
     expect(specFromConfig({ ...C, use_mtp: true }).warnings).toEqual([]);
     expect(specFromConfig({ ...C, num_mtp_modules: 3 }).warnings).toEqual([]);
     expect(total({ ...C, tie_word_embeddings: true })).toBe(T - 160);

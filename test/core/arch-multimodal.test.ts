@@ -112,6 +112,15 @@ describe('llava', () => {
     );
   });
 
+  it('quantization_config: the wrapper one, else the text model one', () => {
+    expect(
+      specFromConfig({ ...C, quantization_config: { quant_method: 'fp8' } }).checkpointQuant!.format,
+    ).toBe('fp8');
+    const textQ = { ...LLAMA, quantization_config: { quant_method: 'awq' } };
+    expect(specFromConfig({ ...C, text_config: textQ }).checkpointQuant!.format).toBe('awq-int4-g128');
+    expect(specFromConfig(C).checkpointQuant).toBeNull();
+  });
+
   it('dtype: torch_dtype, then dtype, then the text config', () => {
     expect(specFromConfig({ ...C, torch_dtype: 'float16' }).torchDtype).toBe('float16');
     expect(specFromConfig({ ...C, dtype: 'bfloat16' }).torchDtype).toBe('bfloat16');
@@ -238,6 +247,13 @@ describe('qwen2_vl', () => {
       vision_config: V,
     });
     expect(countParameters(nested).total).toBe(TEXT_TOTAL + VIS + PROJ);
+    // A nested text_config without model_type is qwen2 (q/k/v biases).
+    const untyped = {
+      model_type: 'qwen2_vl',
+      text_config: { ...LLAMA, model_type: undefined },
+      vision_config: V,
+    };
+    expect(countParameters(specFromConfig(untyped)).total).toBe(TEXT_TOTAL + VIS + PROJ);
     // Qwen2-VL-7B vision defaults: depth 32, width 1280, 16 heads.
     const def = specFromConfig(TOP);
     expect(vision(def).count).toBe(32);

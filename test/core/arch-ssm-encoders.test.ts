@@ -208,6 +208,14 @@ describe('bert', () => {
       const s = specFromConfig({ ...C, model_type });
       expect(countParameters(s).total).toBe(T);
       expect(s.structure).toBe('encoder');
+      expect(s.tiedEmbeddings).toBe(true);
+      expect(s.groups.map((g) => [g.name, g.stack, g.count])).toEqual([['encoder', 'encoder', 2]]);
+      expect(s.groups[0]!.mlp).toEqual({
+        kind: 'dense',
+        gated: false,
+        activation: 'gelu',
+        intermediateSize: 32,
+      });
       expect(s.maxPositionEmbeddings).toBe(16);
       expect(s.groups[0]!.attention).toMatchObject({ causal: false, headDim: 4 });
       expect(s.groups[0]!.mlp!.activation).toBe('gelu');
@@ -228,6 +236,10 @@ describe('t5', () => {
     const s = specFromConfig(C);
     expect(countParameters(s).total).toBe(T);
     expect(s.structure).toBe('encoder-decoder');
+    expect(s.groups.map((g) => [g.name, g.stack, g.count])).toEqual([
+      ['encoder', 'encoder', 2],
+      ['decoder', 'decoder', 2],
+    ]);
     expect(s.numLayers).toBe(2);
     const dec = s.groups.find((g) => g.stack === 'decoder')!;
     expect(dec.crossAttention).toMatchObject({ cross: true, causal: false, headDim: 4 });
