@@ -1,0 +1,106 @@
+/**
+ * Per-layer training activations and LoRA adapters for the layer kinds test/training.test.ts does not cover:
+ * Mamba, MLA with shared experts, q/k norms, LoRA on stacked experts and on GPT-2's fused QKV. Bytes worked out by
+ * hand (bf16, b = 1, fused attention, no dropout) from the configs in ../shared/reference/models.
+ */
+import { describe, expect, it } from 'vitest';
+import { trainingMemory, type TrainingOptions } from '../../src/core/memory/training.js';
+import { profileOf } from '../../src/core/memory/training-profile.js';
+import { referenceSpec } from '../helpers.js';
+
+const base: TrainingOptions = { precision: 'bf16', optimizer: 'adamw', batch: 1, seq: 2048, explain: false };
+const perLayer = (file: string, o: Partial<TrainingOptions> = {}) =>
+  trainingMemory(referenceSpec(file), { ...base, ...o }).activations_per_layer.map((l) => [
+    l.group,
+    l.layers,
+    l.full_bytes_per_layer,
+  ]);
+
+describe('activations per layer, term by term', () => {
+  it('Mamba-130m: norm input, in_proj input, B and C, and x, z, conv output, delta, scan output', () => {
+    // sb = 2048, h = 768, d_inner 1536, d_state 16, conv_dim 1536. Norm input 2 · 2048 · 768 = 3,145,728; in_proj
+    // input 3,145,728; B and C 2 · 2048 · 2 · 16 = 131,072; (4 · 1536 + 1536) · 2 · 2048 = 31,457,280.
+    expect(perLayer('state-spaces__mamba-130m-hf.json')).toEqual([['decoder.ssm', 24, 37_879_808]]);
+  });
+
+  it('DeepSeek-V2-Lite: MLA latents, 6 of 64 routed experts and 2 shared experts', () => {
+    // h = 2048, 16 heads of 192 (q, k) and 128 (v), kv_lora_rank 512, no q LoRA. Hidden-sized: 2 norms + QKV
+    // input 3 · 2 · 2048 · 2048 = 25,165,824; latent norm and up-projection inputs 2 · 2048 · 2 · 512 =
+    // 4,194,304; Q, K, V, context (3072 + 3072 + 2048 + 2048) · 2 · 2048 = 41,943,040; logsumexp 4 · 2048 · 16 =
+    // 131,072.
+    // Dense layer 0: MLP input 8,388,608 + 3 · 2 · 2048 · 10944 = 134,479,872 → 214,302,720.
+    // MoE layers: MoE input 8,388,608; router logits 4 · 2048 · 64 = 524,288; dispatched copy and output per route
+    // 2 · 6 · 2 · 2048 · 2048 = 100,663,296; experts 6 · 3 · 2 · 2048 · 1408 = 103,809,024; shared experts
+    // (2 · 1408) 3 · 2 · 2048 · 2816 = 34,603,008 → 319,422,464.
+    expect(perLayer('deepseek-ai__DeepSeek-V2-Lite.json')).toEqual([
+      ['decoder', 1, 214_302_720],
+      ['decoder.moe', 26, 319_422_464],
+    ]);
+  });
+
+  it('OLMo-2-7B: q/k norms keep their inputs, (32 + 32) · 128 per token', () => {
+    // Norms (post-attention, post-feedforward) + QKV input + MLP input 4 · 2 · 2048 · 4096 = 67,108,864; Q, K, V,
+    // context 67,108,864; q/k-norm inputs 64 · 128 · 2 · 2048 = 33,554,432; MLP 3 · 2 · 2048 · 11008 =
+    // 135,266,304; logsumexp 262,144. Sum 303,300,608.
+    expect(perLayer('allenai__OLMo-2-1124-7B.json')).toEqual([['decoder', 32, 303_300_608]]);
+  });
+});
+
+describe('LoRA adapters', () => {
+  it('Qwen3-30B-A3B, rank 8 on the experts’ gate_proj: 128 adapters per layer, top-8 buffers per token', () => {
+    const r = trainingMemory(referenceSpec('Qwen__Qwen3-30B-A3B.json'), {
+      ...base,
+      lora: { rank: 8, targets: ['gate_proj'] },
+    });
+    // 128 experts · 8 · (2048 + 768) = 2,883,584 per layer · 48 = 138,412,032.
+    expect(r.trainable_parameters).toBe(138_412_032);
+    expect(r.components.optimizer_states).toBe(8 * 138_412_032);
+    // Base layer at s = 2048: twice test/training.test.ts's 150,601,728 at s = 1024 (every term is linear in s with
+    // flash attention) = 301,203,456, + the A outputs of the 8 routed experts: 8 · 8 · 2 · 2048 = 262,144.
+    expect(r.activations_per_layer[0]!.full_bytes_per_layer).toBe(301_465_600);
+  });
+
+  it('GPT-2 rank 4 on c_attn: A [4, 768] is under 4096 elements and keeps 32-bit 8-bit-Adam states', () => {
+    // 12 · 4 · (768 + 2304) = 147,456 parameters; A has 3,072 elements (< 4096): 12 · 3,072 = 36,864 small.
+    // (147,456 − 36,864) · 2 · (1 + 4/2048) + 36,864 · 8 = 221,616 + 294,912 = 516,528.
+    const gpt2 = referenceSpec('openai-community__gpt2.json');
+    const o: TrainingOptions = {
+      ...base,
+      seq: 1024,
+      optimizer: 'adamw_8bit',
+      lora: { rank: 4, targets: ['c_attn'] },
+    };
+    const r = trainingMemory(gpt2, o);
+    expect(r.trainable_parameters).toBe(147_456);
+    expect(r.components.optimizer_states).toBe(516_528);
+    // Adafactor factors A [4, 768] and B [2304, 4]: (4 + 768) + (2304 + 4) = 3,080 per layer · 12 · 4 B.
+    expect(trainingMemory(gpt2, { ...o, optimizer: 'adafactor' }).components.optimizer_states).toBe(147_840);
+  });
+
+  it('an unknown target names the model’s linear modules', () => {
+    const llama2 = referenceSpec('meta-llama__Llama-2-7b-hf.json');
+    const msg =
+      "not found in the model; linear modules: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or 'all-linear'";
+    expect(() =>
+      trainingMemory(llama2, { ...base, lora: { rank: 8, targets: ['c_attn', 'q_proj', 'wq'] } }),
+    ).toThrow(`LoRA target module(s) 'c_attn', 'wq' ${msg}`);
+    expect(() => trainingMemory(llama2, { ...base, lora: { rank: 8, targets: [] } })).toThrow(
+      `LoRA target module(s) (none) ${msg}`,
+    );
+    // A leaf name matches a full module path, a partial name does not.
+    expect(() => trainingMemory(llama2, { ...base, lora: { rank: 8, targets: ['proj'] } })).toThrow(/'proj'/);
+    const full = trainingMemory(llama2, { ...base, lora: { rank: 8, targets: ['self_attn.q_proj'] } });
+    expect(full.trainable_parameters).toBe(32 * 8 * (4096 + 4096));
+  });
+});
+
+describe('the largest matrix a 4-bit base dequantises at once', () => {
+  it('one expert of a stacked tensor, not the stack: Qwen3-30B-A3B q_proj 4096 · 2048; DeepSeek-V2-Lite MLP', () => {
+    // Qwen experts are 768 · 2048 each (1,572,864): q_proj [4096, 2048] = 8,388,608 is the largest.
+    expect(profileOf(referenceSpec('Qwen__Qwen3-30B-A3B.json')).largestQuantMatrix).toBe(8_388_608);
+    // DeepSeek-V2-Lite: the dense layer's MLP 10944 · 2048 = 22,413,312.
+    expect(profileOf(referenceSpec('deepseek-ai__DeepSeek-V2-Lite.json')).largestQuantMatrix).toBe(
+      22_413_312,
+    );
+  });
+});
