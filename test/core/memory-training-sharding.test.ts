@@ -142,6 +142,14 @@ describe('pipeline stages', () => {
     expect(r.device_parameters).toBe(81_124_608);
   });
 
+  it('GPT-2 pp=2, tp=2: the tied copy on the last stage is split by vocabulary too', () => {
+    // Per layer: c_attn 768 · 2304 + attn.c_proj 768² + c_fc and mlp.c_proj 2 · 768 · 3072 = 7,077,888 / 2 =
+    // 3,538,944 + 9,984 biases and norms (replicated) = 3,548,928; 6 layers 21,293,568 + wte 38,597,376 / 2.
+    const r = trainingMemory(gpt2, { ...base, seq: 1024, pp: 2, tp: 2 });
+    expect(r.stage).toBe(1);
+    expect(r.device_parameters).toBe(21_293_568 + 19_298_688);
+  });
+
   it('DeepSeek-V2-Lite pp=2: the last stage holds only MoE layers (13 of 27), and lists only them', () => {
     const r = trainingMemory(referenceSpec('deepseek-ai__DeepSeek-V2-Lite.json'), {
       ...base,
