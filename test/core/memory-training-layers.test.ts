@@ -46,6 +46,16 @@ describe('activations per layer, term by term', () => {
   });
 });
 
+describe('encoders', () => {
+  it('BERT-base, 512 tokens: post-LN encoder layer, plain GELU MLP; pp=2 splits the encoder stack 6 / 6', () => {
+    // Two LayerNorm inputs + QKV input + MLP input 4 · 2 · 512 · 768 = 3,145,728; Q, K, V, context 3,145,728;
+    // MLP 2 · 2 · 512 · 3072 = 6,291,456; logsumexp 4 · 512 · 12 = 24,576. Sum 12,607,488.
+    const file = 'google-bert__bert-base-uncased.json';
+    expect(perLayer(file, { seq: 512 })).toEqual([['encoder', 12, 12_607_488]]);
+    expect(perLayer(file, { seq: 512, pp: 2 })).toEqual([['encoder', 6, 12_607_488]]);
+  });
+});
+
 describe('LoRA adapters', () => {
   it('Qwen3-30B-A3B, rank 8 on the experts’ gate_proj: 128 adapters per layer, top-8 buffers per token', () => {
     const r = trainingMemory(referenceSpec('Qwen__Qwen3-30B-A3B.json'), {
