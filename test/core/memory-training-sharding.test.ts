@@ -98,6 +98,8 @@ describe('tensor and sequence parallelism (GPT-2, fp16, eager attention, dropout
   it('full recompute keeps the input of each layer for every sequence of the micro-batch (b=2: 2 · 2sbh)', () => {
     const r = trainingMemory(gpt2, { ...g, batch: 2, recompute: 'full' });
     expect(r.activations_per_layer[0]!.stored_bytes_per_layer).toBe(2 * 2 * sbh); // 3,145,728
+    // Every term of the eager layer is linear in b (the s² scores, softmax and dropout too): 2 · 89,653,248.
+    expect(r.activations_per_layer[0]!.full_bytes_per_layer).toBe(2 * 89_653_248);
   });
 
   it('Mamba-130m at tp=2: SSM layers shard like linears (no K/V projections to cap)', () => {

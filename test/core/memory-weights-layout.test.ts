@@ -58,6 +58,13 @@ describe('weight layout of Llama-2-7B', () => {
     expect(w.groups[0]!.replicated).toBe(32_768);
   });
 
+  it("'auto' (or 'checkpoint') keeps a float32 checkpoint at 4 B: Mamba-130m 4 · 129,135,360", () => {
+    const m = referenceSpec('state-spaces__mamba-130m-hf.json');
+    expect(weightLayout(m, 'auto').total).toBe(4 * 129_135_360);
+    expect(weightLayout(m, 'checkpoint').total).toBe(4 * 129_135_360);
+    expect(weightLayout(llama2, 'checkpoint').total).toBe(2 * P); // float16 checkpoint: 16-bit
+  });
+
   it('an unknown format is refused by name', () => {
     expect(() => weightLayout(llama2, 'q9_x')).toThrow(FormatError);
     expect(() => weightLayout(llama2, 'q9_x')).toThrow("unknown weight precision 'q9_x'");
