@@ -38,6 +38,25 @@ describe('activations per layer, term by term', () => {
     ]);
   });
 
+  it('DeepSeek-V3 at one token: the q LoRA latent (1536) joins the KV latent (512) in the MLA terms', () => {
+    // s = b = 1, h = 7168, 128 heads (q, k 192; v 128). Norms + QKV input 3 · 2 · 7168 = 43,008; latent norm and
+    // up-projection inputs 2 · 2 · (512 + 1536) = 8,192; Q, K, V, context (24,576 · 2 + 16,384 · 2) · 2 =
+    // 163,840; logsumexp 4 · 128 = 512. Dense layers (f = 18432): MLP input 14,336 + 3 · 2 · 18432 = 110,592 →
+    // 340,480. MoE layers: input 14,336; router 4 · 256 = 1,024; 2 · 8 · 2 · 7168 = 229,376 per-route copies;
+    // experts 8 · 3 · 2 · 2048 = 98,304; one shared expert 3 · 2 · 2048 = 12,288 → 570,880.
+    expect(perLayer('deepseek-ai__DeepSeek-V3.json', { seq: 1 })).toEqual([
+      ['decoder', 3, 340_480],
+      ['decoder.moe', 58, 570_880],
+    ]);
+  });
+
+  it('Mamba-130m at tp=2: the d_inner-sized terms split, the hidden-sized ones do not (no SP)', () => {
+    // 3,145,728 + 3,145,728 + 131,072 + 31,457,280 / 2 = 22,151,168.
+    expect(perLayer('state-spaces__mamba-130m-hf.json', { tp: 2 })).toEqual([
+      ['decoder.ssm', 24, 22_151_168],
+    ]);
+  });
+
   it('OLMo-2-7B: q/k norms keep their inputs, (32 + 32) · 128 per token', () => {
     // Norms (post-attention, post-feedforward) + QKV input + MLP input 4 · 2 · 2048 · 4096 = 67,108,864; Q, K, V,
     // context 67,108,864; q/k-norm inputs 64 · 128 · 2 · 2048 = 33,554,432; MLP 3 · 2 · 2048 · 11008 =

@@ -65,6 +65,15 @@ describe('weight layout of Llama-2-7B', () => {
     expect(weightLayout(llama2, 'checkpoint').total).toBe(2 * P); // float16 checkpoint: 16-bit
   });
 
+  it('BERT-base: the pooler dense is the head; its bias, the positions and the LayerNorm are replicated', () => {
+    const w = weightLayout(referenceSpec('google-bert__bert-base-uncased.json'), 'bf16');
+    expect(w.headBytes).toBe(768 * 768 * 2); // 1,179,648
+    expect(w.globalReplicated).toBe((512 * 768 + 2 * 768 + 768) * 2); // 791,040
+    // Word and token-type embeddings (2-D, role embedding): (30,522 + 2) · 768 · 2 B.
+    expect(w.embeddingBytes).toBe(46_884_864);
+    expect(w.vocabSplit).toBe(46_884_864 + 1_179_648);
+  });
+
   it('an unknown format is refused by name', () => {
     expect(() => weightLayout(llama2, 'q9_x')).toThrow(FormatError);
     expect(() => weightLayout(llama2, 'q9_x')).toThrow("unknown weight precision 'q9_x'");
