@@ -129,6 +129,78 @@ describe('weights per device under TP, PP and EP', () => {
   });
 });
 
+describe('transients under TP, and the stage and dtype choices', () => {
+  it('eager attention at tp=2 (Llama-3.1-8B, 2000 tokens): 16 heads of scores outweigh the halved MLP', () => {
+    // 2000 · (2048 + 1024 + 2048) · 2 = 20,480,000 + 16 · 2000² · 2 = 128,000,000 → 148,480,000 > 86,016,000.
+    const r = inferenceMemory(llama31, o({ fusedAttention: false, plan: { tp: 2, pp: 1, ep: 1 } }));
+    expect(r.activation_bytes).toBe(32_768_000 + 148_480_000);
+  });
+  it('Qwen3-30B-A3B at tp=2: routed experts split, router logits whole', () => {
+    // 1000 · 8 · 384 · 6 = 18,432,000 + 1000 · 128 · 4 = 512,000; residual 8,192,000.
+    const r = inferenceMemory(
+      referenceSpec('Qwen__Qwen3-30B-A3B.json'),
+      o({ seq: 1000, plan: { tp: 2, pp: 1, ep: 1 } }),
+    );
+    expect(r.activation_bytes).toBe(8_192_000 + 18_944_000);
+  });
+  it('DeepSeek-V2-Lite: 6 routed + the shared experts + router logits outweigh the dense first layer', () => {
+    // 1000 · 6 · 1408 · 6 = 50,688,000 + 1000 · 2816 · 6 = 16,896,000 + 1000 · 64 · 4 = 256,000 = 67,840,000 >
+    // 1000 · 10944 · 6 = 65,664,000; residual 2 · 1000 · 2048 · 2 = 8,192,000.
+    const r = inferenceMemory(referenceSpec('deepseek-ai__DeepSeek-V2-Lite.json'), o({ seq: 1000 }));
+    expect(r.activation_bytes).toBe(8_192_000 + 67_840_000);
+  });
+  it('Mamba-130m at tp=2: the SSM transient and state split; the total adds the state', () => {
+    const r = inferenceMemory(
+      referenceSpec('state-spaces__mamba-130m-hf.json'),
+      o({ seq: 1000, plan: { tp: 2, pp: 1, ep: 1 } }),
+    );
+    // 1000 · 4608 / 2 · 2 = 4,608,000 + residual 3,072,000.
+    expect(r.activation_bytes).toBe(7_680_000);
+    // (1536 · 3 · 2 B + 1536 · 16 · 4 B) / 2 · 24 layers = 1,290,240.
+    expect(r.state_bytes).toBe(1_290_240);
+    expect(r.total_bytes).toBe(r.weights_bytes + 1_290_240 + 7_680_000);
+  });
+  it("'auto' computes in the checkpoint's dtype: Mamba-130m is float32, 4 B per element", () => {
+    const r = inferenceMemory(
+      referenceSpec('state-spaces__mamba-130m-hf.json'),
+      o({ seq: 1000, precision: 'auto' }),
+    );
+    // 2 · 1000 · 768 · 4 + 1000 · 4608 · 4 = 6,144,000 + 18,432,000; state (1536 · 3 + 1536 · 16) · 4 · 24.
+    expect(r.activation_bytes).toBe(24_576_000);
+    expect(r.state_bytes).toBe(2_801_664);
+    expect(r.total_bytes).toBe(4 * 129_135_360 + 2_801_664 + 24_576_000);
+  });
+  it('an encoder computes no logits, however many rows are asked for (BERT, one token)', () => {
+    // 2 · 1 · 768 · 2 = 3,072 + the MLP 3072 · 2 · 2 = 12,288 (64 rows · 30,522 · 10 would be 19,533,120).
+    const r = inferenceMemory(
+      referenceSpec('google-bert__bert-base-uncased.json'),
+      o({ seq: 1, logitsRows: 64 }),
+    );
+    expect(r.activation_bytes).toBe(15_360);
+  });
+  it('pp=2 with 256 logits rows: the last stage (head + logits) is the worst one reported', () => {
+    // Stage 1: 16 · 218,112,000 · 2 B + head 128,256 · 4096 · 2 B = 8,030,257,152; logits 328,335,360.
+    const r = inferenceMemory(llama31, o({ stepTokens: 1, logitsRows: 256, plan: { tp: 1, pp: 2, ep: 1 } }));
+    expect(r.stage).toBe(1);
+    expect(r.weights_bytes).toBe(8_030_257_152);
+    expect(r.activation_bytes).toBe(16_384 + 328_335_360);
+  });
+  it('paged KV rounds each sequence up to whole 16-token blocks: 1000 → 1008 tokens', () => {
+    expect(inferenceMemory(llama31, o({ seq: 1000, blockSize: 16 })).kv_cache_bytes).toBe(1008 * 131_072);
+    expect(() => inferenceMemory(llama31, o({ seq: 0 }))).toThrow(/^seq must be a positive integer/);
+  });
+  it('the trace lists KV per token for decoder groups only and names the default runtime', () => {
+    const r = inferenceMemory(
+      referenceSpec('llava-hf__llava-1.5-7b-hf.json'),
+      o({ seq: 10, explain: true, runtime: undefined }),
+    );
+    expect(r.trace.filter((t) => t.figure.startsWith('kv bytes per token')).map((t) => t.figure)).toEqual([
+      'kv bytes per token (decoder)',
+    ]);
+    expect(r.trace.find((t) => t.figure === 'overhead.cuda_context')!.inputs).toEqual({ runtime: 'pytorch' });
+  });
+});
+
 describe('inference explain trace', () => {
   it('figures, units and formulas: MLA latents, GQA heads, runtime lines', () => {
     const ds = inferenceMemory(
