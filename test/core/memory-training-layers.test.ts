@@ -75,6 +75,17 @@ describe('encoders', () => {
   });
 });
 
+describe('stacks besides the decoder', () => {
+  it('LLaVA pp=2: the vision tower sits whole on the first stage, the 32 text layers split 16 / 16', () => {
+    const r = trainingMemory(referenceSpec('llava-hf__llava-1.5-7b-hf.json'), { ...base, pp: 2 });
+    expect(r.stage).toBe(0);
+    expect(r.activations_per_layer.map((l) => [l.group, l.layers])).toEqual([
+      ['decoder', 16],
+      ['vision', 24],
+    ]);
+  });
+});
+
 describe('LoRA adapters', () => {
   it('Qwen3-30B-A3B, rank 8 on the experts’ gate_proj: 128 adapters per layer, top-8 buffers per token', () => {
     const r = trainingMemory(referenceSpec('Qwen__Qwen3-30B-A3B.json'), {
@@ -87,6 +98,39 @@ describe('LoRA adapters', () => {
     // Base layer at s = 2048: twice test/training.test.ts's 150,601,728 at s = 1024 (every term is linear in s with
     // flash attention) = 301,203,456, + the A outputs of the 8 routed experts: 8 · 8 · 2 · 2048 = 262,144.
     expect(r.activations_per_layer[0]!.full_bytes_per_layer).toBe(301_465_600);
+  });
+
+  it('Qwen3-30B-A3B: attention adapters of an MoE layer keep one rank-sized buffer, not top-k', () => {
+    // q_proj: 8 · (2048 + 4096) = 49,152 per layer · 48 = 2,359,296; buffer 8 · 2 · 2048 = 32,768 on 301,203,456.
+    const qwen = referenceSpec('Qwen__Qwen3-30B-A3B.json');
+    const r = trainingMemory(qwen, { ...base, lora: { rank: 8, targets: ['q_proj'] } });
+    expect(r.trainable_parameters).toBe(2_359_296);
+    expect(r.activations_per_layer[0]!.full_bytes_per_layer).toBe(301_236_224);
+    // Adafactor over the 128 expert adapters of gate_proj: A [8, 2048] → 8 + 2048, B [768, 8] → 768 + 8:
+    // 48 · 128 · 2,832 = 17,399,808 elements · 4 B.
+    const a = trainingMemory(referenceSpec('Qwen__Qwen3-30B-A3B.json'), {
+      ...base,
+      optimizer: 'adafactor',
+      lora: { rank: 8, targets: ['gate_proj'] },
+    });
+    expect(a.components.optimizer_states).toBe(69_599_232);
+  });
+
+  it('8-bit Adam: a tensor of exactly 4096 elements is quantised (bitsandbytes: numel < 4096 stays 32-bit)', () => {
+    // Rank 1 on q_proj: A [1, 4096] and B [4096, 1], 4096 elements each, 32 · 8192 = 262,144 parameters, all
+    // 8-bit: 262,144 · 2 · (1 + 4/2048) = 525,312. Full training: the norms are 4096 elements too, so
+    // 2P + 2 · 4 · P / 2048 = 13,503,153,168 (test/training.test.ts), on a freshly built spec.
+    const r = trainingMemory(referenceSpec('meta-llama__Llama-2-7b-hf.json'), {
+      ...base,
+      optimizer: 'adamw_8bit',
+      lora: { rank: 1, targets: ['q_proj'] },
+    });
+    expect(r.components.optimizer_states).toBe(525_312);
+    const full = trainingMemory(referenceSpec('meta-llama__Llama-2-7b-hf.json'), {
+      ...base,
+      optimizer: 'adamw_8bit',
+    });
+    expect(full.components.optimizer_states).toBe(13_503_153_168);
   });
 
   it('GPT-2 rank 4 on c_attn: A [4, 768] is under 4096 elements and keeps 32-bit 8-bit-Adam states', () => {
