@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inferenceMemory } from '../../src/core/memory/inference.js';
+import { RUNTIME_IDS, RUNTIME_PROFILES, runtimeOverhead } from '../../src/core/memory/runtime.js';
 import { GiB, REFERENCE, referenceSpec } from '../helpers.js';
 
 interface MemoryRecord {
@@ -108,5 +109,29 @@ describe('PyTorch eager process: FastChat #2005, int8 (the 361 MiB came from its
     const err = (m.weights_bytes + m.overhead_bytes) / measured - 1;
     expect(err).toBeLessThan(0);
     expect(err).toBeGreaterThan(-0.12);
+  });
+});
+
+describe('runtime profiles', () => {
+  it('four profiles; each constant names the measurement it was read from', () => {
+    expect(RUNTIME_IDS).toEqual(['none', 'pytorch', 'vllm-v0', 'vllm-v1']);
+    expect(RUNTIME_PROFILES.none).toMatchObject({
+      contextBytes: 0,
+      collectiveBytes: 0,
+      rotaryCache: false,
+      source: '',
+    });
+    expect(RUNTIME_PROFILES.pytorch.source).toMatch(/FastChat issue #2005/);
+    expect(RUNTIME_PROFILES['vllm-v0'].source).toMatch(/PR #10511/);
+    expect(RUNTIME_PROFILES['vllm-v1'].source).toMatch(/vLLM 0\.19\.0 startup logs/);
+    for (const id of RUNTIME_IDS) expect(RUNTIME_PROFILES[id].description.length, id).toBeGreaterThan(10);
+  });
+
+  it('without max_position_embeddings the RoPE cache covers the tokens asked for', () => {
+    // Llama-3.1-8B's head_dim 128 at 2 B: 4096 tokens · 128 · 2 = 1 MiB.
+    const spec = { ...referenceSpec('meta-llama__Llama-3.1-8B.json'), maxPositionEmbeddings: null };
+    const r = runtimeOverhead('vllm-v1', { tp: 1, pp: 1, ep: 1, rotaryTokens: 4096, spec, b: 2 });
+    expect(r.lines['rotary_cache']).toBe(4096 * 128 * 2);
+    expect(r.total).toBe(Math.round(0.27 * GiB) + 4096 * 128 * 2);
   });
 });

@@ -98,6 +98,8 @@ describe('tensor and sequence parallelism (GPT-2, fp16, eager attention, dropout
   it('full recompute keeps the input of each layer for every sequence of the micro-batch (b=2: 2 · 2sbh)', () => {
     const r = trainingMemory(gpt2, { ...g, batch: 2, recompute: 'full' });
     expect(r.activations_per_layer[0]!.stored_bytes_per_layer).toBe(2 * 2 * sbh); // 3,145,728
+    // Every term of the eager layer is linear in b (the s² scores, softmax and dropout too): 2 · 89,653,248.
+    expect(r.activations_per_layer[0]!.full_bytes_per_layer).toBe(2 * 89_653_248);
   });
 
   it('Mamba-130m at tp=2: SSM layers shard like linears (no K/V projections to cap)', () => {
@@ -140,6 +142,14 @@ describe('pipeline stages', () => {
     const r = trainingMemory(gpt2, { ...base, seq: 1024, pp: 2 });
     expect(r.stage).toBe(1);
     expect(r.device_parameters).toBe(81_124_608);
+  });
+
+  it('GPT-2 pp=2, tp=2: the tied copy on the last stage is split by vocabulary too', () => {
+    // Per layer: c_attn 768 · 2304 + attn.c_proj 768² + c_fc and mlp.c_proj 2 · 768 · 3072 = 7,077,888 / 2 =
+    // 3,538,944 + 9,984 biases and norms (replicated) = 3,548,928; 6 layers 21,293,568 + wte 38,597,376 / 2.
+    const r = trainingMemory(gpt2, { ...base, seq: 1024, pp: 2, tp: 2 });
+    expect(r.stage).toBe(1);
+    expect(r.device_parameters).toBe(21_293_568 + 19_298_688);
   });
 
   it('DeepSeek-V2-Lite pp=2: the last stage holds only MoE layers (13 of 27), and lists only them', () => {

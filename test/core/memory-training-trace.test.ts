@@ -158,5 +158,6 @@ describe('training explain trace', () => {
     expect(selTotal).toBe(noneTotal);
     expect(fullTotal.replace(' + one layer recomputed in full', '')).toBe(noneTotal);
     expect(noneTotal).toMatch(/final norm/);
+    expect(noneTotal).toMatch(/^in-flight micro-batches \(1F1B: pp − stage\)/);
   });
 });
