@@ -186,8 +186,20 @@ describe('the engine thread’s own failures', () => {
 
   it('a thread that dies fails its requests instead of leaving them waiting', async () => {
     const w = await WorkerEngine.start(MODEL_DIR, OPTIONS);
+    // Killed while a forward runs in onnxruntime, the thread can abort the whole process (its finished run calls
+    // back into a torn-down environment: "terminate called after throwing Napi::Error", about 1 run in 6). So the
+    // thread dies in plain JavaScript: a split of 8M random floats keeps it busy, the generation queued behind it.
+    const busy = w.op('tensorSplit', {
+      session: 'dies',
+      source: 'random',
+      shape: [4096, 2048],
+      seed: 1,
+      dim: 0,
+      numSplits: 2,
+    });
     const r = w.submit('In the beginning', { maxTokens: 400, ignoreEos: true });
     await (w as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(busy).rejects.toThrow(/engine thread stopped/);
     await expect(r.done).rejects.toThrow(/engine thread stopped/);
     expect(() => w.submit('Amen')).toThrow(/engine thread stopped/);
     await expect(w.op('cacheStats', undefined)).rejects.toThrow(/engine thread stopped/);
