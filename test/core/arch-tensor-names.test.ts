@@ -18,11 +18,18 @@ function problems(config: unknown): string[] {
     const dup = names.filter((n, i) => names.indexOf(n) !== i);
     if (dup.length) out.push(`${where}: repeated ${dup.join(', ')}`);
   };
-  for (const g of s.groups)
+  // Stacks decide what the KV and performance models count (KV is kept for decoder groups only).
+  if (!['decoder', 'encoder', 'encoder-decoder'].includes(s.structure))
+    out.push(`structure '${s.structure}'`);
+  if (s.structure !== 'encoder' && !s.groups.some((g) => g.stack === 'decoder')) out.push('no decoder group');
+  for (const g of s.groups) {
+    if (!['decoder', 'encoder', 'vision'].includes(g.stack)) out.push(`${g.name}: stack '${g.stack}'`);
+    if (!/^(decoder|encoder|vision|audio)(\.[a-z_]+)*$/.test(g.name)) out.push(`group name '${g.name}'`);
     check(
       g.name,
       g.tensors.map((t) => t.name),
     );
+  }
   check(
     'outside the layers',
     s.globalTensors.map((t) => t.name),
@@ -30,7 +37,7 @@ function problems(config: unknown): string[] {
   return out;
 }
 
-describe('tensor names', () => {
+describe('tensor names, group names and stacks', () => {
   const entries = catalog().models.items;
 
   it('the catalog holds models of every family', () => {
