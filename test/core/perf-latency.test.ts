@@ -6,34 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
-import { IDEAL } from '../../src/core/perf/efficiency.js';
-import { perf, stepContext, type PerfOptions } from '../../src/core/perf/latency.js';
-import type { Links } from '../../src/core/perf/step.js';
+import { perf, stepContext } from '../../src/core/perf/latency.js';
 import { referenceSpec } from '../helpers.js';
+import { bandwidthBound, computeBound, freeLinks, LLAMA2, perfRun, rel } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const BW = 3.35e12;
 const BF16 = 989.4e12;
-const bandwidthOnly = { ...h100, denseFlops: { bf16: Infinity, fp16: Infinity } };
-const computeOnly = { ...h100, memoryBandwidthBytesPerS: Infinity };
-const free: Links = {
-  intra: { name: 'free', bandwidthBytesPerS: Infinity, latencyS: 0 },
-  inter: null,
-  devicesPerNode: 8,
-};
-const LLAMA2 = 'meta-llama__Llama-2-7b-hf.json';
-const run = (hw: typeof h100, o: Partial<PerfOptions> = {}) =>
-  perf(referenceSpec(LLAMA2), hw, {
-    precision: 'bf16',
-    batch: 1,
-    inputLen: 100,
-    outputLen: 21,
-    plan: { tp: 1, pp: 1, ep: 1 },
-    links: free,
-    efficiency: IDEAL,
-    ...o,
-  });
-const rel = (a: number, b: number) => Math.abs(a / b - 1);
+const bandwidthOnly = bandwidthBound(h100);
+const computeOnly = computeBound(h100);
+const free = freeLinks();
+const run = perfRun;
 
 // Weights of one layer's attention (q, k, v, o) and MLP (gate, up, down), and of the head, in elements.
 const W_ATTN = 4 * 4096 * 4096;

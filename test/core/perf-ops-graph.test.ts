@@ -9,18 +9,9 @@ import { specFromConfig } from '../../src/core/arch/index.js';
 import { weightLayout } from '../../src/core/memory/weights.js';
 import { stepOps, stepTokens, type Op, type StepShape } from '../../src/core/perf/ops.js';
 import { referenceSpec } from '../helpers.js';
+import { stepShape } from './fixtures-perf.js';
 
-const shape = (o: Partial<StepShape> = {}): StepShape => ({
-  segments: [{ batch: 1, tokens: 1, context: 0 }],
-  tp: 1,
-  cp: 1,
-  ep: 1,
-  layerShare: 1,
-  kvBytes: 2,
-  actBytes: 2,
-  logitsRows: 1,
-  ...o,
-});
+const shape = stepShape;
 const ops = (file: string, s: StepShape) => {
   const spec = referenceSpec(file);
   return stepOps(spec, weightLayout(spec, 'bf16'), s);

@@ -10,8 +10,9 @@
 import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
 import { specFromConfig } from '../../src/core/arch/index.js';
-import { planTraining, type TrainPlanOptions } from '../../src/core/perf/train-plan.js';
+import { planTraining } from '../../src/core/perf/train-plan.js';
 import { referenceSpec } from '../helpers.js';
+import { trainPlanOptions } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const tiny = () =>
@@ -29,16 +30,7 @@ const tiny = () =>
     max_position_embeddings: 4096,
     torch_dtype: 'bfloat16',
   });
-const o: TrainPlanOptions = {
-  gpus: 2,
-  seq: 1024,
-  globalBatch: 8,
-  precision: 'bf16',
-  optimizer: 'adamw',
-  lora: null,
-  qlora: false,
-  objective: 'fastest',
-};
+const o = trainPlanOptions();
 const dev = { hw: h100, usdPerGpuHour: null };
 
 describe('MoE layouts', () => {

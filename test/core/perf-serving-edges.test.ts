@@ -5,31 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
-import { IDEAL } from '../../src/core/perf/efficiency.js';
-import { perf, type PerfOptions, type PerfResult } from '../../src/core/perf/latency.js';
+import type { PerfResult } from '../../src/core/perf/latency.js';
 import { replicaRates } from '../../src/core/perf/replicas.js';
-import type { Links } from '../../src/core/perf/step.js';
 import { offlineThroughput, type ThroughputOptions } from '../../src/core/perf/throughput.js';
 import { referenceSpec } from '../helpers.js';
+import { bandwidthBound, LLAMA2, perfRun, throughputOptions } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
-const free: Links = {
-  intra: { name: 'free', bandwidthBytesPerS: Infinity, latencyS: 0 },
-  inter: null,
-  devicesPerNode: 8,
-};
-const LLAMA2 = 'meta-llama__Llama-2-7b-hf.json';
-const run = (hw: typeof h100, o: Partial<PerfOptions> = {}, file = LLAMA2) =>
-  perf(referenceSpec(file), hw, {
-    precision: 'bf16',
-    batch: 1,
-    inputLen: 100,
-    outputLen: 21,
-    plan: { tp: 1, pp: 1, ep: 1 },
-    links: free,
-    efficiency: IDEAL,
-    ...o,
-  });
+const run = perfRun;
 
 describe('latency figures per shard', () => {
   it('MFU is over the BF16 peak even where FP16 differs (compute-only device at 1 PFLOP/s BF16)', () => {
@@ -64,16 +47,8 @@ describe('replica rates', () => {
 });
 
 describe('offline throughput options', () => {
-  const bandwidthOnly = { ...h100, denseFlops: { bf16: Infinity, fp16: Infinity } };
-  const o: ThroughputOptions = {
-    precision: 'bf16',
-    plan: { tp: 1, pp: 1, ep: 1 },
-    inputLen: 100,
-    outputLen: 20,
-    maxBatch: 8,
-    links: free,
-    efficiency: IDEAL,
-  };
+  const bandwidthOnly = bandwidthBound(h100);
+  const o = throughputOptions();
   const tput = (x: Partial<ThroughputOptions> = {}) =>
     offlineThroughput(referenceSpec(LLAMA2), bandwidthOnly, { ...o, ...x });
   it('pp=2, batch 8: 2 micro-batches of 4 through 16 layers; rate 8 / (2 · stage step)', () => {

@@ -14,11 +14,11 @@ import { communicationS, stepTime, timeOps, type Links, type StepContext } from 
 import { weightLayout } from '../../src/core/memory/weights.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
+import { rel, stepShape } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const BF16 = 989.4e12;
 const BW = 3.35e12;
-const rel = (a: number, b: number) => Math.abs(a / b - 1);
 const eff: Efficiency = { ...IDEAL, link: 0.5, alpha: 2 };
 const links: Links = {
   intra: { name: 'intra', bandwidthBytesPerS: 1e11, latencyS: 1e-6 },
@@ -30,17 +30,9 @@ const a = 2e-6;
 const Bx = 5e9;
 const ax = 1e-5;
 const M = 4 * 4096 * 2; // 4 decode tokens of 4096 · 2 B
-const shape = (o: Partial<StepShape> = {}): StepShape => ({
-  segments: [{ batch: 4, tokens: 1, context: 100 }],
-  tp: 1,
-  cp: 1,
-  ep: 1,
-  layerShare: 1,
-  kvBytes: 2,
-  actBytes: 2,
-  logitsRows: 4,
-  ...o,
-});
+/** 4 sequences of one decode token after 100 cached. */
+const shape = (o: Partial<StepShape> = {}): StepShape =>
+  stepShape({ segments: [{ batch: 4, tokens: 1, context: 100 }], logitsRows: 4, ...o });
 const ctx = (spec: ModelSpec, plan: Partial<StepContext['plan']> = {}): StepContext =>
   stepContext(spec, h100, 'bf16', { tp: 1, pp: 1, ep: 1, ...plan }, links);
 

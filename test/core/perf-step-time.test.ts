@@ -18,13 +18,13 @@ import {
 } from '../../src/core/perf/step.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
+import { rel, stepShape } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const llama2 = referenceSpec('meta-llama__Llama-2-7b-hf.json');
 const BF16 = 989.4e12;
 const FP8 = 1978.9e12;
 const BW = 3.35e12;
-const rel = (a: number, b: number) => Math.abs(a / b - 1);
 
 const eff: Efficiency = {
   ...IDEAL,
@@ -40,17 +40,9 @@ const eff: Efficiency = {
   link: 0.5,
   alpha: 2,
 };
-const shape = (o: Partial<StepShape> = {}): StepShape => ({
-  segments: [{ batch: 4, tokens: 1, context: 100 }],
-  tp: 1,
-  cp: 1,
-  ep: 1,
-  layerShare: 1,
-  kvBytes: 2,
-  actBytes: 2,
-  logitsRows: 4,
-  ...o,
-});
+/** 4 sequences of one decode token after 100 cached. */
+const shape = (o: Partial<StepShape> = {}): StepShape =>
+  stepShape({ segments: [{ batch: 4, tokens: 1, context: 100 }], logitsRows: 4, ...o });
 const op = (kind: Op['kind'], flops: number, bytes: number, o: Partial<Op> = {}): Op => ({
   category: 'mlp',
   kind,

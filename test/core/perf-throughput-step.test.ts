@@ -6,27 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
-import { IDEAL } from '../../src/core/perf/efficiency.js';
-import type { Links } from '../../src/core/perf/step.js';
 import { offlineThroughput, type ThroughputOptions } from '../../src/core/perf/throughput.js';
 import { referenceSpec } from '../helpers.js';
+import { bandwidthBound, throughputOptions } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
-const bandwidthOnly = { ...h100, denseFlops: { bf16: Infinity, fp16: Infinity } };
-const free: Links = {
-  intra: { name: 'free', bandwidthBytesPerS: Infinity, latencyS: 0 },
-  inter: null,
-  devicesPerNode: 8,
-};
-const o: ThroughputOptions = {
-  precision: 'bf16',
-  plan: { tp: 1, pp: 1, ep: 1 },
-  inputLen: 100,
-  outputLen: 20,
-  maxBatch: 8,
-  links: free,
-  efficiency: IDEAL,
-};
+const bandwidthOnly = bandwidthBound(h100);
+const o = throughputOptions();
 const run = (x: Partial<ThroughputOptions> = {}) =>
   offlineThroughput(referenceSpec('meta-llama__Llama-2-7b-hf.json'), bandwidthOnly, { ...o, ...x });
 

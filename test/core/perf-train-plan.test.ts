@@ -9,21 +9,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
-import { planTraining, type TrainPlanOptions } from '../../src/core/perf/train-plan.js';
+import { planTraining } from '../../src/core/perf/train-plan.js';
 import { referenceSpec } from '../helpers.js';
+import { trainPlanOptions } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const gpt2 = () => referenceSpec('openai-community__gpt2.json');
-const o: TrainPlanOptions = {
-  gpus: 2,
-  seq: 1024,
-  globalBatch: 8,
-  precision: 'bf16',
-  optimizer: 'adamw',
-  lora: null,
-  qlora: false,
-  objective: 'fastest',
-};
+const o = trainPlanOptions();
 const all = { hw: h100, usdPerGpuHour: null };
 
 describe('the layouts searched', () => {
