@@ -6,16 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
+import { tinyConfig, total, wb } from './fixtures-arch.js';
 
 /** Tensor names of the one decoder group, then of the tensors outside the layers. */
 function names(s: ModelSpec): { layer: string[]; global: string[] } {
   expect(s.groups).toHaveLength(1);
   return { layer: s.groups[0]!.tensors.map((t) => t.name), global: s.globalTensors.map((t) => t.name) };
 }
-
-const wb = (...ms: string[]) => ms.flatMap((m) => [`${m}.weight`, `${m}.bias`]);
 
 describe('gpt2', () => {
   // h 8, 2 layers, 2 heads, vocab 10, 16 positions, n_inner absent -> 4h = 32.
@@ -44,13 +41,7 @@ describe('gpt2', () => {
   });
 
   it('variants', () => {
-    const alt = {
-      model_type: 'gpt2',
-      hidden_size: 8,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      vocab_size: 10,
-    };
+    const alt = tinyConfig('gpt2');
     expect(total({ ...alt, max_position_embeddings: 16 })).toBe(T);
     // n_inner 16: c_fc 8x16+16 = 144, c_proj 16x8+8 = 136 instead of 288 + 264.
     expect(total({ ...C, n_inner: 16 })).toBe(T - 2 * (288 + 264 - 144 - 136));
@@ -64,14 +55,7 @@ describe('gpt2', () => {
 });
 
 describe('gpt_neox', () => {
-  const C = {
-    model_type: 'gpt_neox',
-    hidden_size: 8,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    vocab_size: 10,
-  };
+  const C = tinyConfig('gpt_neox', { intermediate_size: 32 });
   // Layer: two LayerNorms 32 + query_key_value 24x8+24 = 216 + dense 64+8 = 72 + h_to_4h 32x8+32 = 288
   // + 4h_to_h 8x32+8 = 264 = 872. Outside: embed_in 80 + final_layer_norm 16 + embed_out 80 (untied by default).
   const T = 2 * 872 + 176;
@@ -136,13 +120,7 @@ describe('gptj', () => {
   });
 
   it('variants', () => {
-    const alt = {
-      model_type: 'gptj',
-      hidden_size: 8,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      vocab_size: 10,
-    };
+    const alt = tinyConfig('gptj');
     expect(total(alt)).toBe(T);
     // Tied: only the LM head bias (10) stays.
     expect(total({ ...C, tie_word_embeddings: true })).toBe(T - 80);
@@ -155,15 +133,7 @@ describe('gptj', () => {
 });
 
 describe('opt', () => {
-  const C = {
-    model_type: 'opt',
-    hidden_size: 8,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    ffn_dim: 32,
-    vocab_size: 10,
-    max_position_embeddings: 16,
-  };
+  const C = tinyConfig('opt', { ffn_dim: 32, max_position_embeddings: 16 });
   // Layer: q/k/v/out 4 x (64+8) = 288 + self_attn_layer_norm 16 + fc1 32x8+32 = 288 + fc2 8x32+8 = 264
   // + final_layer_norm 16 = 872. Outside: embed_tokens 80 + positions (16+2) x 8 = 144 + final_layer_norm 16 = 240.
   const T = 2 * 872 + 240;
@@ -252,13 +222,7 @@ describe('bloom', () => {
 });
 
 describe('falcon', () => {
-  const C = {
-    model_type: 'falcon',
-    hidden_size: 8,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    vocab_size: 10,
-  };
+  const C = tinyConfig('falcon');
   // Defaults: old architecture, multi_query -> 1 KV head of 4; no biases; ffn 32; parallel attention, one LayerNorm.
   // Layer: input_layernorm 16 + query_key_value (2+2) x 4 = 16 x 8 = 128 + dense 64 + 32x8 + 8x32 = 512 = 720.
   // Outside: word_embeddings 80 + ln_f 16 (tied).
@@ -313,14 +277,7 @@ describe('falcon', () => {
 });
 
 describe('phi', () => {
-  const C = {
-    model_type: 'phi',
-    hidden_size: 8,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    vocab_size: 10,
-  };
+  const C = tinyConfig('phi', { intermediate_size: 32 });
   // Layer: input_layernorm 16 + q/k/v/dense 4 x (64+8) = 288 + fc1 288 + fc2 264 = 856.
   // Outside: embed_tokens 80 + final_layernorm 16 + lm_head 80 + bias 10 = 186.
   const T = 2 * 856 + 186;

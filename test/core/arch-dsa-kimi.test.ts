@@ -5,37 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
-
-function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
-  const c = { ...o };
-  for (const k of keys) delete c[k];
-  return c;
-}
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
+import { deepseekMla, total, without } from './fixtures-arch.js';
 
 // DeepSeek-V3-shaped text model: h 16, 3 layers (first dense), 2 heads, MLA q_lora 8, kv_lora 4, nope 4, rope 2,
 // v 4, 4 experts of 8 (top-2), one shared expert, noaux_tc. Layer sizes (by hand in arch-moe.test.ts):
 // dense layer 2,092, MoE layer 2,544, outside 336 -> 7,516.
-const DS = {
-  model_type: 'deepseek_v32',
-  hidden_size: 16,
-  num_hidden_layers: 3,
-  num_attention_heads: 2,
-  vocab_size: 10,
-  intermediate_size: 32,
-  q_lora_rank: 8,
-  kv_lora_rank: 4,
-  qk_nope_head_dim: 4,
-  qk_rope_head_dim: 2,
-  v_head_dim: 4,
-  n_routed_experts: 4,
-  num_experts_per_tok: 2,
-  moe_intermediate_size: 8,
-  n_shared_experts: 1,
-  first_k_dense_replace: 1,
-  topk_method: 'noaux_tc',
-};
+const DS = deepseekMla('deepseek_v32');
 const BASE = 2092 + 2 * 2544 + 336;
 const IX = { index_n_heads: 2, index_head_dim: 4, index_topk: 16 };
 // Indexer: wq_b (2 x 4) x 8 = 64 + wk 4 x 16 = 64 + k_norm LayerNorm 4 + 4 + weights_proj 2 x 16 = 32 = 168.

@@ -6,14 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
 import { kvCache } from '../../src/core/memory/kv.js';
+import { total, without } from './fixtures-arch.js';
 
-function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
-  const c = { ...o };
-  for (const k of keys) delete c[k];
-  return c;
-}
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
 const layersOf = (s: ModelSpec) =>
   Object.fromEntries(s.groups.filter((g) => g.stack === 'decoder').map((g) => [g.name, g.layers]));
 

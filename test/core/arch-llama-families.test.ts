@@ -5,14 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
+import { total, without } from './fixtures-arch.js';
 
-function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
-  const c = { ...o };
-  for (const k of keys) delete c[k];
-  return c;
-}
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
 const windows = (s: ModelSpec) =>
   s.groups
     .flatMap((g) => g.layers.map((i) => [i, g.attention!.window] as const))

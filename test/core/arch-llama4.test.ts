@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
 import { findModel } from '../../src/catalog/index.js';
 import { kvCache } from '../../src/core/memory/kv.js';
+import { without } from './fixtures-arch.js';
 
 /** Decoder layer indices whose attention is chunked, and the chunk length(s) used. */
 function chunked(s: ModelSpec): { layers: number[]; sizes: number[] } {
@@ -23,12 +24,6 @@ function chunked(s: ModelSpec): { layers: number[]; sizes: number[] } {
 
 /** The published config read afresh (the catalog's modelSpec caches specs across a mutation-testing run). */
 const published = (e: { config: unknown }) => specFromConfig(e.config);
-
-function without(o: Record<string, unknown>, key: string): Record<string, unknown> {
-  const c = { ...o };
-  delete c[key];
-  return c;
-}
 
 function moeLayers(s: ModelSpec): number[] {
   return s.groups

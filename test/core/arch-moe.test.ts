@@ -5,38 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
+import { deepseekMla, total, without } from './fixtures-arch.js';
 
-function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
-  const c = { ...o };
-  for (const k of keys) delete c[k];
-  return c;
-}
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
 const layerNames = (s: ModelSpec) => s.groups.flatMap((g) => g.tensors.map((t) => t.name));
 
 describe('deepseek_v3 (MLA)', () => {
   // h 16, 3 layers, 2 heads, vocab 10, dense MLP 32; MLA q_lora 8, kv_lora 4, nope 4, rope 2, v 4;
   // 4 routed experts of 8 (top-2), one shared expert, the first layer dense, noaux_tc routing.
-  const C = {
-    model_type: 'deepseek_v3',
-    hidden_size: 16,
-    num_hidden_layers: 3,
-    num_attention_heads: 2,
-    vocab_size: 10,
-    intermediate_size: 32,
-    q_lora_rank: 8,
-    kv_lora_rank: 4,
-    qk_nope_head_dim: 4,
-    qk_rope_head_dim: 2,
-    v_head_dim: 4,
-    n_routed_experts: 4,
-    num_experts_per_tok: 2,
-    moe_intermediate_size: 8,
-    n_shared_experts: 1,
-    first_k_dense_replace: 1,
-    topk_method: 'noaux_tc',
-  };
+  const C = deepseekMla('deepseek_v3');
   // MLA: q_a 8x16 = 128 + q_a norm 8 + q_b (2 x 6) x 8 = 96 + kv_a (4 + 2) x 16 = 96 + kv_a norm 4
   // + kv_b (2 x (4 + 4)) x 4 = 64 + o 16 x 8 = 128 = 524. Two RMSNorms 32. Dense MLP 3 x 32 x 16 = 1,536.
   // MoE: router 4x16 = 64 + correction bias 4 + experts 4 x 3 x 8 x 16 = 1,536 + shared 3 x 8 x 16 = 384 = 1,988.

@@ -5,14 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
+import { wb, without } from './fixtures-arch.js';
 
-function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
-  const c = { ...o };
-  for (const k of keys) delete c[k];
-  return c;
-}
-
-const wb = (...ms: string[]) => ms.flatMap((m) => [`${m}.weight`, `${m}.bias`]);
 const vision = (s: ModelSpec) => s.groups.find((g) => g.stack === 'vision')!;
 const sorted = (xs: string[]) => [...xs].sort();
 

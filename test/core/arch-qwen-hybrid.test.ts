@@ -6,14 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig, type ModelSpec } from '../../src/core/arch/index.js';
+import { total, without } from './fixtures-arch.js';
 
-function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
-  const c = { ...o };
-  for (const k of keys) delete c[k];
-  return c;
-}
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
 const layersOf = (s: ModelSpec) => Object.fromEntries(s.groups.map((g) => [g.name, g.layers]));
 
 // h 16, 4 layers, vocab 10; full attention 2 heads of 8, 1 KV head; DeltaNet 2 key heads of 4, 4 value heads of 2;

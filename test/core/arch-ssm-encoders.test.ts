@@ -5,14 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { countParameters, specFromConfig } from '../../src/core/arch/index.js';
-
-function without(o: Record<string, unknown>, key: string): Record<string, unknown> {
-  const c = { ...o };
-  delete c[key];
-  return c;
-}
-
-const total = (c: Record<string, unknown>) => countParameters(specFromConfig(c)).total;
+import { tinyConfig, total, without } from './fixtures-arch.js';
 
 describe('mamba', () => {
   // h 8, 2 layers, vocab 10. Defaults: state 16, conv 4, d_inner 2 x 8 = 16, dt rank ceil(8/16) = 1,
@@ -190,15 +183,7 @@ describe('jamba', () => {
 });
 
 describe('bert', () => {
-  const C = {
-    model_type: 'bert',
-    hidden_size: 8,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    vocab_size: 10,
-    max_position_embeddings: 16,
-  };
+  const C = tinyConfig('bert', { intermediate_size: 32, max_position_embeddings: 16 });
   // Layer: q/k/v/o 4 x 72 = 288 + LayerNorm 16 + intermediate 32x8+32 = 288 + output 8x32+8 = 264 + LayerNorm 16
   // = 872. Outside: words 80 + positions 128 + 2 token types x 8 = 16 + LayerNorm 16 + pooler 72 = 312.
   const T = 2 * 872 + 312;
