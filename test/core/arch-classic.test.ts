@@ -14,6 +14,15 @@ function names(s: ModelSpec): { layer: string[]; global: string[] } {
   return { layer: s.groups[0]!.tensors.map((t) => t.name), global: s.globalTensors.map((t) => t.name) };
 }
 
+/** Reads a config, checking a plain two-matrix MLP, head_dim 8 / 2 = 4 and `t` parameters in all. */
+function readPlain(c: Record<string, unknown>, t: number): ModelSpec {
+  const s = specFromConfig(c);
+  expect(s.groups[0]!.mlp!.gated).toBe(false);
+  expect(s.groups[0]!.attention!.headDim).toBe(4);
+  expect(countParameters(s).total).toBe(t);
+  return s;
+}
+
 describe('gpt2', () => {
   // h 8, 2 layers, 2 heads, vocab 10, 16 positions, n_inner absent -> 4h = 32.
   const C = { model_type: 'gpt2', n_embd: 8, n_layer: 2, n_head: 2, vocab_size: 10, n_positions: 16 };
@@ -61,11 +70,7 @@ describe('gpt_neox', () => {
   const T = 2 * 872 + 176;
 
   it('counts and reads', () => {
-    const s = specFromConfig(C);
-    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
-    expect(s.groups[0]!.mlp!.gated).toBe(false);
-    expect(s.groups[0]!.attention!.headDim).toBe(4);
-    expect(countParameters(s).total).toBe(T);
+    const s = readPlain(C, T);
     expect(s.tiedEmbeddings).toBe(false);
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.groups[0]!.mlp!.activation).toBe('gelu');
@@ -96,11 +101,7 @@ describe('gptj', () => {
   const T = 2 * 824 + 186;
 
   it('counts and reads', () => {
-    const s = specFromConfig(C);
-    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
-    expect(s.groups[0]!.mlp!.gated).toBe(false);
-    expect(s.groups[0]!.attention!.headDim).toBe(4);
-    expect(countParameters(s).total).toBe(T);
+    const s = readPlain(C, T);
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.tiedEmbeddings).toBe(false);
     expect(s.groups[0]!.mlp).toEqual({
@@ -139,11 +140,7 @@ describe('opt', () => {
   const T = 2 * 872 + 240;
 
   it('counts and reads', () => {
-    const s = specFromConfig(C);
-    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
-    expect(s.groups[0]!.mlp!.gated).toBe(false);
-    expect(s.groups[0]!.attention!.headDim).toBe(4);
-    expect(countParameters(s).total).toBe(T);
+    const s = readPlain(C, T);
     expect(countParameters(s).breakdown.position).toBe(144);
     expect(s.tiedEmbeddings).toBe(true);
     expect(s.maxPositionEmbeddings).toBe(16);
@@ -183,11 +180,7 @@ describe('bloom', () => {
   const T = 2 * 872 + 112;
 
   it('counts and reads', () => {
-    const s = specFromConfig(C);
-    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
-    expect(s.groups[0]!.mlp!.gated).toBe(false);
-    expect(s.groups[0]!.attention!.headDim).toBe(4);
-    expect(countParameters(s).total).toBe(T);
+    const s = readPlain(C, T);
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.groups[0]!.mlp).toEqual({
       kind: 'dense',
@@ -229,11 +222,7 @@ describe('falcon', () => {
   const T = 2 * 720 + 96;
 
   it('counts and reads', () => {
-    const s = specFromConfig(C);
-    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
-    expect(s.groups[0]!.mlp!.gated).toBe(false);
-    expect(s.groups[0]!.attention!.headDim).toBe(4);
-    expect(countParameters(s).total).toBe(T);
+    const s = readPlain(C, T);
     expect(s.groups[0]!.attention).toMatchObject({ kind: 'mqa', numHeads: 2, numKvHeads: 1, headDim: 4 });
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.groups[0]!.mlp!.activation).toBe('gelu');
@@ -283,11 +272,7 @@ describe('phi', () => {
   const T = 2 * 856 + 186;
 
   it('counts and reads', () => {
-    const s = specFromConfig(C);
-    // A plain two-matrix MLP; head_dim 8 / 2 = 4.
-    expect(s.groups[0]!.mlp!.gated).toBe(false);
-    expect(s.groups[0]!.attention!.headDim).toBe(4);
-    expect(countParameters(s).total).toBe(T);
+    const s = readPlain(C, T);
     expect(s.tiedEmbeddings).toBe(false);
     expect(s.maxPositionEmbeddings).toBeNull();
     expect(s.groups[0]!.mlp!.activation).toBe('gelu_new');
