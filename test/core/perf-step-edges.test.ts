@@ -10,21 +10,17 @@ import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
 import { IDEAL, type Efficiency } from '../../src/core/perf/efficiency.js';
 import { stepContext } from '../../src/core/perf/latency.js';
 import { stepOps, type Op, type StepShape } from '../../src/core/perf/ops.js';
-import { communicationS, stepTime, timeOps, type Links, type StepContext } from '../../src/core/perf/step.js';
+import { communicationS, stepTime, timeOps, type StepContext } from '../../src/core/perf/step.js';
 import { weightLayout } from '../../src/core/memory/weights.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
-import { rel, stepShape } from './fixtures-perf.js';
+import { rel, stepShape, twoTierLinks } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const BF16 = 989.4e12;
 const BW = 3.35e12;
 const eff: Efficiency = { ...IDEAL, link: 0.5, alpha: 2 };
-const links: Links = {
-  intra: { name: 'intra', bandwidthBytesPerS: 1e11, latencyS: 1e-6 },
-  inter: { name: 'inter', bandwidthBytesPerS: 1e10, latencyS: 5e-6 },
-  devicesPerNode: 4,
-};
+const links = twoTierLinks();
 const B = 5e10;
 const a = 2e-6;
 const Bx = 5e9;

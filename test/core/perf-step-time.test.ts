@@ -9,16 +9,10 @@ import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalo
 import { IDEAL, type Efficiency } from '../../src/core/perf/efficiency.js';
 import { stepContext } from '../../src/core/perf/latency.js';
 import type { Op, StepShape } from '../../src/core/perf/ops.js';
-import {
-  communicationS,
-  peakFlops,
-  timeOps,
-  type Links,
-  type StepContext,
-} from '../../src/core/perf/step.js';
+import { communicationS, peakFlops, timeOps, type StepContext } from '../../src/core/perf/step.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
-import { rel, stepShape } from './fixtures-perf.js';
+import { rel, stepShape, twoTierLinks } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const llama2 = referenceSpec('meta-llama__Llama-2-7b-hf.json');
@@ -131,11 +125,7 @@ describe('timeOps: each operator max(FLOPs / peak, bytes / bandwidth), plus fixe
 });
 
 describe('communicationS: the collectives of one step', () => {
-  const links: Links = {
-    intra: { name: 'intra', bandwidthBytesPerS: 1e11, latencyS: 1e-6 },
-    inter: { name: 'inter', bandwidthBytesPerS: 1e10, latencyS: 5e-6 },
-    devicesPerNode: 4,
-  };
+  const links = twoTierLinks();
   // At link 0.5 and alpha 2: 5e10 B/s and 2 µs per step inside, 5e9 B/s and 10 µs across.
   const B = 5e10;
   const a = 2e-6;
