@@ -11,6 +11,7 @@ import { matmulParameters } from '../../src/core/perf/train-flops.js';
 import { trainTime } from '../../src/core/perf/train-time.js';
 import { trainingStep, type TrainingStepOptions } from '../../src/core/perf/training.js';
 import { referenceSpec } from '../helpers.js';
+import { computeBound } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 
@@ -43,7 +44,7 @@ describe('expert all-to-all under PP', () => {
 });
 
 describe('upper-bound training step', () => {
-  const computeOnly = { ...h100, memoryBandwidthBytesPerS: Infinity };
+  const computeOnly = computeBound(h100);
   const link = { name: 'l', bandwidthBytesPerS: 1e11, latencyS: 0 };
   const o: TrainingStepOptions = {
     precision: 'bf16',

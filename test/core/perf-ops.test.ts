@@ -6,21 +6,13 @@ import { perf, stepContext } from '../../src/core/perf/latency.js';
 import { stepTime } from '../../src/core/perf/step.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
+import { stepShape } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const decodeStep = (spec: ModelSpec, tokens: number, tp = 1) =>
   stepTime(
     stepContext(spec, h100, 'bf16', { tp, pp: 1, ep: 1 }),
-    {
-      segments: [{ batch: 1, tokens, context: 0 }],
-      tp,
-      cp: 1,
-      ep: 1,
-      layerShare: 1,
-      kvBytes: 2,
-      actBytes: 2,
-      logitsRows: 1,
-    },
+    stepShape({ segments: [{ batch: 1, tokens, context: 0 }], tp }),
     IDEAL,
   );
 

@@ -8,8 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { steadyAgg, steadyDisagg, type AggInput, type DisaggInput } from '../../src/core/perf/steady.js';
-
-const rel = (a: number, b: number) => Math.abs(a / b - 1);
+import { rel } from './fixtures-perf.js';
 
 describe('aggregated serving', () => {
   const agg = (o: Partial<AggInput>) =>

@@ -7,6 +7,7 @@ import { attendedPairs } from '../../src/core/perf/ops.js';
 import { stepTime } from '../../src/core/perf/step.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
+import { stepShape } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const llama2 = referenceSpec('meta-llama__Llama-2-7b-hf.json');
@@ -15,16 +16,7 @@ const step = (spec: ModelSpec, tokens: number, o: { cp?: number; pp?: number; co
   const cp = o.cp ?? 1;
   return stepTime(
     stepContext(spec, h100, 'bf16', { tp: 1, pp, ep: 1, cp }),
-    {
-      segments: [{ batch: 1, tokens, context: o.context ?? 0 }],
-      tp: 1,
-      cp,
-      ep: 1,
-      layerShare: 1 / pp,
-      kvBytes: 2,
-      actBytes: 2,
-      logitsRows: 1,
-    },
+    stepShape({ segments: [{ batch: 1, tokens, context: o.context ?? 0 }], cp, layerShare: 1 / pp }),
     IDEAL,
   );
 };

@@ -10,6 +10,7 @@ import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalo
 import { trainShape, trainTime, type TrainRun } from '../../src/core/perf/train-time.js';
 import type { Links } from '../../src/core/perf/step.js';
 import { referenceSpec } from '../helpers.js';
+import { rel } from './fixtures-perf.js';
 
 const llama3 = referenceSpec('meta-llama__Meta-Llama-3-8B.json');
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
@@ -40,7 +41,6 @@ const base: TrainRun = {
   calibration: cal,
   links: links(1e11),
 };
-const rel = (a: number, b: number) => Math.abs(a / b - 1);
 /** One 1024-token micro-batch of Llama-3-8B on one device, no recompute: 6N + 3 · attention per token. */
 const mb1024 = (1024 * (6 * N + 3 * attnFwd(1024))) / (BF16 * E);
 

@@ -11,9 +11,10 @@ import { IDEAL } from '../../src/core/perf/efficiency.js';
 import type { Links } from '../../src/core/perf/step.js';
 import { trainingStep, type TrainingStepOptions } from '../../src/core/perf/training.js';
 import { referenceSpec } from '../helpers.js';
+import { computeBound, rel } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
-const computeOnly = { ...h100, memoryBandwidthBytesPerS: Infinity };
+const computeOnly = computeBound(h100);
 const BF16 = 989.4e12;
 const P = 6_738_415_616;
 const link = (bw: number, latency: number) => ({ name: 'l', bandwidthBytesPerS: bw, latencyS: latency });
@@ -22,7 +23,6 @@ const links = (latency = 0, inter: number | null = 1e10): Links => ({
   inter: inter === null ? null : link(inter, latency),
   devicesPerNode: 8,
 });
-const rel = (a: number, b: number) => Math.abs(a / b - 1);
 
 /** Forward FLOPs of one device for one sequence of s tokens: layers/pp of them, TP-split, and the head. */
 function forward(s: number, tp = 1, pp = 1) {
