@@ -90,3 +90,15 @@ export const trainPlanOptions = (): TrainPlanOptions => ({
   qlora: false,
   objective: 'fastest',
 });
+
+/** One 1024-token BF16 micro-batch on one device: no parallelism, no ZeRO, no recompute. */
+export const oneDeviceRun = () => ({
+  precision: 'bf16' as const,
+  microBatch: 1,
+  seq: 1024,
+  dp: 1,
+  tp: 1,
+  pp: 1,
+  zero: 0 as const,
+  recompute: 'none' as const,
+});

@@ -12,22 +12,11 @@ import {
   type TrainEstimateOptions,
 } from '../../src/core/perf/train-estimate.js';
 import { referenceSpec } from '../helpers.js';
+import { oneDeviceRun } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const llama3 = () => referenceSpec('meta-llama__Meta-Llama-3-8B.json');
-const o: TrainEstimateOptions = {
-  precision: 'bf16',
-  optimizer: 'adamw',
-  microBatch: 1,
-  seq: 1024,
-  dp: 1,
-  tp: 1,
-  pp: 1,
-  zero: 0,
-  recompute: 'none',
-  lora: null,
-  qlora: false,
-};
+const o: TrainEstimateOptions = { ...oneDeviceRun(), optimizer: 'adamw', lora: null, qlora: false };
 
 describe('memory options of one device', () => {
   it('CP splits each sequence (floor, at least one token); the rest passes through', () => {

@@ -10,7 +10,7 @@ import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalo
 import { trainShape, trainTime, type TrainRun } from '../../src/core/perf/train-time.js';
 import type { Links } from '../../src/core/perf/step.js';
 import { referenceSpec } from '../helpers.js';
-import { rel } from './fixtures-perf.js';
+import { oneDeviceRun, rel } from './fixtures-perf.js';
 
 const llama3 = referenceSpec('meta-llama__Meta-Llama-3-8B.json');
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
@@ -30,14 +30,7 @@ const links = (intra: number, inter: number | null = 1e10): Links => ({
   devicesPerNode: 8,
 });
 const base: TrainRun = {
-  precision: 'bf16',
-  microBatch: 1,
-  seq: 1024,
-  dp: 1,
-  tp: 1,
-  pp: 1,
-  zero: 0,
-  recompute: 'none',
+  ...oneDeviceRun(),
   calibration: cal,
   links: links(1e11),
 };
