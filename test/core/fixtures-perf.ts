@@ -7,7 +7,7 @@
 import type { hardwareSpec } from '../../src/catalog/index.js';
 import { IDEAL } from '../../src/core/perf/efficiency.js';
 import { perf, type PerfOptions } from '../../src/core/perf/latency.js';
-import type { StepShape } from '../../src/core/perf/ops.js';
+import type { Op, StepShape } from '../../src/core/perf/ops.js';
 import type { Links } from '../../src/core/perf/step.js';
 import type { ThroughputOptions } from '../../src/core/perf/throughput.js';
 import type { TrainPlanOptions } from '../../src/core/perf/train-plan.js';
@@ -50,6 +50,21 @@ export const stepShape = (o: Partial<StepShape> = {}): StepShape => ({
   kvBytes: 2,
   actBytes: 2,
   logitsRows: 1,
+  ...o,
+});
+
+/** 4 sequences of one decode token after 100 cached; `o` overrides. */
+export const decodeShape = (o: Partial<StepShape> = {}): StepShape =>
+  stepShape({ segments: [{ batch: 4, tokens: 1, context: 100 }], logitsRows: 4, ...o });
+
+/** An MLP operator of one kernel over 1,000 GEMM rows; `o` overrides. */
+export const op = (kind: Op['kind'], flops: number, bytes: number, o: Partial<Op> = {}): Op => ({
+  category: 'mlp',
+  kind,
+  flops,
+  bytes,
+  kernels: 1,
+  m: 1000,
   ...o,
 });
 

@@ -9,12 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
 import { IDEAL, type Efficiency } from '../../src/core/perf/efficiency.js';
 import { stepContext } from '../../src/core/perf/latency.js';
-import { stepOps, type Op, type StepShape } from '../../src/core/perf/ops.js';
+import { stepOps } from '../../src/core/perf/ops.js';
 import { communicationS, stepTime, timeOps, type StepContext } from '../../src/core/perf/step.js';
 import { weightLayout } from '../../src/core/memory/weights.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
-import { rel, stepShape, twoTierLinks } from './fixtures-perf.js';
+import { decodeShape, op, rel, twoTierLinks } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const BF16 = 989.4e12;
@@ -26,9 +26,7 @@ const a = 2e-6;
 const Bx = 5e9;
 const ax = 1e-5;
 const M = 4 * 4096 * 2; // 4 decode tokens of 4096 · 2 B
-/** 4 sequences of one decode token after 100 cached. */
-const shape = (o: Partial<StepShape> = {}): StepShape =>
-  stepShape({ segments: [{ batch: 4, tokens: 1, context: 100 }], logitsRows: 4, ...o });
+const shape = decodeShape;
 const ctx = (spec: ModelSpec, plan: Partial<StepContext['plan']> = {}): StepContext =>
   stepContext(spec, h100, 'bf16', { tp: 1, pp: 1, ep: 1, ...plan }, links);
 
@@ -71,14 +69,6 @@ describe('collectives', () => {
 describe('step time', () => {
   const llamaCtx = () =>
     stepContext(referenceSpec('meta-llama__Llama-2-7b-hf.json'), h100, 'bf16', { tp: 1, pp: 1, ep: 1 });
-  const op = (kind: Op['kind'], flops: number, bytes: number): Op => ({
-    category: 'mlp',
-    kind,
-    flops,
-    bytes,
-    kernels: 1,
-    m: 1000,
-  });
   it('extra operators join the step: a 1 s GEMM adds 1 s and its FLOPs', () => {
     const c = llamaCtx();
     const plain = stepTime(c, shape(), IDEAL);

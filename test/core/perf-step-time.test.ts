@@ -8,11 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
 import { IDEAL, type Efficiency } from '../../src/core/perf/efficiency.js';
 import { stepContext } from '../../src/core/perf/latency.js';
-import type { Op, StepShape } from '../../src/core/perf/ops.js';
 import { communicationS, peakFlops, timeOps, type StepContext } from '../../src/core/perf/step.js';
 import type { ModelSpec } from '../../src/core/arch/spec.js';
 import { referenceSpec } from '../helpers.js';
-import { rel, stepShape, twoTierLinks } from './fixtures-perf.js';
+import { decodeShape, op, rel, twoTierLinks } from './fixtures-perf.js';
 
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
 const llama2 = referenceSpec('meta-llama__Llama-2-7b-hf.json');
@@ -34,18 +33,7 @@ const eff: Efficiency = {
   link: 0.5,
   alpha: 2,
 };
-/** 4 sequences of one decode token after 100 cached. */
-const shape = (o: Partial<StepShape> = {}): StepShape =>
-  stepShape({ segments: [{ batch: 4, tokens: 1, context: 100 }], logitsRows: 4, ...o });
-const op = (kind: Op['kind'], flops: number, bytes: number, o: Partial<Op> = {}): Op => ({
-  category: 'mlp',
-  kind,
-  flops,
-  bytes,
-  kernels: 1,
-  m: 1000,
-  ...o,
-});
+const shape = decodeShape;
 
 describe('timeOps: each operator max(FLOPs / peak, bytes / bandwidth), plus fixed costs', () => {
   const ctx = stepContext(llama2, h100, 'bf16', { tp: 1, pp: 1, ep: 1 });
