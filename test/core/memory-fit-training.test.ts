@@ -61,7 +61,7 @@ describe('trainingFit suggestions', () => {
       description: 'ZeRO-3 over 32 ranks with full recomputation',
       fits: true,
     });
-    expect(f.suggestions[0].required_bytes).toBeGreaterThan(34.5e9 + 21.4e9);
+    expect(f.suggestions[0]!.required_bytes).toBeGreaterThan(34.5e9 + 21.4e9);
   });
 
   it('Llama-3.1-8B, 16 x 8,192 tokens: ZeRO-3 and full recomputation need TP 8 as well', () => {
@@ -73,7 +73,7 @@ describe('trainingFit suggestions', () => {
       adamw({ batch: 16, seq: 8192 }),
     );
     expect(f.suggestions).toHaveLength(1);
-    const [s] = f.suggestions;
+    const s = f.suggestions[0]!;
     expect(s.change).toMatchObject({ tp: 8, zero: 3, recompute: 'full' });
     expect(s.description).toBe(`tensor parallel 8, ZeRO-3 over ${s.change['dp']} ranks, full recomputation`);
     // Already TP 8: that last fallback is not tried.

@@ -163,7 +163,7 @@ describe('inferenceFit', () => {
     const f = inferenceFit(llama(), h100(), serve(8192, { gpuMemoryUtilization: 0.008 }));
     expect(f.fits).toBe(false);
     expect(f.suggestions).toHaveLength(1);
-    const [s] = f.suggestions;
+    const s = f.suggestions[0]!;
     expect(s.change).toEqual({ tp: 8, pp: 8 });
     expect(s.description).toBe('tensor parallel 8 x pipeline parallel 8');
     expect(s.fits).toBe(true);
