@@ -47,6 +47,9 @@ describe('engineFit on vLLM', () => {
     expect(f.headroom_bytes).toBeLessThan(0);
     // max_concurrency = blocks · 16 / 8192; the cache holds num_blocks · 16 · 131,072 B plus a part block.
     expect(c.max_concurrency).toBe((c.num_blocks * 16) / 8192);
+    // Required: what the engine takes before the cache + 100 shares of it.
+    const before = c.weights_bytes + c.activation_peak_bytes + c.non_torch_bytes + c.cuda_graph_bytes;
+    expect(f.required_bytes).toBeCloseTo(before + (100 * c.kv_cache_bytes_available) / c.max_concurrency, 0);
     expect(f.message).toBe(
       `To serve 100 requests of 8192 tokens, 100.00 GiB KV cache is needed, which is larger than the available KV ` +
         `cache memory (${(c.kv_cache_bytes_available / GiB).toFixed(2)} GiB); it holds ` +
@@ -81,8 +84,14 @@ describe('engineFit on vLLM', () => {
       `torch.OutOfMemoryError: CUDA out of memory: the weights (${(f.capacity.weights_bytes / GiB).toFixed(2)} GiB per ` +
         `device) do not load in the 11.88 GiB vllm may use on one ${h100().name}`,
     );
-    // No cache at all: the shortfall is counted past the budget.
-    expect(f.required_bytes).toBeGreaterThan(f.available_bytes);
+    // No cache at all (max_concurrency 0): required = weights + step + non-torch + one request's
+    // 8192 · 131,072 B = 1 GiB of KV.
+    const c = f.capacity;
+    expect(c.max_concurrency).toBe(0);
+    expect(f.required_bytes).toBeCloseTo(
+      c.weights_bytes + c.activation_peak_bytes + c.non_torch_bytes + GiB,
+      0,
+    );
     expect(f.headroom_fraction).toBe(f.headroom_bytes / f.available_bytes);
     // The weights, 16 GB: TP 2 (8 GB + the step) is over 12.76 GB with the runtime, TP 4 fits; no shorter context.
     expect(f.suggestions.map((s) => s.description)).toEqual([

@@ -84,4 +84,53 @@ describe('trainingFit suggestions', () => {
     );
     expect(t8.suggestions.some((x) => x.description.startsWith('tensor parallel 8,'))).toBe(false);
   });
+
+  it('full fine-tuning of 8B on one H100: PP 2 (16 layers per stage) is offered, no ZeRO stage without DP', () => {
+    // PP 2: 16 B x ~4.0e9 parameters of the worse stage = 64 GB + one stage's activations < 85.5 GB.
+    const f = trainingFit(referenceSpec('meta-llama__Llama-3.1-8B.json'), h100(), adamw({}));
+    expect(f.suggestions.find((s) => 'pp' in s.change)).toMatchObject({
+      change: { pp: 2 },
+      description: 'pipeline parallel 2',
+      fits: true,
+    });
+    expect(f.suggestions.some((s) => s.description.startsWith('ZeRO stage'))).toBe(false);
+  });
+
+  it('ZeRO already set: only higher stages; FSDP counts as stage 3', () => {
+    const spec = () => referenceSpec('meta-llama__Llama-3.1-8B.json');
+    // dp 2, ZeRO-1: 10 B/parameter = 80.3 GB + activations, over; ZeRO-2, 9 B = 72.3 GB, fits.
+    const z1 = trainingFit(spec(), h100(), adamw({ dp: 2, zero: 1 }));
+    expect(z1.fits).toBe(false);
+    expect(z1.suggestions.find((s) => s.description.startsWith('ZeRO stage'))?.change).toEqual({ zero: 2 });
+    // FSDP over 2 ranks of a 70B model (1.10 TB / 2) does not fit, and no ZeRO stage is above it.
+    const fsdp = trainingFit(
+      referenceSpec('meta-llama__Llama-2-70b-hf.json'),
+      h100(),
+      adamw({ dp: 2, zero: 'fsdp' }),
+    );
+    expect(fsdp.fits).toBe(false);
+    expect(fsdp.suggestions.some((s) => s.description.startsWith('ZeRO stage'))).toBe(false);
+  });
+
+  it('LoRA on q,v of 8B on a 24 GB L4: the 16 GB bf16 base and the activations do not fit; QLoRA keeps rank and targets', () => {
+    const lora = { rank: 64, targets: ['q_proj', 'v_proj'] };
+    const spec = () => referenceSpec('meta-llama__Llama-3.1-8B.json');
+    const l4 = hardwareSpec(findDevice('l4-24gb'));
+    const f = trainingFit(spec(), l4, adamw({ lora } as Partial<TrainingOptions>));
+    expect(f.fits).toBe(false);
+    // NF4 base: ~0.5 B x 7 GB of linear weights + 2.1 GB of 16-bit embeddings and head: ~10 GB less.
+    expect(f.suggestions.find((s) => 'qlora' in s.change)).toMatchObject({
+      change: { qlora: true, lora_rank: 64, lora_targets: 'q_proj,v_proj' },
+      description: 'QLoRA (4-bit NF4 base) with LoRA rank 64',
+    });
+    expect(f.suggestions.some((s) => s.description.startsWith('LoRA rank'))).toBe(false);
+    // QLoRA already: not offered again.
+    const q = trainingFit(
+      spec(),
+      l4,
+      adamw({ lora, qlora: true, batch: 64, seq: 8192 } as Partial<TrainingOptions>),
+    );
+    expect(q.fits).toBe(false);
+    expect(q.suggestions.some((s) => 'qlora' in s.change)).toBe(false);
+  });
 });
