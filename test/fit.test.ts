@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../src/catalog/index.js';
 import { inferenceFit, trainingFit } from '../src/core/memory/fit.js';
 import { trainingMemory, type TrainingOptions } from '../src/core/memory/training.js';
+import { fitServe } from './helpers.js';
 
 const spec = modelSpec(findModel('meta-llama/Llama-3.1-8B'));
 const h100 = hardwareSpec(findDevice('h100-sxm-80gb'));
@@ -23,19 +24,7 @@ const AVAILABLE = 76_968_728_985;
 /** Norm weights stay whole on every TP rank: 32 x 2 x 4096 + 4096 parameters at 2 B. */
 const NORMS = (32 * 2 * 4096 + 4096) * 2;
 
-const serve = (seq: number, extra: object = {}) => ({
-  precision: 'bf16',
-  kvPrecision: 'bf16',
-  batch: 1,
-  seq,
-  plan: { tp: 1, pp: 1, ep: 1 },
-  // An engine's profile step: 8,192 tokens, one logits row; no runtime lines, no KV blocks.
-  stepTokens: 8192,
-  logitsRows: 1,
-  runtime: 'none' as const,
-  gpuMemoryUtilization: 0.9,
-  ...extra,
-});
+const serve = fitServe;
 
 describe('inference fit', () => {
   it('fits at 8K tokens: headroom in bytes and as a fraction of the budget', () => {

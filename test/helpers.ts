@@ -19,3 +19,20 @@ export function referenceSpec(file: string) {
 }
 
 export const GiB = 2 ** 30;
+
+/**
+ * Inference-fit options of one bf16 sequence of `seq` tokens on one device: an engine's profile step (8,192 tokens,
+ * one logits row), no runtime lines, utilisation 0.9; `extra` overrides any of them.
+ */
+export const fitServe = (seq: number, extra: object = {}) => ({
+  precision: 'bf16',
+  kvPrecision: 'bf16',
+  batch: 1,
+  seq,
+  plan: { tp: 1, pp: 1, ep: 1 },
+  stepTokens: 8192,
+  logitsRows: 1,
+  runtime: 'none' as const,
+  gpuMemoryUtilization: 0.9,
+  ...extra,
+});

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { findDevice, hardwareSpec } from '../../src/catalog/index.js';
 import { inferenceFit, trainingFit } from '../../src/core/memory/fit.js';
 import type { TrainingOptions } from '../../src/core/memory/training.js';
-import { referenceSpec } from '../helpers.js';
+import { fitServe, referenceSpec } from '../helpers.js';
 
 const llama = () => referenceSpec('meta-llama__Llama-3.1-8B.json');
 const h100 = () => hardwareSpec(findDevice('h100-sxm-80gb'));
@@ -22,18 +22,7 @@ const ACT = 838_860_800;
 const AVAILABLE = 76_968_728_985;
 const GiB = 2 ** 30;
 
-const serve = (seq: number, extra: object = {}) => ({
-  precision: 'bf16',
-  kvPrecision: 'bf16',
-  batch: 1,
-  seq,
-  plan: { tp: 1, pp: 1, ep: 1 },
-  stepTokens: 8192,
-  logitsRows: 1,
-  runtime: 'none' as const,
-  gpuMemoryUtilization: 0.9,
-  ...extra,
-});
+const serve = fitServe;
 
 describe('inferenceFit', () => {
   it('fits at 8K: budget floor(visible x 0.9), headroom in bytes and as a fraction', () => {
