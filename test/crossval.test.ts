@@ -14,15 +14,15 @@ import { stepContext } from '../src/core/perf/latency.js';
 import { stepOps, type StepShape } from '../src/core/perf/ops.js';
 import { steadyAgg, steadyDisagg } from '../src/core/perf/steady.js';
 import { timeOps } from '../src/core/perf/step.js';
-import { analyticCase } from '../src/validation/analytic.js';
+import { analyticCase, widenToFit } from '../src/validation/analytic.js';
 import { scoreServing } from '../src/validation/crossval.js';
-import { loadServingRows, parseServingRow } from '../src/validation/measured.js';
+import { loadServingRows, parseServingRow, specOf } from '../src/validation/measured.js';
 import { median } from '../src/validation/rows.js';
 import { fitCalibration, loadDataset, type Dataset } from '../scripts/calibrate.js';
 
 describe('closed-loop steady state, worked by hand', () => {
   it('a step of fixed length: TPOT is the step, TTFT half a step of wait + the prompt step + request latency', () => {
-    const r = steadyAgg({
+    const o = {
       batch: 8,
       kvCapacity: 1e9,
       requestS: 0.02,
@@ -30,10 +30,14 @@ describe('closed-loop steady state, worked by hand', () => {
       isl: 1000,
       osl: 100,
       step: () => 0.01,
-    });
-    // A prompt adds nothing to a fixed step, so nobody queues behind one: 0.005 + 0.01 + 0.02.
+    };
+    // A prompt adds nothing to a fixed step and a chunk holds all 8, 1.25 ms of a step each: the half in a wave
+    // waits for half of the other 7, 7 · 1.25 / 2 ms. 5 + 0.5 · 4.375 + 10 + 20 ms.
+    const r = steadyAgg({ ...o, chunk: 8000 });
     expect(r.tpot_s).toBeCloseTo(0.01, 12);
-    expect(r.ttft_s).toBeCloseTo(0.035, 9);
+    expect(r.ttft_s).toBeCloseTo(0.035 + 0.5 * 0.004375, 9);
+    // One prompt a step: the wave's users wait for whole steps, 7 · 10 / 2 ms, the spread-out half for nothing.
+    expect(steadyAgg(o).ttft_s).toBeCloseTo(0.035 + 0.5 * 0.035, 9);
   });
 
   it('users beyond the KV capacity wait for whole requests: TTFT grows by (b/c − 1) · (TTFT + generation)', () => {
@@ -50,7 +54,7 @@ describe('closed-loop steady state, worked by hand', () => {
     expect(r.ttft_s).toBeCloseTo(0.015 + 1.015, 9);
   });
 
-  it("a wave's prompts share chunks: each waits for half the others at a full chunk's cost per prompt", () => {
+  it("a wave's prompts share chunks: each waits for half the others at a chunk's whole step per prompt", () => {
     // Fixed cost 10 ms a step, 1 µs per prompt token plus 8 ms per step that holds any prompt (launch, sync).
     const step = (_d: number, p: number) => 0.01 + (p > 0 ? 0.008 : 0) + 1e-6 * p;
     const r = steadyAgg({
@@ -63,13 +67,14 @@ describe('closed-loop steady state, worked by hand', () => {
       step,
       chunk: 4000,
     });
-    // A chunk holds 4 prompts: (0.008 + 0.004) / 4 = 3 ms a prompt. 8 others, half ahead: 4 · 3 ms = 12 ms.
-    // TTFT = 5 ms (half a step) + 12 ms + the step holding the prompt (0.01 + 0.008 + 0.001 = 19 ms) = 36 ms.
-    expect(r.ttft_s).toBeCloseTo(0.036, 9);
-    // Without the chunk, each prompt pays its step's 8 ms alone: 4 · 9 ms → 5 + 36 + 19 = 60 ms.
+    // A chunk holds 4 prompts: a step of 0.01 + 0.008 + 0.004 = 22 ms, 5.5 ms a prompt (the decode batch's share
+    // of the step passes too). 8 others, half ahead: 4 · 5.5 ms = 22 ms.
+    // TTFT = 5 ms (half a step) + 22 ms + the step holding the prompt (0.01 + 0.008 + 0.001 = 19 ms) = 46 ms.
+    expect(r.ttft_s).toBeCloseTo(0.046, 9);
+    // Without the chunk, each prompt has a step of its own: 4 · 19 ms → 5 + 76 + 19 = 100 ms.
     expect(
       steadyAgg({ batch: 9, kvCapacity: 1e9, requestS: 0, burst: 1, isl: 1000, osl: 1, step }).ttft_s,
-    ).toBeCloseTo(0.06, 9);
+    ).toBeCloseTo(0.1, 9);
   });
 
   it("a wave's prefill stalls the wave's users already decoding: W/2 = (b − 1) · sWave / 2 over OSL − 1 tokens", () => {
@@ -94,7 +99,8 @@ describe('closed-loop steady state, worked by hand', () => {
     const rho = (9 / (r.ttft_s + 100 * r.tpot_s)) * s;
     const stall = (share * 8 * 0.003) / 2 / 100;
     expect(r.tpot_s / (0.01 / (1 - (1 - share) * rho) + stall)).toBeCloseTo(1, 2);
-    const ttft = r.tpot_s / 2 + (1 - share) * (rho / (1 - rho)) * (s / 2) + share * 8 * (0.003 / 2) + 0.019;
+    // A wave's user waits for whole steps ahead of it: 22 ms a chunk of 4 prompts, 5.5 ms a prompt.
+    const ttft = r.tpot_s / 2 + (1 - share) * (rho / (1 - rho)) * (s / 2) + share * 8 * (0.0055 / 2) + 0.019;
     expect(r.ttft_s / ttft).toBeCloseTo(1, 2);
     // The share lies strictly between no waves and the undecayed burst, and so does TTFT.
     expect(share).toBeGreaterThan(0.05);
@@ -271,6 +277,85 @@ describe('measured.csv rows', () => {
     expect(r.agg).toMatchObject({ tp: 2, adp: 1, moeTp: 2, ep: 1, batch: 64 });
     expect(r.concurrency).toBe(64);
     expect(r.kvPrecision).toBe('fp8');
+  });
+
+  it('a worker whose weights cannot fit its GPUs is read as the fewest doublings that hold them', () => {
+    const rec = (model: string, system: string, precision: string) => ({
+      id: 'x',
+      silicon_data_source: 'silicon_concurrency=8',
+      backend: 'sglang',
+      model_path: model,
+      system,
+      mode: 'agg',
+      isl: '1024',
+      osl: '1024',
+      gemm_quant_mode: precision,
+      batch_size: '8',
+      tp_size: '1',
+      attention_dp_size: '1',
+      moe_tp_size: '1',
+      moe_ep_size: '1',
+      silicon_ttft_ms: '100',
+      silicon_tpot_ms: '10',
+    });
+    const plan = (r: ReturnType<typeof rec>) => {
+      const row = parseServingRow(r);
+      return widenToFit(row, specOf(row.model)!, row.agg!);
+    };
+    // DeepSeek-R1 at 8 bits, ~671 GB: 2 and 4 H200s (141 GB, 75%: 105.8 GB each) are too few, 8 hold 84 GB each;
+    // an MoE model widens as attention DP with its experts over all 8.
+    expect(plan(rec('deepseek-ai/DeepSeek-R1', 'h200_sxm', 'fp8'))).toMatchObject({
+      tp: 1,
+      adp: 8,
+      ep: 8,
+      moeTp: 1,
+    });
+    // Llama-3.1-70B at 8 bits, ~70.6 GB: over 75% of an 80 GB H100, 35 GB on 2: a dense model widens its TP.
+    expect(plan(rec('meta-llama/Llama-3.1-70B-Instruct', 'h100_sxm', 'fp8'))).toMatchObject({
+      tp: 2,
+      adp: 1,
+    });
+    // What fits stays as labelled: the same model on one 141 GB H200.
+    expect(plan(rec('meta-llama/Llama-3.1-70B-Instruct', 'h200_sxm', 'fp8'))).toMatchObject({
+      tp: 1,
+      adp: 1,
+    });
+  });
+
+  it('a run labelled attention_dp = ranks · moe_tp beyond one node is read as its ranks (the gap-analysis set)', () => {
+    const base = {
+      id: 'x',
+      silicon_data_source: 'silicon_concurrency=128',
+      backend: 'trtllm',
+      model_path: 'deepseek-ai/DeepSeek-R1',
+      system: 'b200_sxm',
+      mode: 'agg',
+      isl: '1024',
+      osl: '1024',
+      gemm_quant_mode: 'fp8',
+      batch_size: '2',
+      tp_size: '1',
+      attention_dp_size: '64',
+      moe_tp_size: '8',
+      moe_ep_size: '8',
+      silicon_ttft_ms: '100',
+      silicon_tpot_ms: '10',
+    };
+    // 128 users over 8 ranks of one 8-GPU node: 16 per rank, experts over EP 8.
+    expect(parseServingRow(base).agg).toMatchObject({ tp: 1, adp: 8, moeTp: 1, ep: 8, batch: 16 });
+    // In an NVL72 domain 64 ranks are possible and the row is taken as written.
+    expect(parseServingRow({ ...base, system: 'gb200' }).agg).toMatchObject({ adp: 64, moeTp: 8, batch: 2 });
+    // tp4 adp4 moe_ep16 batch 16 (MiniMax-M2.5 on H100, measured within 0.3% of the tp4 ep4 row at 64 users): one
+    // rank of 64 users on 4 GPUs, experts over EP 4.
+    const ep16 = {
+      ...base,
+      tp_size: '4',
+      attention_dp_size: '4',
+      moe_tp_size: '1',
+      moe_ep_size: '16',
+      batch_size: '16',
+    };
+    expect(parseServingRow(ep16).agg).toMatchObject({ tp: 4, adp: 1, moeTp: 1, ep: 4, batch: 64 });
   });
 });
 

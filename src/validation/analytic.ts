@@ -111,17 +111,42 @@ const PREFILL_SIZING = 0.8;
 /** Memory left for KV per GPU (0.9 of the device, weights and 3 GB of activations out) over one sequence's KV. */
 function kvCapacity(row: ServingRow, spec: ModelSpec, w: Worker): number {
   const hw = w.ctx.hw;
-  const l = w.ctx.layout;
-  let expert = 0;
-  for (let i = 0; i < spec.groups.length; i++) expert += l.groups[i]!.expert * spec.groups[i]!.count;
-  // Experts spread over every GPU of the worker; the rest is split by attention TP (replicated over DP ranks).
-  const weights = (l.total - expert) / w.plan.tp + expert / (w.plan.tp * w.plan.adp);
-  const free = hw.visibleMemoryBytes * 0.9 - weights - 3e9;
+  const free = hw.visibleMemoryBytes * 0.9 - weightsPerGpu(spec, w) - 3e9;
   const kv = kvElementBytes(row.kvPrecision)!;
   let perToken = 0;
   for (const g of spec.groups)
     if (g.attention) perToken += g.count * kvBytesPerTokenLayer(g.attention, kv, w.plan.tp);
   return Math.max(1, free / (perToken * (row.isl + row.osl)));
+}
+
+/** Weight bytes per GPU of a worker: experts over every GPU, the rest split by attention TP. */
+function weightsPerGpu(spec: ModelSpec, w: Worker): number {
+  const l = w.ctx.layout;
+  let expert = 0;
+  for (let i = 0; i < spec.groups.length; i++) expert += l.groups[i]!.expert * spec.groups[i]!.count;
+  return (l.total - expert) / w.plan.tp + expert / (w.plan.tp * w.plan.adp);
+}
+
+/** Share of a GPU's memory the weights may take in a deployment that still serves (the rest: KV, activations). */
+const WEIGHT_SHARE = 0.75;
+
+/**
+ * A worker whose weights cannot fit its GPUs did not run as labelled (some rows name placeholders: DeepSeek-R1 at
+ * 8 bits on one GPU). An assumption, not a measurement: it ran on the fewest doublings of its GPUs that hold the
+ * weights, an MoE one as wide EP (attention DP over the GPUs, experts spread over all), a dense one as wider TP.
+ */
+export function widenToFit(row: ServingRow, spec: ModelSpec, plan: WorkerPlan): WorkerPlan {
+  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+  let p = plan;
+  for (let i = 0; i < 7; i++) {
+    const w = makeWorker(row, spec, p);
+    if (weightsPerGpu(spec, w) <= WEIGHT_SHARE * w.ctx.hw.visibleMemoryBytes) break;
+    const gpus = 2 * p.tp * p.adp;
+    p = moe
+      ? { ...p, adp: gpus / p.tp, ep: gpus, moeTp: 1, batch: null }
+      : { ...p, tp: 2 * p.tp, moeTp: 2 * p.tp };
+  }
+  return p;
 }
 
 /**
@@ -158,7 +183,7 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
   if (!spec) return { row, error: `model '${row.model}' is not in the catalog` };
   const { hwClass, links } = systemOf(row.system);
   if (row.mode === 'agg') {
-    const plan = wideEp(row.agg!, spec);
+    const plan = widenToFit(row, spec, wideEp(row.agg!, spec));
     const w = makeWorker(row, spec, plan);
     const batch = plan.batch ?? row.concurrency / plan.adp;
     const cap = kvCapacity(row, spec, w);
@@ -185,13 +210,14 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
       },
     };
   }
-  const pw = makeWorker(row, spec, wideEp(row.prefill!, spec));
-  const d = inferDecode({ ...row, decode: wideEp(row.decode!, spec) }, spec);
+  const pp = widenToFit(row, spec, wideEp(row.prefill!, spec));
+  const pw = makeWorker(row, spec, pp);
+  const d = inferDecode({ ...row, decode: widenToFit(row, spec, wideEp(row.decode!, spec)) }, spec);
   const dw = makeWorker(row, spec, d);
   const decodeBatch = d.batch ?? row.concurrency / (d.workers * d.adp);
   const cap = kvCapacity(row, spec, dw);
   const kvBytes = promptKvBytes(spec, row);
-  const prefillGpus = row.prefill!.tp * row.prefill!.adp;
+  const prefillGpus = pp.tp * pp.adp;
   return {
     row,
     spec,
@@ -203,12 +229,12 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
         link.latencyS * eff.alpha + kvBytes / (prefillGpus * link.bandwidthBytesPerS * eff.link);
       const prefillStep = stepFn(pw, row, eff);
       const decodeStep = stepFn(dw, row, eff);
-      let prefillRanks = row.prefill!.workers * row.prefill!.adp;
-      if (!row.prefill!.workersKnown) {
-        const s = prefillStep(0, row.isl);
+      let prefillRanks = pp.workers * pp.adp;
+      if (!pp.workersKnown) {
+        const per = Math.max(1, Math.floor(CHUNK / row.isl));
+        const s = prefillStep(0, per * row.isl) / per;
         const lambda = row.concurrency / (s + Math.max(0, row.osl - 1) * decodeStep(decodeBatch, 0));
-        prefillRanks =
-          row.prefill!.adp * Math.max(1, Math.ceil((lambda * s) / row.prefill!.adp / PREFILL_SIZING));
+        prefillRanks = pp.adp * Math.max(1, Math.ceil((lambda * s) / pp.adp / PREFILL_SIZING));
       }
       const r = steadyDisagg({
         users: row.concurrency,
@@ -222,6 +248,7 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
         prefillStep,
         decodeStep,
         transferS,
+        chunk: CHUNK,
       });
       return { ttft_s: r.ttft_s, tpot_s: r.tpot_s };
     },

@@ -43,7 +43,7 @@ describe('aggregated serving', () => {
     // 1 running: step 11 ms; the 2 others wait 3 − 1 = 2 cycles of 16.5 ms + 10 · 11 ms
     expect(rel(r.ttft_s, 0.0165 + 2 * (0.0165 + 0.11))).toBeLessThan(1e-9);
   });
-  it('one wave of 4 users (burst 1): TTFT waits 3 · s/2; TPOT adds the wave stall 3 · s / 2 / 10', () => {
+  it('one wave of 4 users (burst 1): TTFT waits for 3 / 2 whole steps; TPOT adds the wave stall 3 · s / 2 / 10', () => {
     // a step of d decoding and p prompt tokens: 20 ms + 1 ms · d + (50 ms + 0.1 ms · p if any prompt)
     const step = (d: number, p: number) => 0.02 + 0.001 * d + (p > 0 ? 0.05 + 1e-4 * p : 0);
     const base = 0.024;
@@ -53,20 +53,22 @@ describe('aggregated serving', () => {
     const r = agg({ burst: 1, step });
     const t5 = base + W * (1 - 1 / 32);
     expect(rel(r.tpot_s, base + W * (1 - 1 / 64))).toBeLessThan(1e-12);
-    expect(rel(r.ttft_s, t5 / 2 + (3 * s) / 2 + own)).toBeLessThan(1e-9);
+    // One prompt a step: a user waits for the steps of the prompts ahead, each a whole step (decodes and all).
+    expect(rel(r.ttft_s, t5 / 2 + (3 * own) / 2 + own)).toBeLessThan(1e-9);
     // utilisation: λ · s with λ = 4 / (TTFT + 10 · TPOT of the iteration)
     expect(rel(r.prefill_utilisation, (4 / (r.ttft_s + 10 * t5)) * s)).toBeLessThan(1e-9);
     // chunks of 400 tokens take 4 prompts a step: s_wave = (50 ms + 40 ms) / 4 = 22.5 ms
     const c = agg({ burst: 1, step, chunk: 400 });
     const Wc = (3 * 0.0225) / 2 / 10;
     expect(rel(c.tpot_s, base + Wc * (1 - 1 / 64))).toBeLessThan(1e-12);
-    expect(rel(c.ttft_s, (base + Wc * (1 - 1 / 32)) / 2 + (3 * 0.0225) / 2 + own)).toBeLessThan(1e-9);
+    // ... and the wait is for whole steps of 4 prompts: (24 + 50 + 40 ms) / 4 = 28.5 ms a prompt.
+    expect(rel(c.ttft_s, (base + Wc * (1 - 1 / 32)) / 2 + (3 * 0.0285) / 2 + own)).toBeLessThan(1e-9);
   });
   it('one output token: no stall to spread', () => {
     const step = (d: number, p: number) => 0.02 + 0.001 * d + (p > 0 ? 0.05 + 1e-4 * p : 0);
     const r = agg({ burst: 1, step, osl: 1 });
     expect(rel(r.tpot_s, 0.024)).toBeLessThan(1e-12);
-    expect(rel(r.ttft_s, 0.012 + 0.09 + 0.084)).toBeLessThan(1e-9);
+    expect(rel(r.ttft_s, 0.012 + (3 * 0.084) / 2 + 0.084)).toBeLessThan(1e-9);
   });
   it('saturated (1000 users, 0.1 s prompts): wait 499.5 s per prompt, decode at 20x its step', () => {
     const step = (_d: number, p: number) => 0.01 + (p > 0 ? 0.1 : 0);

@@ -156,6 +156,33 @@ describe('measured configurations', () => {
     expect(relabelRow(row('z', { tp_size: '16', moe_tp_size: '1' })).tp_size).toBe('16');
   });
 
+  it('attention DP labelled the same way: adp64 moe_tp8 ep8 batch 2 is 8 ranks of 16 users', () => {
+    const o = { tp_size: '1', attention_dp_size: '64', moe_tp_size: '8', moe_ep_size: '8', batch_size: '2' };
+    const r = relabelRow(row('x', o));
+    expect([r.attention_dp_size, r.moe_tp_size, r.batch_size]).toEqual(['8', '1', '16']);
+    expect(rowGpus(r)).toBe(8);
+    // Inside an NVL72 domain, or with experts not split by TP, the row means what it says.
+    expect(relabelRow(row('y', { ...o, system: 'gb200' })).attention_dp_size).toBe('64');
+    expect(relabelRow(row('z', { ...o, moe_tp_size: '1', moe_ep_size: '64' })).attention_dp_size).toBe('64');
+  });
+
+  it('tp4 adp4 moe_ep16 batch 16 beyond one node is the tp4 ep4 run of one rank of 64 users', () => {
+    const o = { tp_size: '4', attention_dp_size: '4', moe_tp_size: '1', moe_ep_size: '16', batch_size: '16' };
+    const r = relabelRow(row('x', o));
+    expect([r.tp_size, r.attention_dp_size, r.moe_ep_size, r.batch_size]).toEqual(['4', '1', '4', '64']);
+    expect(rowGpus(r)).toBe(4);
+    // Inside an NVL72 domain, or within one node of 8 (tp2 adp2 ep4), the row means what it says.
+    expect(relabelRow(row('y', { ...o, system: 'gb200' })).attention_dp_size).toBe('4');
+    const small = {
+      tp_size: '2',
+      attention_dp_size: '2',
+      moe_tp_size: '1',
+      moe_ep_size: '4',
+      batch_size: '8',
+    };
+    expect(relabelRow(row('z', small)).attention_dp_size).toBe('2');
+  });
+
   it('rows of one configuration are one, with the median of their measurements; per row on request', () => {
     const rows = [
       row('a', { silicon_tpot_ms: '10', silicon_ttft_ms: '100' }),

@@ -41,3 +41,40 @@ export function p2pS(bytes: number, link: Link, eff = 1, alpha = 1): number {
   if (bytes <= 0) return 0;
   return link.latencyS * alpha + bytes / (link.bandwidthBytesPerS * eff);
 }
+
+/** The links a collective may cross: one kind inside a node of `devicesPerNode`, another (or none) across nodes. */
+export interface NodeLinks {
+  intra: Link;
+  inter: Link | null;
+  devicesPerNode: number;
+}
+
+/**
+ * The experts' dispatch (or combine) over p devices, one way: each device holds `bytes` of tokens, each sent to its
+ * top-k experts. Inside a node every copy for another device crosses NVLink: (p − 1)/p of the top-k copies, with
+ * a latency step per peer as in allToAllS. Across N nodes of n, a token crosses the NICs once per other node that
+ * holds one of its experts, (N − 1) · (1 − (1 − 1/N)^k) times on average, and is fanned out inside that node
+ * (node-level forwarding, as DeepEP's internode kernels do), one message per node in flight at once: two
+ * latency steps (send, signal). The NVLink share, the copies for the other n − 1 devices of the node, runs
+ * alongside.
+ */
+export function expertAllToAllS(
+  bytes: number,
+  topK: number,
+  p: number,
+  links: NodeLinks,
+  eff = 1,
+  alpha = 1,
+): number {
+  if (p <= 1 || bytes <= 0) return 0;
+  const n = links.devicesPerNode;
+  const intra = links.intra;
+  const local = (share: number) =>
+    (Math.min(p, n) - 1) * intra.latencyS * alpha + (share * bytes * topK) / (intra.bandwidthBytesPerS * eff);
+  if (p <= n || !links.inter) return local((p - 1) / p);
+  const inter = links.inter;
+  const nodes = p / n;
+  const remoteCopies = (nodes - 1) * (1 - Math.pow(1 - 1 / nodes, topK));
+  const remote = 2 * inter.latencyS * alpha + (bytes * remoteCopies) / (inter.bandwidthBytesPerS * eff);
+  return Math.max(remote, local((n - 1) / p));
+}

@@ -51,8 +51,8 @@ function kvWait(b: number, cap: number, ttft: number, gen: number): number {
 }
 
 /**
- * Wait before a prompt is served by a rank with `users` users: the spread-out share queues as M/D/1, a wave's
- * share waits on average for half of the other prompts of the wave.
+ * Wait before a prompt is served by a rank with `users` users: the spread-out share queues as M/D/1 with service
+ * s; a wave's share waits on average for half of the other prompts of the wave, `sWave` each.
  */
 function waitS(burst: number, users: number, rho: number, s: number, sWave = s): number {
   return (1 - burst) * queueS(rho, s) + burst * Math.max(0, users - 1) * (sWave / 2);
@@ -95,6 +95,9 @@ export function steadyAgg(o: AggInput): SteadyResult {
   // A wave's prompts share steps: per prompt, a full chunk's cost over the prompts it holds.
   const perStep = Math.max(1, Math.floor((o.chunk ?? o.isl) / isl));
   const sWave = perStep > 1 ? Math.max(step(b, perStep * isl) - base, 0) / perStep : s;
+  // A user of a wave waits for whole steps of the prompts ahead of it, each carrying the decode batch too: per
+  // prompt, a chunk's whole step over the prompts it holds.
+  const sWaveWait = perStep > 1 ? step(b, perStep * isl) / perStep : own;
   let tpot = base;
   let ttft = own;
   let rho = 0;
@@ -103,7 +106,7 @@ export function steadyAgg(o: AggInput): SteadyResult {
     const burst = waveShare(o.burst, o.burstHalf ?? 0, (b * sWave) / Math.max(1, osl - 1) / tp);
     const ttftOf = (x: number) => {
       const lambda = b / (x + Math.max(0, osl - 1) * tp);
-      return tp / 2 + waitS(burst, b, lambda * s, s, sWave) + own;
+      return tp / 2 + waitS(burst, b, lambda * s, s, sWaveWait) + own;
     };
     ttft = solveIncreasing((x) => x - ttftOf(x), own, 1e5);
     const lambda = b / (ttft + Math.max(0, osl - 1) * tpot);
@@ -140,19 +143,29 @@ export interface DisaggInput {
   decodeStep: StepFn;
   /** KV cache transfer of one prompt from the prefill to the decode worker (s). */
   transferS: number;
+  /** Prompt tokens a prefill step takes at most: waiting prompts are batched up to it. */
+  chunk?: number;
 }
 
 export function steadyDisagg(o: DisaggInput): SteadyResult {
   const running = Math.max(1, Math.min(o.decodeBatch, Math.floor(o.kvCapacity)));
   const tpot = o.decodeStep(running, 0);
   const s = o.prefillStep(0, o.isl);
+  // A prefill worker batches the prompts waiting for it up to its chunk: per prompt, a full chunk's step over
+  // the prompts it holds (weights read once, expert GEMMs fuller), the service time of its queue.
+  const perStep = Math.max(1, Math.floor((o.chunk ?? o.isl) / o.isl));
+  const full = perStep > 1 ? o.prefillStep(0, perStep * o.isl) : s;
+  const sBatch = full / perStep;
   const gen = Math.max(0, o.osl - 1) * tpot;
+  // A prompt's own step holds only it when the worker is idle and a full chunk when it is busy.
+  const own = (rho: number) => s + Math.min(1, rho) * Math.max(0, full - s);
+  const rhoOf = (x: number) => (o.users / (x + gen) / o.prefillRanks) * sBatch;
   const ttftOf = (x: number) => {
-    const lambda = o.users / (x + gen) / o.prefillRanks;
-    return waitS(o.burst, o.users / o.prefillRanks, lambda * s, s) + s + o.transferS;
+    const rho = rhoOf(x);
+    return waitS(o.burst, o.users / o.prefillRanks, rho, sBatch) + own(rho) + o.transferS;
   };
   let ttft = solveIncreasing((x) => x - ttftOf(x), s + o.transferS, 1e5);
-  const rho = (o.users / (ttft + gen) / o.prefillRanks) * s;
+  const rho = rhoOf(ttft);
   ttft += o.requestS;
   ttft += kvWait(o.decodeBatch, running, ttft, gen);
   return { ttft_s: ttft, tpot_s: tpot, prefill_utilisation: rho };

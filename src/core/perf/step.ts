@@ -6,18 +6,24 @@ import type { ModelSpec } from '../arch/spec.js';
 import { computeDtypeFor, type HardwareSpec } from '../hardware/spec.js';
 import type { WeightLayout } from '../memory/weights.js';
 import type { ParallelPlan } from '../parallel/plan.js';
-import { allGatherS, allReduceS, allToAllS, p2pS, reduceScatterS, type Link } from './comm.js';
+import {
+  allGatherS,
+  allReduceS,
+  allToAllS,
+  expertAllToAllS,
+  p2pS,
+  reduceScatterS,
+  type Link,
+  type NodeLinks,
+} from './comm.js';
 import { kvBytesPerTokenLayer } from '../memory/kv.js';
 import { gemmEfficiency, type Efficiency } from './efficiency.js';
 import { stepOps, stepTokens, type Op, type OpCategory, type StepShape } from './ops.js';
 
 export type Bound = 'compute' | 'memory' | 'communication';
 
-export interface Links {
-  intra: Link;
-  inter: Link | null;
-  devicesPerNode: number;
-}
+/** The links of a system (comm.ts NodeLinks). */
+export type Links = NodeLinks;
 
 export interface StepContext {
   spec: ModelSpec;
@@ -96,7 +102,7 @@ export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficien
       t +=
         layers *
         (ep > 1
-          ? 2 * allToAllS(msg * topK, group, link, eff.link, eff.alpha)
+          ? 2 * expertAllToAllS(msg / tp, topK, group, ctx.links, eff.link, eff.alpha)
           : allGatherS(msg * adp, group, link, eff.link, eff.alpha) +
             reduceScatterS(msg * adp, group, link, eff.link, eff.alpha));
     } else if (ep > 1 && moe && shape.moeTp === undefined) {

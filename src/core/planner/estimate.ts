@@ -128,6 +128,7 @@ export function steadyEstimator(i: EstimateInput): Estimator {
       prefillStep: step,
       decodeStep: step,
       transferS: move,
+      chunk,
     });
     return { ttftS: e.ttft_s, tpotS: e.tpot_s, tokensPerS: (users * i.osl) / cycle(e) };
   };

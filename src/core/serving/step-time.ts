@@ -19,7 +19,7 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
-import { allToAllS } from '../perf/comm.js';
+import { expertAllToAllS } from '../perf/comm.js';
 import { efficiencyFor, IDEAL, type Efficiency } from '../perf/efficiency.js';
 import { stepContext } from '../perf/latency.js';
 import { stepOps, type Op, type Segment, type StepShape } from '../perf/ops.js';
@@ -161,11 +161,13 @@ export class StepTimer {
       const group = p.moeTp * p.moeEp;
       if (p.moeEp > 1 || p.attentionDp > 1) {
         // Dispatch and combine: each rank's tokens (top-k copies) cross the MoE group, twice per MoE layer.
-        const links = this.attnCtx.links;
-        const link = group <= links.devicesPerNode || !links.inter ? links.intra : links.inter;
-        const msg = tokens * this.o.spec.hiddenSize * this.actBytes;
+        // The tp devices of a rank split its tokens between them (comm.ts expertAllToAllS).
+        const msg = (tokens * this.o.spec.hiddenSize * this.actBytes) / p.tp;
         for (const g of this.moe)
-          comm += g.layers * 2 * allToAllS(msg * g.topK, group, link, this.eff.link, this.eff.alpha);
+          comm +=
+            g.layers *
+            2 *
+            expertAllToAllS(msg, g.topK, group, this.attnCtx.links, this.eff.link, this.eff.alpha);
       }
     }
     return stepTimes(this.attnCtx, shape, [this.eff], extra)[0]!.time_s + comm;
