@@ -47,7 +47,7 @@ const BOUNDS: Record<Key, [number, number]> = {
   // 3–8 µs. Rows that hardly exercise the links (most of them) must not drag these to absurd values: left out of
   // the fit, Llama-3-70B's TP all-reduces took the latency scale to the old bound of 3 and its TPOT 15–22% over.
   link: [0.5, 1],
-  alpha: [0.5, 2],
+  alpha: [0.3, 2],
   requestS: [1e-4, 1],
   burst: [0.01, 1],
   // From waves that disperse as soon as their prompts take a few % of the cycle to waves that never do.

@@ -127,8 +127,8 @@ function weightsPerGpu(spec: ModelSpec, w: Worker): number {
   return (l.total - expert) / w.plan.tp + expert / (w.plan.tp * w.plan.adp);
 }
 
-/** Share of a GPU's memory the weights may take in a deployment that still serves (the rest: KV, activations). */
-const WEIGHT_SHARE = 0.75;
+/** Share of a GPU's memory the weights can take at most (engines allocate up to 90–95% of it). */
+const WEIGHT_SHARE = 0.95;
 
 /**
  * A worker whose weights cannot fit its GPUs did not run as labelled (some rows name placeholders: DeepSeek-R1 at
