@@ -19,7 +19,7 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
-import { expertAllToAllS } from '../perf/comm.js';
+import { allGatherS, expertAllToAllS, reduceScatterS } from '../perf/comm.js';
 import { efficiencyFor, IDEAL, type Efficiency } from '../perf/efficiency.js';
 import { stepContext } from '../perf/latency.js';
 import { stepOps, type Op, type Segment, type StepShape } from '../perf/ops.js';
@@ -159,15 +159,22 @@ export class StepTimer {
         (op) => op.category === 'experts' || op.category === 'router',
       );
       const group = p.moeTp * p.moeEp;
-      if (p.moeEp > 1 || p.attentionDp > 1) {
-        // Dispatch and combine: each rank's tokens (top-k copies) cross the MoE group, twice per MoE layer.
-        // The tp devices of a rank split its tokens between them (comm.ts expertAllToAllS).
-        const msg = (tokens * this.o.spec.hiddenSize * this.actBytes) / p.tp;
+      // As core/perf/step.ts communicationS: without attention DP every device holds all tokens and the experts'
+      // partial sums go out with the TP all-reduce, so no exchange of their own. With it, each rank's tokens cross
+      // the MoE group twice per MoE layer: by all-to-all (top-k copies; the tp devices of a rank split its tokens)
+      // when the experts are split by EP, by all-gather + reduce-scatter of every rank's tokens when by TP.
+      if (p.attentionDp > 1) {
+        const links = this.attnCtx.links;
+        const link = group <= links.devicesPerNode || !links.inter ? links.intra : links.inter;
+        const msg = tokens * this.o.spec.hiddenSize * this.actBytes;
+        const { link: bw, alpha } = this.eff;
         for (const g of this.moe)
           comm +=
             g.layers *
-            2 *
-            expertAllToAllS(msg, g.topK, group, this.attnCtx.links, this.eff.link, this.eff.alpha);
+            (p.moeEp > 1
+              ? 2 * expertAllToAllS(msg / p.tp, g.topK, group, links, bw, alpha)
+              : allGatherS(msg * p.attentionDp, group, link, bw, alpha) +
+                reduceScatterS(msg * p.attentionDp, group, link, bw, alpha));
       }
     }
     return stepTimes(this.attnCtx, shape, [this.eff], extra)[0]!.time_s + comm;
