@@ -131,7 +131,7 @@ interface Param {
 
 function get(t: CalibrationTable, p: Param): number {
   return p.scope.kind === 'class'
-    ? t.classes[p.scope.cls]![p.key]!
+    ? t.classes[p.scope.cls]![p.key]
     : t.engines[p.scope.engine]![p.key as EngineKey]!;
 }
 
@@ -273,7 +273,7 @@ export function fitCalibration(ds: Dataset, rounds = 3, log?: (s: string) => voi
       log,
     );
   }
-  for (const c of Object.values(t.classes)) for (const k of ALL_KEYS) c[k] = round3(c[k]!);
+  for (const c of Object.values(t.classes)) for (const k of ALL_KEYS) c[k] = round3(c[k]);
   for (const e of Object.values(t.engines)) for (const k of ENGINE_KEYS) e![k] = round3(e![k] ?? 0);
   // Unknown classes: Hopper's table (the most measured generation).
   t.classes['default'] = { ...t.classes['nvidia-hopper']! };

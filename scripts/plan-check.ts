@@ -23,7 +23,7 @@ import { median, planCheck, syntheticFraction, type MeasuredConfig } from '../sr
 import { checkMargin } from '../src/core/planner/limits.js';
 import { csvRecords } from '../src/validation/csv.js';
 import { efficiencyFor } from '../src/core/perf/efficiency.js';
-import { familyOf } from '../src/validation/measured.js';
+import { familyOf, relabelRecord } from '../src/validation/measured.js';
 import {
   predictRow,
   rowConcurrency,
@@ -46,59 +46,12 @@ export function rowGpus(r: ServingRow): number | null {
   return Number(r.prefill_num_workers) * group('prefill_') + Number(r.decode_num_workers) * group('decode_');
 }
 
-/** NVLink domain of a measured system (GB200/GB300 NVL72: 72 GPUs; the others: one 8-GPU node). */
-const DOMAIN: Record<string, number> = { gb200: 72, gb300: 72 };
-
 /**
- * An aggregated row that repeats a run under tp_size = tp · moe_tp (a TP group beyond one NVLink domain with both
- * expert splits above 1; TTFT and TPOT identical to the run it repeats) as that run: tp / moe_tp, moe_tp 1; the
- * same labelling of attention DP (adp64 moe_tp8 ep8 batch 2) as adp / moe_tp ranks of batch · moe_tp users, and
- * tp4 adp4 moe_ep16 beyond a node as the tp4 ep4 run of one rank.
- * The same reading as src/validation/measured.ts's relabel.
+ * An aggregated row that repeats a run under another labelling of its layout (tp_size = tp · moe_tp beyond one
+ * NVLink domain, and the same labelling of attention DP) as that run: the reading of src/validation/measured.ts,
+ * which the calibration uses too.
  */
-export function relabelRow(r: ServingRow): ServingRow {
-  const tp = n(r.tp_size, 1);
-  const moeTp = n(r.moe_tp_size, 1);
-  if (
-    r.mode === 'agg' &&
-    tp > (DOMAIN[r.system ?? ''] ?? 8) &&
-    moeTp > 1 &&
-    n(r.moe_ep_size, 1) > 1 &&
-    tp % moeTp === 0
-  )
-    return { ...r, tp_size: String(tp / moeTp), moe_tp_size: '1' };
-  const adp = n(r.attention_dp_size, 1);
-  if (
-    r.mode === 'agg' &&
-    tp === 1 &&
-    adp > (DOMAIN[r.system ?? ''] ?? 8) &&
-    moeTp > 1 &&
-    n(r.moe_ep_size, 1) > 1 &&
-    adp % moeTp === 0
-  )
-    return {
-      ...r,
-      attention_dp_size: String(adp / moeTp),
-      moe_tp_size: '1',
-      batch_size: String(n(r.batch_size, 1) * moeTp),
-    };
-  const ep = n(r.moe_ep_size, 1);
-  if (
-    r.mode === 'agg' &&
-    tp > 1 &&
-    adp > 1 &&
-    moeTp === 1 &&
-    ep === tp * adp &&
-    ep > (DOMAIN[r.system ?? ''] ?? 8)
-  )
-    return {
-      ...r,
-      attention_dp_size: '1',
-      moe_ep_size: String(adp),
-      batch_size: String(n(r.batch_size, 1) * adp),
-    };
-  return r;
-}
+export const relabelRow = (r: ServingRow): ServingRow => relabelRecord(r);
 
 /** Everything that makes a row's configuration (not its provenance, version or measurements). */
 const CONFIG_COLUMNS = [

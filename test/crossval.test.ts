@@ -279,7 +279,7 @@ describe('measured.csv rows', () => {
     expect(r.kvPrecision).toBe('fp8');
   });
 
-  it('a worker whose weights cannot fit its GPUs is read as the fewest doublings that hold them', () => {
+  it('a placeholder layout of all ones that cannot hold the model is read as the fewest doublings that do', () => {
     const rec = (model: string, system: string, precision: string) => ({
       id: 'x',
       silicon_data_source: 'silicon_concurrency=8',
@@ -302,15 +302,15 @@ describe('measured.csv rows', () => {
       const row = parseServingRow(r);
       return widenToFit(row, specOf(row.model)!, row.agg!);
     };
-    // DeepSeek-R1 at 8 bits, ~690 GB: 2 and 4 H200s (141 GB, 95%: 134 GB each) are too few, 8 hold 86 GB each;
-    // an MoE model widens as attention DP with its experts over all 8.
+    // DeepSeek-R1 at 8 bits, ~690 GB: 2 and 4 H200s (141 GB each, 172 GB of weights on each of 4) are too few,
+    // 8 hold 86 GB each; an MoE model widens as attention DP with its experts over all 8.
     expect(plan(rec('deepseek-ai/DeepSeek-R1', 'h200_sxm', 'fp8'))).toMatchObject({
       tp: 1,
       adp: 8,
       ep: 8,
       moeTp: 1,
     });
-    // Llama-3.1-70B at 16 bits, ~141 GB: over 95% of an 80 GB H100, ~71 GB on 2: a dense model widens its TP.
+    // Llama-3.1-70B at 16 bits, ~141 GB: more than an 80 GB H100, ~71 GB on 2: a dense model widens its TP.
     expect(plan(rec('meta-llama/Llama-3.1-70B-Instruct', 'h100_sxm', 'bf16'))).toMatchObject({
       tp: 2,
       adp: 1,

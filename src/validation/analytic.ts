@@ -11,6 +11,7 @@ import { stepOps, type Op, type StepShape } from '../core/perf/ops.js';
 import { steadyAgg, steadyDisagg, type StepFn } from '../core/perf/steady.js';
 import { timeOps, type StepContext } from '../core/perf/step.js';
 import { specOf, systemOf, type ServingRow, type WorkerPlan } from './measured.js';
+import { widenPlaceholder } from './serving-rows.js';
 
 /** Prompt chunk per step (vLLM V1, SGLang and TensorRT-LLM defaults on large GPUs: 8192 tokens). */
 const CHUNK = 8192;
@@ -127,26 +128,20 @@ function weightsPerGpu(spec: ModelSpec, w: Worker): number {
   return (l.total - expert) / w.plan.tp + expert / (w.plan.tp * w.plan.adp);
 }
 
-/** Share of a GPU's memory the weights can take at most (engines allocate up to 90–95% of it). */
-const WEIGHT_SHARE = 0.95;
-
 /**
- * A worker whose weights cannot fit its GPUs did not run as labelled (some rows name placeholders: DeepSeek-R1 at
- * 8 bits on one GPU). An assumption, not a measurement: it ran on the fewest doublings of its GPUs that hold the
- * weights, an MoE one as wide EP (attention DP over the GPUs, experts spread over all), a dense one as wider TP.
+ * A worker labelled with a placeholder layout of all ones that cannot hold the model (DeepSeek-R1 at 8 bits on one
+ * GB200) is read as the simulator reads it (serving-rows.ts widenPlaceholder): the smallest power-of-two group that
+ * holds a request, attention DP with EP over every GPU for MoE, TP for dense. An assumption, not a measurement.
  */
 export function widenToFit(row: ServingRow, spec: ModelSpec, plan: WorkerPlan): WorkerPlan {
-  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
-  let p = plan;
-  for (let i = 0; i < 7; i++) {
-    const w = makeWorker(row, spec, p);
-    if (weightsPerGpu(spec, w) <= WEIGHT_SHARE * w.ctx.hw.visibleMemoryBytes) break;
-    const gpus = 2 * p.tp * p.adp;
-    p = moe
-      ? { ...p, adp: gpus / p.tp, ep: gpus, moeTp: 1, batch: null }
-      : { ...p, tp: 2 * p.tp, moeTp: 2 * p.tp };
-  }
-  return p;
+  const q = widenPlaceholder(
+    { tp: plan.tp, pp: 1, attentionDp: plan.adp, moeTp: plan.moeTp, moeEp: plan.ep },
+    spec,
+    systemOf(row.system).hw,
+    { precision: row.precision, kvPrecision: row.kvPrecision, engine: row.engine, tokens: row.isl + row.osl },
+  );
+  if (q.tp === plan.tp && q.attentionDp === plan.adp) return plan;
+  return { ...plan, tp: q.tp, adp: q.attentionDp, moeTp: q.moeTp, ep: q.moeEp, batch: null };
 }
 
 /**

@@ -138,6 +138,25 @@ function relabel(w: WorkerPlan, nvlinkDomain: number): WorkerPlan {
   return w;
 }
 
+/**
+ * An aggregated record with its layout read as relabel reads it, the degrees written back (the planner check
+ * counts GPUs and configurations from the records); other records as they are.
+ */
+export function relabelRecord(r: Record<string, string>): Record<string, string> {
+  if (r['mode'] === 'disagg') return r;
+  const w = worker(r, '', int(r['batch_size'], 1));
+  const x = relabel(w, SYSTEMS[r['system'] ?? '']?.nvlinkDomain ?? 8);
+  if (x === w) return r;
+  return {
+    ...r,
+    tp_size: String(x.tp),
+    attention_dp_size: String(x.adp),
+    moe_tp_size: String(x.moeTp),
+    moe_ep_size: String(x.ep),
+    batch_size: x.batch === w.batch ? r['batch_size']! : String(x.batch),
+  };
+}
+
 export function parseServingRow(r: Record<string, string>): ServingRow {
   const engine = r['backend'] as EngineId;
   if (!['vllm', 'sglang', 'trtllm'].includes(engine)) throw new Error(`unknown backend '${r['backend']}'`);

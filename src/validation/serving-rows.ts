@@ -170,7 +170,7 @@ const isOne = (p: ServingPlan) => p.tp === 1 && p.attentionDp === 1 && p.moeEp =
  * (DeepSeek-R1 on one GB200): it becomes the smallest power-of-two group that holds a request, in the layout such
  * deployments use: attention DP with expert parallel over every GPU (MoE), tensor parallel (dense).
  */
-function widenPlaceholder(
+export function widenPlaceholder(
   p: ServingPlan,
   spec: ModelSpec,
   hw: HardwareSpec,

@@ -57,7 +57,12 @@ export function peakFlops(ctx: StepContext, kind: Op['kind']): number {
 }
 
 function linkFor(ctx: StepContext, group: number): Link {
-  return group <= ctx.links.devicesPerNode || !ctx.links.inter ? ctx.links.intra : ctx.links.inter;
+  return linkOf(ctx.links, group);
+}
+
+/** The link a collective over `group` devices crosses: inside a node, or across nodes. */
+function linkOf(links: Links, group: number): Link {
+  return group <= links.devicesPerNode || !links.inter ? links.intra : links.inter;
 }
 
 /**
@@ -66,6 +71,27 @@ function linkFor(ctx: StepContext, group: number): Link {
  * K/V (cp − 1 sends per layer), PP sends. Under attention DP the MoE layer spans tp · adp devices: tokens go there
  * by all-to-all (experts split by EP) or all-gather + reduce-scatter (experts split by TP).
  */
+/**
+ * One MoE layer's token exchange under attention DP, over the tp · adp devices the experts span, each rank holding
+ * `rankBytes` of tokens: dispatch and combine by all-to-all of the top-k copies when the experts are split by EP
+ * (the tp devices of a rank split its tokens), all-gather + reduce-scatter of every rank's tokens when by TP. The
+ * analytical step (communicationS) and the simulator (core/serving/step-time.ts) both time it here.
+ */
+export function moeExchangeS(
+  links: Links,
+  rankBytes: number,
+  o: { tp: number; adp: number; ep: number; topK: number },
+  eff: Efficiency,
+): number {
+  const group = o.tp * o.adp;
+  if (o.ep > 1) return 2 * expertAllToAllS(rankBytes / o.tp, o.topK, group, links, eff.link, eff.alpha);
+  const link = linkOf(links, group);
+  const all = rankBytes * o.adp;
+  return (
+    allGatherS(all, group, link, eff.link, eff.alpha) + reduceScatterS(all, group, link, eff.link, eff.alpha)
+  );
+}
+
 export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficiency): number {
   const { pp } = ctx.plan;
   const tp = shape.tp;
@@ -97,14 +123,7 @@ export function communicationS(ctx: StepContext, shape: StepShape, eff: Efficien
     // Serving shapes (moeTp given): experts span the tp · adp devices of the worker; with adp = 1 every device
     // holds all tokens and its experts' partial sums go out with the TP all-reduce, so no extra exchange.
     if (moe && adp > 1) {
-      const group = tp * adp;
-      const link = linkFor(ctx, group);
-      t +=
-        layers *
-        (ep > 1
-          ? 2 * expertAllToAllS(msg / tp, topK, group, ctx.links, eff.link, eff.alpha)
-          : allGatherS(msg * adp, group, link, eff.link, eff.alpha) +
-            reduceScatterS(msg * adp, group, link, eff.link, eff.alpha));
+      t += layers * moeExchangeS(ctx.links, msg, { tp, adp, ep, topK }, eff);
     } else if (ep > 1 && moe && shape.moeTp === undefined) {
       t += layers * 2 * allToAllS(msg * topK, ep, linkFor(ctx, tp * ep), eff.link, eff.alpha);
     }

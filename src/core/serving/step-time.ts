@@ -19,11 +19,10 @@
  */
 import type { ModelSpec } from '../arch/spec.js';
 import { hardwareClass, type HardwareSpec } from '../hardware/spec.js';
-import { allGatherS, expertAllToAllS, reduceScatterS } from '../perf/comm.js';
 import { efficiencyFor, IDEAL, type Efficiency } from '../perf/efficiency.js';
 import { stepContext } from '../perf/latency.js';
 import { stepOps, type Op, type Segment, type StepShape } from '../perf/ops.js';
-import { stepTimes, type Links, type StepContext } from '../perf/step.js';
+import { moeExchangeS, stepTimes, type Links, type StepContext } from '../perf/step.js';
 
 /** One engine replica's layout, in the measured data's terms. */
 export interface ServingPlan {
@@ -158,23 +157,13 @@ export class StepTimer {
       extra = stepOps(this.moeCtx.spec, this.moeCtx.layout, moeShape).filter(
         (op) => op.category === 'experts' || op.category === 'router',
       );
-      const group = p.moeTp * p.moeEp;
-      // As core/perf/step.ts communicationS: without attention DP every device holds all tokens and the experts'
-      // partial sums go out with the TP all-reduce, so no exchange of their own. With it, each rank's tokens cross
-      // the MoE group twice per MoE layer: by all-to-all (top-k copies; the tp devices of a rank split its tokens)
-      // when the experts are split by EP, by all-gather + reduce-scatter of every rank's tokens when by TP.
+      // As the analytical step: without attention DP every device holds all tokens and the experts' partial sums
+      // go out with the TP all-reduce, so no exchange of their own; with it, core/perf's moeExchangeS.
       if (p.attentionDp > 1) {
-        const links = this.attnCtx.links;
-        const link = group <= links.devicesPerNode || !links.inter ? links.intra : links.inter;
         const msg = tokens * this.o.spec.hiddenSize * this.actBytes;
-        const { link: bw, alpha } = this.eff;
+        const o = { tp: p.tp, adp: p.attentionDp, ep: p.moeEp };
         for (const g of this.moe)
-          comm +=
-            g.layers *
-            (p.moeEp > 1
-              ? 2 * expertAllToAllS(msg / p.tp, g.topK, group, links, bw, alpha)
-              : allGatherS(msg * p.attentionDp, group, link, bw, alpha) +
-                reduceScatterS(msg * p.attentionDp, group, link, bw, alpha));
+          comm += g.layers * moeExchangeS(this.attnCtx.links, msg, { ...o, topK: g.topK }, this.eff);
       }
     }
     return stepTimes(this.attnCtx, shape, [this.eff], extra)[0]!.time_s + comm;
