@@ -74,10 +74,16 @@ describe('simulate --hardware-profile', () => {
   });
 
   it('two users in lockstep: both prompts in one step, then decodes of two, each 2 ms + 2 · 0.5 ms', async () => {
-    const j = JSON.parse((await simulate(profileFile(PROFILE), 2)).out);
+    const j = JSON.parse((await simulate(profileFile(PROFILE), 2, '--wave-share', '1')).out);
     expect(j.ttft_ms).toBeCloseTo(3, 9);
     expect(j.tpot_ms).toBeCloseTo(3, 9);
     expect(j.output_tokens_per_s).toBeCloseTo((2 * 9) / (9 * 3e-3), 6); // 666.7
+  });
+
+  it('a wave share outside 0..1 is refused, naming the flag', async () => {
+    const r = await simulate(profileFile(PROFILE), 2, '--wave-share', '1.5');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/--wave-share must be a number from 0 to 1/);
   });
 
   it('refuses a bad profile, naming the key, and a profile beside --gpu or another precision', async () => {

@@ -13,8 +13,10 @@
  *   gemm_quant_mode (fp8 / fp8_block → fp8, nvfp4, int4_wo → int4-g32, empty → bf16); KV cache fp8 with fp8/fp4
  *   weights for every engine (TensorRT-LLM's default; the InferenceX recipes of vLLM and SGLang pass
  *   --kv-cache-dtype fp8), else bf16 — as measured.ts reads the rows the calibration is fitted on.
- * - workload: a closed loop of N users at fixed ISL/OSL. It runs 3·N requests and leaves the first N out: they all
- *   arrive at once, which a benchmark of many more requests dilutes. More than 256 users on one simulated rank are
+ * - layout labels: an aggregated row labelled tp_size = tp · moe_tp beyond one NVLink domain is read as the run it
+ *   repeats (measured.ts relabelRecord), as the calibration reads it.
+ * - workload: a closed loop of N users at fixed ISL/OSL, started in the engine's calibrated waves
+ *   (core/serving/stagger.ts). It runs 3·N requests and leaves the first N out (the start). More than 256 users on one simulated rank are
  *   simulated as 256 or fewer, each standing for batch_scale identical users (ServingInput.batchScale).
  * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
  *   the deployment raised it); a placeholder layout of all ones that cannot hold the weights is widened
@@ -34,6 +36,7 @@ import { kvCapacity } from '../core/serving/capacity.js';
 import { engineDefaults } from '../core/serving/engines.js';
 import { estimateEfficiency, StepTimer, type StepTimeOptions } from '../core/serving/step-time.js';
 import { kvElementBytes } from '../core/numerics/formats.js';
+import { relabelRecord } from './measured.js';
 import {
   NoKvError,
   simulateServing,
@@ -283,7 +286,8 @@ function fitting(input: ServingInput) {
 }
 
 /** The serving simulation a row describes (see the mapping above). */
-export function rowInput(row: ServingRow, options: PredictRowOptions = {}): ServingInput {
+export function rowInput(labelled: ServingRow, options: PredictRowOptions = {}): ServingInput {
+  const row = relabelRecord(labelled);
   const spec = rowModel(row.model_path ?? '');
   const { hw, links } = rowHardware(row.system ?? '');
   const engine = row.backend as EngineId;

@@ -63,6 +63,7 @@ interface Opts {
   trace?: string;
   numRequests?: number;
   warmup: number;
+  waveShare?: number;
   sloTtftMs?: number;
   sloTpotMs?: number;
   seed: number;
@@ -248,6 +249,15 @@ function resolveDevice(o: Opts): {
   };
 }
 
+function share(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !(n >= 0 && n <= 1))
+      throw new InvalidArgumentError(`${name} must be a number from 0 to 1 (got '${v}')`);
+    return n;
+  };
+}
+
 export function registerSimulate(program: Command): void {
   const par = (name: string) => int(name, 1, LIMITS.parallel);
   program
@@ -303,6 +313,11 @@ export function registerSimulate(program: Command): void {
       int('--num-requests', 1, 2_000_000),
     )
     .option('--warmup <n>', 'first requests left out of the figures', int('--warmup', 0, 2_000_000), 0)
+    .option(
+      '--wave-share <x>',
+      'closed loop: share of the users that start together, 0 (all apart) to 1 (lockstep); default calibrated',
+      share('--wave-share'),
+    )
     .option('--slo-ttft-ms <x>', 'goodput: TTFT limit', positive('--slo-ttft-ms'))
     .option('--slo-tpot-ms <y>', 'goodput: TPOT limit', positive('--slo-tpot-ms'))
     .option('--seed <s>', 'seed of the length and arrival draws', int('--seed', 0, 2 ** 31), 0)
@@ -367,6 +382,7 @@ export function registerSimulate(program: Command): void {
         batchScale: o.batchScale,
         workload: w,
         warmup: o.warmup,
+        waveShare: o.waveShare,
         slo: {
           ...(o.sloTtftMs ? { ttftS: o.sloTtftMs / 1e3 } : {}),
           ...(o.sloTpotMs ? { tpotS: o.sloTpotMs / 1e3 } : {}),

@@ -63,7 +63,7 @@ function waitS(burst: number, users: number, rho: number, s: number, sWave = s):
  * their prompts take a small share x of the cycle; when the wave's prompts take long, users leave the prefill one
  * by one, decode apart, and the wave disperses: burst · h / (h + x).
  */
-function waveShare(burst: number, half: number, x: number): number {
+export function waveShare(burst: number, half: number, x: number): number {
   return half > 0 ? (burst * half) / (half + x) : burst;
 }
 

@@ -16,10 +16,11 @@ import type { Links } from '../perf/step.js';
 import { kvCapacity } from './capacity.js';
 import { engineDefaults, type EngineConfig, type EngineId } from './engines.js';
 import { servingMetrics, type ServingMetrics, type Slo } from './metrics.js';
-import { maxLength } from './rng.js';
+import { maxLength, meanLength } from './rng.js';
+import { closedLoopStarts, cycleOf, startingWave, type CycleInput } from './stagger.js';
 import { simulate, type InstanceSpec, type Role } from './sim.js';
 import { estimateEfficiency, StepTimer, type ServingPlan, type StepTimeOptions } from './step-time.js';
-import { checkWorkload, materialise, type Workload } from './workload.js';
+import { checkWorkload, materialise, type TraceRequest, type Workload } from './workload.js';
 
 export { ENGINE_IDS, type EngineId, type EngineConfig } from './engines.js';
 export type { ServingPlan } from './step-time.js';
@@ -64,6 +65,11 @@ export interface ServingInput {
   batchScale?: number;
   workload: Workload;
   slo?: Slo;
+  /**
+   * Closed loop: share of the users that start together (1: all at once, in lockstep); default the calibrated
+   * wave share (stagger.ts).
+   */
+  waveShare?: number;
   /** Requests at the start left out of the figures (a closed loop's first wave arrives all at once). */
   warmup?: number;
   links?: Links;
@@ -136,6 +142,8 @@ export function simulateServing(i: ServingInput): ServingResult {
   const kvBytes = kvElementBytes(i.kvPrecision);
   if (kvBytes === null) throw new InputError(`unknown kv precision '${i.kvPrecision}'`);
   checkWorkload(i.workload, SERVING_LIMITS.requests);
+  if (i.waveShare !== undefined && !(i.waveShare >= 0 && i.waveShare <= 1))
+    throw new InputError(`wave_share must be from 0 to 1 (got ${i.waveShare})`);
   if (i.batchScale !== undefined && !(Number.isInteger(i.batchScale) && i.batchScale >= 1))
     throw new InputError(`batch_scale must be a positive integer (got ${i.batchScale})`);
   const requests = materialise(i.workload);
@@ -215,15 +223,20 @@ export function simulateServing(i: ServingInput): ServingResult {
         });
     }
     const transferS = i.disagg ? kvTransfer(i, kvBytes) : undefined;
+    const users =
+      i.workload.kind === 'closed'
+        ? i.workload.users
+        : i.workload.kind === 'trace'
+          ? (i.workload.users ?? null)
+          : null;
+    const starts =
+      users === null ? undefined : userStarts(i, users, eff, instances, timers, transferS);
     const sim = simulate({
       instances,
       requests,
-      users:
-        i.workload.kind === 'closed'
-          ? i.workload.users
-          : i.workload.kind === 'trace'
-            ? (i.workload.users ?? null)
-            : null,
+      users,
+      starts,
+      entryDelayS: eff.requestS,
       transferS,
       exact: i.exact,
       collectGaps: i.itl ?? true,
@@ -326,6 +339,62 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
   const d = i.disagg!;
   const lanes = Math.min(gpusOf(d.prefill.plan), gpusOf(d.decode.plan));
   return kvTransferS(i.spec, kvBytes, lanes, i.kvLink ?? i.links?.inter);
+}
+
+/**
+ * Start times of a closed loop's users (stagger.ts): the calibrated wave share together at 0, the others spread
+ * over one cycle estimated from the step times at the workload's mean lengths. `waveShare` overrides the share.
+ */
+function userStarts(
+  i: ServingInput,
+  users: number,
+  eff: Efficiency,
+  instances: InstanceSpec[],
+  timers: StepTimer[],
+  transferS: ((input: number) => number) | undefined,
+): number[] {
+  const w = i.workload;
+  const isl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'input') : meanLength(w.input));
+  const osl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'output') : meanLength(w.output));
+  const entry = instances.filter((s) => s.role !== 'decode');
+  const decode = instances.find((s) => s.role !== 'prefill')!;
+  let ranks = 0;
+  for (const s of entry) ranks += s.ranks ?? s.plan.attentionDp;
+  const perRank = Math.max(1, Math.round(users / Math.max(1, ranks)));
+  const at = (s: InstanceSpec) => timers[instances.indexOf(s)]!;
+  const all = (s: InstanceSpec, tokens: number) => tokens * s.plan.attentionDp;
+  const time = (s: InstanceSpec, decodes: number, context: number, prompt: number) =>
+    (s.timeScale ?? 1) *
+    at(s).time(
+      {
+        prefill: prompt > 0 ? [{ tokens: prompt, context: 0 }] : [],
+        decodes,
+        decodeContext: decodes * context,
+      },
+      all(s, decodes + prompt),
+    );
+  const first = entry[0]!;
+  const c: CycleInput = {
+    users: perRank,
+    isl,
+    osl,
+    chunk: first.engine.maxStepTokens,
+    transferS: transferS?.(isl),
+    // aggregated: one rank's steps; disaggregated: prompts alone on a prefill worker, decodes on a decode worker
+    step: (d, ctx, p) =>
+      first === decode ? time(first, d, ctx, p) : p > 0 ? time(first, 0, 0, p) : time(decode, d, ctx, 0),
+  };
+  const wave =
+    i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c) : eff.burst);
+  return closedLoopStarts(Math.min(users, maxUsers(w)), wave, cycleOf(c).cycleS);
+}
+
+const maxUsers = (w: Workload) => (w.kind === 'trace' ? w.requests.length : w.numRequests);
+
+function meanOf(rs: readonly TraceRequest[], k: 'input' | 'output'): number {
+  let s = 0;
+  for (const r of rs) s += r[k];
+  return rs.length ? s / rs.length : 1;
 }
 
 function explainServing(

@@ -34,6 +34,13 @@ export interface SimOptions {
   users: number | null;
   /** KV transfer time of a request from its prefill to its decode worker (disaggregated). */
   transferS?: (input: number) => number;
+  /**
+   * Closed loop: when each of the first `users` requests is sent (s, default all at 0). Users that start apart stay
+   * apart while their requests take equal time, as a benchmark's users drift apart after its first wave.
+   */
+  starts?: readonly number[];
+  /** Time from a request's send to its arrival in the engine's queue (s): the front end's fixed latency. */
+  entryDelayS?: number;
   /** Step by step at exact contexts (the reference the fast path is tested against). */
   exact?: boolean;
   collectGaps?: boolean;
@@ -88,7 +95,7 @@ class Instance {
   }
 }
 
-/** A binary min-heap of (time, request) for KV transfers in flight. */
+/** A binary min-heap of (time, request), ties in request order (first sent, first served). */
 class Heap {
   private readonly t: number[] = [];
   private readonly r: number[] = [];
@@ -106,7 +113,7 @@ class Heap {
     r.push(req);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (t[p]! <= t[i]!) break;
+      if (t[p]! < t[i]! || (t[p] === t[i] && r[p]! < r[i]!)) break;
       [t[p], t[i]] = [t[i]!, t[p]!];
       [r[p], r[i]] = [r[i]!, r[p]!];
       i = p;
@@ -126,8 +133,8 @@ class Heap {
         const a = 2 * i + 1;
         const b = a + 1;
         let m = i;
-        if (a < t.length && t[a]! < t[m]!) m = a;
-        if (b < t.length && t[b]! < t[m]!) m = b;
+        if (a < t.length && (t[a]! < t[m]! || (t[a] === t[m] && r[a]! < r[m]!))) m = a;
+        if (b < t.length && (t[b]! < t[m]! || (t[b] === t[m] && r[b]! < r[m]!))) m = b;
         if (m === i) break;
         [t[m], t[i]] = [t[i]!, t[m]!];
         [r[m], r[i]] = [r[i]!, r[m]!];
@@ -151,6 +158,9 @@ export function simulate(o: SimOptions): SimResult {
   const decoders = inst.filter((i) => i.spec.role === 'decode');
   const gaps = o.collectGaps ? new GapLog() : null;
   const transfers = new Heap();
+  /** Requests sent but not yet through the front end (entryDelayS), or closed-loop users not yet started. */
+  const entering = new Heap();
+  const delay = o.entryDelayS ?? 0;
   let issued = 0;
   let finished = 0;
   let steps = 0;
@@ -167,16 +177,18 @@ export function simulate(o: SimOptions): SimResult {
     R.rank[r] = k;
     i.ranks[k]!.enqueue(r);
   };
-  const issue = (t: number): void => {
+  /** Send the next request at time `t` (now: the simulation's clock); it enters the engine at t + delay. */
+  const issue = (t: number, now: number): void => {
     const r = issued++;
     if (o.users !== null) R.arrival[r] = t;
-    dispatch(r, entry);
+    if (t + delay > now) entering.push(t + delay, r);
+    else dispatch(r, entry);
   };
   const finish = (r: number, t: number): void => {
     R.finish[r] = t;
     finished++;
     if (o.onProgress && (finished & 255) === 0) o.onProgress(finished, M);
-    if (o.users !== null && issued < M) issue(t);
+    if (o.users !== null && issued < M) issue(t, t);
   };
 
   /** Apply the pending work of an instance that ends at t. */
@@ -344,10 +356,11 @@ export function simulate(o: SimOptions): SimResult {
   let t = 0;
   if (o.users !== null) {
     const first = Math.min(o.users, M);
-    for (let i = 0; i < first; i++) issue(0);
+    for (let i = 0; i < first; i++) issue(o.starts?.[i] ?? 0, 0);
   }
   for (;;) {
-    if (o.users === null) while (issued < M && R.arrival[issued]! <= t) issue(R.arrival[issued]!);
+    if (o.users === null) while (issued < M && R.arrival[issued]! <= t) issue(R.arrival[issued]!, t);
+    while (entering.size && entering.top() <= t) dispatch(entering.pop(), entry);
     while (transfers.size && transfers.top() <= t) {
       const r = transfers.pop();
       // the first token reaches the client when a decode worker takes the request in (Rank.admitFirst)
@@ -363,13 +376,13 @@ export function simulate(o: SimOptions): SimResult {
     const nextArrival = o.users === null && issued < M ? R.arrival[issued]! : Infinity;
     if (!o.exact) {
       for (const ins of planned) {
-        let cutoff = Math.min(nextArrival, transfers.top());
+        let cutoff = Math.min(nextArrival, transfers.top(), entering.top());
         for (const other of inst)
           if (other !== ins && !Number.isNaN(other.busyUntil)) cutoff = Math.min(cutoff, other.busyUntil);
         extend(ins, cutoff);
       }
     }
-    let tn = Math.min(nextArrival, transfers.top());
+    let tn = Math.min(nextArrival, transfers.top(), entering.top());
     for (const ins of inst) if (!Number.isNaN(ins.busyUntil)) tn = Math.min(tn, ins.busyUntil);
     if (tn === Infinity) break;
     t = tn;

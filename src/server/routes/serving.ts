@@ -84,6 +84,12 @@ export const simulateBody = z
       .describe('trace text: vLLM bench JSON, Mooncake JSONL, Azure CSV, "t in out"'),
     num_requests: z.number().int().min(1).max(SERVING_API_LIMITS.requests).optional(),
     warmup: z.number().int().min(0).max(SERVING_API_LIMITS.requests).default(0),
+    wave_share: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('closed loop: share of the users that start together (1: lockstep); default calibrated'),
     slo_ttft_ms: z.number().positive().optional(),
     slo_tpot_ms: z.number().positive().optional(),
     seed: z
@@ -175,6 +181,7 @@ async function simulate(ctx: AppContext, b: Body, explain: boolean) {
     batchScale: b.batch_scale,
     workload: workload(b),
     warmup: b.warmup,
+    waveShare: b.wave_share,
     slo: {
       ...(b.slo_ttft_ms ? { ttftS: b.slo_ttft_ms / 1e3 } : {}),
       ...(b.slo_tpot_ms ? { tpotS: b.slo_tpot_ms / 1e3 } : {}),

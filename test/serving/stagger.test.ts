@@ -1,0 +1,106 @@
+/**
+ * How a closed loop's users start (core/serving/stagger.ts) and the front end's fixed delay (sim.ts entryDelayS),
+ * worked by hand.
+ */
+import { describe, expect, it } from 'vitest';
+import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
+import { efficiencyFor } from '../../src/core/perf/efficiency.js';
+import { simulateServing, type ServingInput } from '../../src/core/serving/index.js';
+import { closedLoopStarts, cycleOf, startingWave } from '../../src/core/serving/stagger.js';
+
+describe('closed-loop start times', () => {
+  it('waves of round(share · users), evenly over the cycle', () => {
+    expect(closedLoopStarts(6, 0.5, 12)).toEqual([0, 0, 0, 6, 6, 6]);
+    // 0.3 · 5 = 1.5 → waves of 2: three waves at 0, 10/3, 20/3
+    const s = closedLoopStarts(5, 0.3, 10);
+    expect(s.slice(0, 2)).toEqual([0, 0]);
+    expect(s[2]).toBeCloseTo(10 / 3, 12);
+    expect(s[3]).toBeCloseTo(10 / 3, 12);
+    expect(s[4]).toBeCloseTo(20 / 3, 12);
+  });
+
+  it('share 0: every user apart; share 1: all at once (lockstep)', () => {
+    expect(closedLoopStarts(4, 0, 8)).toEqual([0, 2, 4, 6]);
+    expect(closedLoopStarts(5, 1, 10)).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
+describe('the cycle a user takes', () => {
+  // A step costs 1 + decodes + prompt/100 (s): 4 users, 200-token prompts in chunks of 100, 11 output tokens.
+  const c = {
+    users: 4,
+    isl: 200,
+    osl: 11,
+    chunk: 100,
+    step: (d: number, _ctx: number, p: number) => 1 + d + p / 100,
+  };
+
+  it('its prompt in chunks beside the others, its decodes, and the others prompts once each', () => {
+    // decode step of 4: 5; a prompt adds 2 chunks · 1 = 2; own prompt 2 · (1 + 3 + 1) = 10;
+    // cycle 10 + 10 · 5 + 3 · 2 = 66
+    expect(cycleOf(c)).toEqual({ cycleS: 66, promptS: 2, decodeS: 5 });
+    expect(cycleOf({ ...c, transferS: 4 }).cycleS).toBe(70);
+  });
+
+  it('the wave share falls with the share of the cycle a wave of prompts takes', () => {
+    // x = users · promptS / (osl − 1) / decodeS = 4 · 2 / 10 / 5 = 0.16; 0.4 · 1 / (1 + 0.16)
+    expect(startingWave(0.4, 1, c)).toBeCloseTo(0.4 / 1.16, 12);
+    // without a decay the calibrated burst itself
+    expect(startingWave(0.4, 0, c)).toBe(0.4);
+  });
+});
+
+describe('the simulator with the starts and the front end', () => {
+  const spec = modelSpec(findModel('meta-llama/Llama-3.1-8B'));
+  const hw = hardwareSpec(findDevice('h100'));
+  const eff = efficiencyFor('nvidia-hopper', 'vllm');
+  const input = (over: Partial<ServingInput>): ServingInput => ({
+    spec,
+    hw,
+    precision: 'bf16',
+    kvPrecision: 'bf16',
+    engine: 'vllm',
+    agg: { plan: { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 }, workers: 1 },
+    workload: {
+      kind: 'closed',
+      users: 8,
+      numRequests: 32,
+      input: { kind: 'fixed', value: 2048 },
+      output: { kind: 'fixed', value: 64 },
+      seed: 1,
+    },
+    warmup: 8,
+    ideal: false,
+    ...over,
+  });
+
+  it('a request enters the queue requestS after it is sent: one user sees exactly that much more TTFT', () => {
+    const one = (requestS: number) =>
+      simulateServing(
+        input({
+          efficiency: { ...eff, requestS },
+          workload: { ...(input({}).workload as { kind: 'closed' }), users: 1, numRequests: 4 },
+          warmup: 0,
+        }),
+      ).estimate;
+    const a = one(0);
+    const b = one(0.05);
+    expect(b.ttft_s.p50 - a.ttft_s.p50).toBeCloseTo(0.05, 9);
+    expect(b.tpot_s.p50).toBeCloseTo(a.tpot_s.p50, 12);
+    expect(b.queue_s.p50 - a.queue_s.p50).toBeCloseTo(0.05, 9);
+  });
+
+  it('users apart wait less for their first token than users in lockstep, and decode beside others prompts', () => {
+    const e = { ...eff, requestS: 0 };
+    const lock = simulateServing(input({ efficiency: e, waveShare: 1 })).estimate;
+    const apart = simulateServing(input({ efficiency: e, waveShare: 0 })).estimate;
+    // in lockstep the eight 2k prompts share steps of 8k tokens: the median user waits for most of them
+    expect(apart.ttft_s.p50).toBeLessThan(lock.ttft_s.p50 / 1.5);
+    // apart, the prompts land in the others' decode steps (short answers here: 64 tokens) instead of in two steps
+    expect(apart.tpot_s.p50).toBeGreaterThan(lock.tpot_s.p50);
+  });
+
+  it('a wave share outside 0..1 is refused', () => {
+    expect(() => simulateServing(input({ waveShare: 1.5 }))).toThrow(/wave_share must be from 0 to 1/);
+  });
+});
