@@ -249,7 +249,24 @@ function prefillWorkersFor(
   return Math.max(1, Math.ceil((rate * tp) / (0.8 * prefill.attentionDp)));
 }
 
-/** Decode workers a row leaves unstated: the fewest whose KV cache holds every user's prompt and output. */
+/** Users one decode rank runs at most where the row does not say (the engines' batch defaults are 256–512). */
+const MAX_RANK_USERS = 256;
+
+/**
+ * A decode worker the row leaves unstated, of an MoE model with expert parallelism and no attention DP, is read as
+ * the wide-EP recipes of TensorRT-LLM and SGLang deploy it: attention data-parallel over its GPUs (as the
+ * calibration reads it, validation/analytic.ts inferDecode). An assumption, not a measurement.
+ */
+function wideEpDecode(p: ServingPlan, spec: ModelSpec): ServingPlan {
+  const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
+  if (!moe || p.moeEp <= 1 || p.attentionDp !== 1 || p.tp === 1) return p;
+  return { ...p, tp: 1, attentionDp: p.tp };
+}
+
+/**
+ * Decode workers a row leaves unstated: the fewest whose KV cache holds every user's prompt and output (and, in
+ * rowInput, whose ranks run at most MAX_RANK_USERS users each).
+ */
 function decodeWorkersFor(
   decode: ServingPlan,
   o: {
@@ -305,7 +322,8 @@ export function rowInput(labelled: ServingRow, options: PredictRowOptions = {}):
   const plan = (prefix: string) => widenPlaceholder(rowPlan(row, prefix, spec), spec, hw, fmt);
   const agg = disagg ? null : plan('');
   const prefill = disagg ? plan('prefill_') : null;
-  const decode = disagg ? plan('decode_') : null;
+  const statedDecode = int(row, 'decode_num_workers', 0) > 0;
+  const decode = disagg ? (statedDecode ? plan('decode_') : wideEpDecode(plan('decode_'), spec)) : null;
   // Symmetric attention-DP ranks and decode workers: simulate one decode rank's share of the users; the prefill
   // workers that serve all ranks are shared by them (their steps stretched when they have less capacity).
   const dp = (agg ?? decode)!.attentionDp;
@@ -313,7 +331,10 @@ export function rowInput(labelled: ServingRow, options: PredictRowOptions = {}):
   const decodeWorkers = !decode
     ? 1
     : int(row, 'decode_num_workers', 0) ||
-      decodeWorkersFor(decode, { spec, hw, precision, kvPrecision, engine, users, isl, osl });
+      Math.max(
+        decodeWorkersFor(decode, { spec, hw, precision, kvPrecision, engine, users, isl, osl }),
+        Math.ceil(users / (decode.attentionDp * MAX_RANK_USERS)),
+      );
   const ranks = dp * decodeWorkers;
   const share = Math.max(1, Math.round(users / ranks));
   // Disaggregated: the prefill ranks per decode rank decide who queues. One decode rank and round(ratio) prefill

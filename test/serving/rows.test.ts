@@ -104,6 +104,47 @@ describe('row → simulation', () => {
     expect(i.batchScale).toBe(7);
   });
 
+  it('unstated decode workers of an MoE model with EP: attention DP over the worker, ≤ 256 users a rank', () => {
+    const row = {
+      ...aggR1,
+      mode: 'disagg',
+      silicon_data_source: src(4096),
+      tp_size: '',
+      attention_dp_size: '',
+      prefill_num_workers: '',
+      prefill_tp_size: '8',
+      prefill_attention_dp_size: '1',
+      prefill_moe_tp_size: '1',
+      prefill_moe_ep_size: '8',
+      decode_num_workers: '',
+      decode_tp_size: '8',
+      decode_attention_dp_size: '1',
+      decode_moe_tp_size: '1',
+      decode_moe_ep_size: '8',
+    };
+    const i = rowInput(row);
+    // tp8 ep8 read as the wide-EP recipe: 8 attention-DP ranks of tp 1, the experts over the same 8 GPUs
+    expect(i.disagg!.decode.plan).toEqual({ tp: 1, pp: 1, attentionDp: 8, moeTp: 1, moeEp: 8 });
+    // 4096 users need ceil(4096 / (8 · 256)) = 2 workers at least, so a rank runs at most 256 users
+    const perRank = (i.workload as { users: number }).users / i.disagg!.decode.simulatedRanks!;
+    expect(perRank * (i.batchScale ?? 1)).toBeLessThanOrEqual(256);
+    // stated workers are taken as they are: tp8 attention over one worker
+    const stated = rowInput({ ...row, decode_num_workers: '1', prefill_num_workers: '1' });
+    expect(stated.disagg!.decode.plan).toEqual({ tp: 8, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 8 });
+  });
+
+  it('tp_size = tp · moe_tp beyond one node is read as the run it repeats, as the calibration reads it', () => {
+    // tp16 moe_tp4 ep4 on 8-GPU B200 nodes: the tp4 moe_tp1 ep4 run (measured.ts relabel)
+    const i = rowInput({
+      ...aggR1,
+      tp_size: '16',
+      attention_dp_size: '1',
+      moe_tp_size: '4',
+      moe_ep_size: '4',
+    });
+    expect(i.agg!.plan).toEqual({ tp: 4, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 4 });
+  });
+
   it('concurrency without silicon_concurrency', () => {
     expect(
       rowConcurrency({ ...aggQwen, silicon_data_source: 'x', batch_size: '28', attention_dp_size: '2' }),

@@ -79,7 +79,14 @@ describe('the simulator with the starts and the front end', () => {
       simulateServing(
         input({
           efficiency: { ...eff, requestS },
-          workload: { ...(input({}).workload as { kind: 'closed' }), users: 1, numRequests: 4 },
+          workload: {
+            kind: 'closed',
+            users: 1,
+            numRequests: 4,
+            input: { kind: 'fixed', value: 2048 },
+            output: { kind: 'fixed', value: 64 },
+            seed: 1,
+          },
           warmup: 0,
         }),
       ).estimate;
@@ -98,6 +105,18 @@ describe('the simulator with the starts and the front end', () => {
     expect(apart.ttft_s.p50).toBeLessThan(lock.ttft_s.p50 / 1.5);
     // apart, the prompts land in the others' decode steps (short answers here: 64 tokens) instead of in two steps
     expect(apart.tpot_s.p50).toBeGreaterThan(lock.tpot_s.p50);
+  });
+
+  it('disaggregated with several workers a side: the cycle is timed on each side (no worker without a timer)', () => {
+    const plan = { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 };
+    const r = simulateServing(
+      input({
+        agg: undefined,
+        disagg: { prefill: { plan, workers: 2 }, decode: { plan, workers: 3 } },
+      }),
+    ).estimate;
+    expect(r.completed).toBe(24);
+    expect(r.ttft_s.p50).toBeGreaterThan(eff.requestS);
   });
 
   it('a wave share outside 0..1 is refused', () => {

@@ -229,8 +229,7 @@ export function simulateServing(i: ServingInput): ServingResult {
         : i.workload.kind === 'trace'
           ? (i.workload.users ?? null)
           : null;
-    const starts =
-      users === null ? undefined : userStarts(i, users, eff, instances, timers, transferS);
+    const starts = users === null ? undefined : userStarts(i, users, eff, instances, transferS);
     const sim = simulate({
       instances,
       requests,
@@ -350,7 +349,6 @@ function userStarts(
   users: number,
   eff: Efficiency,
   instances: InstanceSpec[],
-  timers: StepTimer[],
   transferS: ((input: number) => number) | undefined,
 ): number[] {
   const w = i.workload;
@@ -361,11 +359,10 @@ function userStarts(
   let ranks = 0;
   for (const s of entry) ranks += s.ranks ?? s.plan.attentionDp;
   const perRank = Math.max(1, Math.round(users / Math.max(1, ranks)));
-  const at = (s: InstanceSpec) => timers[instances.indexOf(s)]!;
   const all = (s: InstanceSpec, tokens: number) => tokens * s.plan.attentionDp;
   const time = (s: InstanceSpec, decodes: number, context: number, prompt: number) =>
     (s.timeScale ?? 1) *
-    at(s).time(
+    s.timer.time(
       {
         prefill: prompt > 0 ? [{ tokens: prompt, context: 0 }] : [],
         decodes,
@@ -384,8 +381,7 @@ function userStarts(
     step: (d, ctx, p) =>
       first === decode ? time(first, d, ctx, p) : p > 0 ? time(first, 0, 0, p) : time(decode, d, ctx, 0),
   };
-  const wave =
-    i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c) : eff.burst);
+  const wave = i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c) : eff.burst);
   return closedLoopStarts(Math.min(users, maxUsers(w)), wave, cycleOf(c).cycleS);
 }
 
