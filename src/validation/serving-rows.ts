@@ -236,16 +236,24 @@ function prefillWorkersFor(
     };
     return new StepTimer(so, estimateEfficiency(so));
   };
-  const tp = timer(prefill).exact(
-    { prefill: [{ tokens: o.isl, context: 0 }], decodes: 0, decodeContext: 0 },
-    o.isl * prefill.attentionDp,
-  );
+  // A busy prefill worker batches the waiting prompts up to its chunk: per prompt, a full chunk's step over the
+  // prompts it holds (as the calibration's steady state serves a prefill queue, core/perf/steady.ts).
+  const per = Math.max(1, Math.floor(engineDefaults(o.engine, o.hw.memoryBytes).maxStepTokens / o.isl));
+  const tp =
+    timer(prefill).exact(
+      {
+        prefill: Array.from({ length: per }, () => ({ tokens: o.isl, context: 0 })),
+        decodes: 0,
+        decodeContext: 0,
+      },
+      per * o.isl * prefill.attentionDp,
+    ) / per;
   const b = Math.max(1, Math.round(o.users / (o.decodeWorkers * decode.attentionDp)));
   const td = timer(decode).exact(
     { prefill: [], decodes: b, decodeContext: b * (o.isl + o.osl / 2) },
     b * decode.attentionDp,
   );
-  const rate = o.users / (tp + o.osl * td);
+  const rate = o.users / (tp + Math.max(0, o.osl - 1) * td);
   return Math.max(1, Math.ceil((rate * tp) / (0.8 * prefill.attentionDp)));
 }
 

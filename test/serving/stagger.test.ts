@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
 import { efficiencyFor } from '../../src/core/perf/efficiency.js';
 import { simulateServing, type ServingInput } from '../../src/core/serving/index.js';
-import { closedLoopStarts, cycleOf, startingWave } from '../../src/core/serving/stagger.js';
+import { vllmDefaults } from '../../src/core/serving/engines.js';
+import { simulate } from '../../src/core/serving/sim.js';
+import type { StepTimer } from '../../src/core/serving/step-time.js';
+import { closedLoopStarts, closedLoopWaves, cycleOf, startingWave } from '../../src/core/serving/stagger.js';
 
 describe('closed-loop start times', () => {
   it('waves of round(share · users), evenly over the cycle', () => {
@@ -22,6 +25,45 @@ describe('closed-loop start times', () => {
   it('share 0: every user apart; share 1: all at once (lockstep)', () => {
     expect(closedLoopStarts(4, 0, 8)).toEqual([0, 2, 4, 6]);
     expect(closedLoopStarts(5, 1, 10)).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
+describe('waves that persist', () => {
+  // Every step takes 1 s; prompts of 10 tokens are prefilled whole, one per step (a 10-token budget), 3 tokens out.
+  const timer = {
+    time: () => 1,
+    exact: () => 1,
+    decodeRun: (_b: number, _c: number, k: number, _a: number, cells: { value: number; steps: number }[]) => {
+      cells.push({ value: 1, steps: k });
+      return k;
+    },
+  } as unknown as StepTimer;
+  const run = (waves?: number[]) =>
+    simulate({
+      instances: [
+        {
+          role: 'both',
+          plan: { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 },
+          engine: { ...vllmDefaults(80e9), maxStepTokens: 10, chunkedPrefill: false },
+          blocksPerRank: 1000,
+          timer,
+        },
+      ],
+      requests: Array.from({ length: 4 }, () => ({ arrivalS: NaN, input: 10, output: 3 })),
+      users: 2,
+      waves,
+    }).requests;
+
+  it('a user of a wave sends its next request when the last of its wave finishes', () => {
+    // Request 0 is prefilled in step 1 and decodes in steps 2 and 3 (done at 3); request 1 cannot join a step that
+    // holds a decode (9 tokens left < 10) and is prefilled in step 4, done at 6.
+    const apart = run();
+    expect([apart.finish[0], apart.finish[1]]).toEqual([3, 6]);
+    // apart, user 0 sends again as soon as its request is done; in one wave, when its wave-mate's is
+    expect(apart.arrival[2]).toBe(3);
+    const wave = run(closedLoopWaves(2, 1));
+    expect([wave.finish[0], wave.finish[1]]).toEqual([3, 6]);
+    expect([wave.arrival[2], wave.arrival[3]]).toEqual([6, 6]);
   });
 });
 

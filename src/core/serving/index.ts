@@ -17,7 +17,7 @@ import { kvCapacity } from './capacity.js';
 import { engineDefaults, type EngineConfig, type EngineId } from './engines.js';
 import { servingMetrics, type ServingMetrics, type Slo } from './metrics.js';
 import { maxLength, meanLength } from './rng.js';
-import { closedLoopStarts, cycleOf, startingWave, type CycleInput } from './stagger.js';
+import { closedLoopStarts, closedLoopWaves, cycleOf, startingWave, type CycleInput } from './stagger.js';
 import { simulate, type InstanceSpec, type Role } from './sim.js';
 import { estimateEfficiency, StepTimer, type ServingPlan, type StepTimeOptions } from './step-time.js';
 import { checkWorkload, materialise, type TraceRequest, type Workload } from './workload.js';
@@ -234,7 +234,9 @@ export function simulateServing(i: ServingInput): ServingResult {
       instances,
       requests,
       users,
-      starts,
+      starts: starts?.starts,
+      // identical requests keep a wave together; drawn lengths scatter it, as they would a benchmark's users
+      waves: fixedLengths(i.workload) ? starts?.waves : undefined,
       entryDelayS: eff.requestS,
       transferS,
       exact: i.exact,
@@ -341,8 +343,9 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
 }
 
 /**
- * Start times of a closed loop's users (stagger.ts): the calibrated wave share together at 0, the others spread
- * over one cycle estimated from the step times at the workload's mean lengths. `waveShare` overrides the share.
+ * Start times and waves of a closed loop's users (stagger.ts): waves of the calibrated share of the users, spread
+ * over one cycle estimated from the step times at the workload's mean lengths; a wave's users send together.
+ * `waveShare` overrides the share.
  */
 function userStarts(
   i: ServingInput,
@@ -350,7 +353,7 @@ function userStarts(
   eff: Efficiency,
   instances: InstanceSpec[],
   transferS: ((input: number) => number) | undefined,
-): number[] {
+): { starts: number[]; waves: number[] } {
   const w = i.workload;
   const isl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'input') : meanLength(w.input));
   const osl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'output') : meanLength(w.output));
@@ -382,8 +385,12 @@ function userStarts(
       first === decode ? time(first, d, ctx, p) : p > 0 ? time(first, 0, 0, p) : time(decode, d, ctx, 0),
   };
   const wave = i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c) : eff.burst);
-  return closedLoopStarts(Math.min(users, maxUsers(w)), wave, cycleOf(c).cycleS);
+  const n = Math.min(users, maxUsers(w));
+  return { starts: closedLoopStarts(n, wave, cycleOf(c).cycleS), waves: closedLoopWaves(n, wave) };
 }
+
+const fixedLengths = (w: Workload) =>
+  w.kind === 'closed' && w.input.kind === 'fixed' && w.output.kind === 'fixed';
 
 const maxUsers = (w: Workload) => (w.kind === 'trace' ? w.requests.length : w.numRequests);
 

@@ -39,6 +39,11 @@ export interface SimOptions {
    * apart while their requests take equal time, as a benchmark's users drift apart after its first wave.
    */
   starts?: readonly number[];
+  /**
+   * Closed loop: the wave each of the first `users` users belongs to (ids from 0). A wave's users send their next
+   * requests together, when the last of them has finished, so waves persist; without it each user sends on its own.
+   */
+  waves?: readonly number[];
   /** Time from a request's send to its arrival in the engine's queue (s): the front end's fixed latency. */
   entryDelayS?: number;
   /** Step by step at exact contexts (the reference the fast path is tested against). */
@@ -184,11 +189,33 @@ export function simulate(o: SimOptions): SimResult {
     if (t + delay > now) entering.push(t + delay, r);
     else dispatch(r, entry);
   };
+  // Closed-loop waves: the user of each request, the users of each wave, and how many of them are done.
+  const waves = o.users !== null ? o.waves : undefined;
+  const userOf = waves ? new Int32Array(M) : null;
+  const members: number[][] = [];
+  const done: number[] = [];
+  if (waves)
+    waves.forEach((w, u) => {
+      (members[w] ??= []).push(u);
+      done[w] = 0;
+    });
   const finish = (r: number, t: number): void => {
     R.finish[r] = t;
     finished++;
     if (o.onProgress && (finished & 255) === 0) o.onProgress(finished, M);
-    if (o.users !== null && issued < M) issue(t, t);
+    if (o.users === null) return;
+    if (!userOf) {
+      if (issued < M) issue(t, t);
+      return;
+    }
+    const w = waves![userOf[r]!]!;
+    if (++done[w]! < members[w]!.length) return;
+    done[w] = 0;
+    for (const u of members[w]!) {
+      if (issued >= M) break;
+      userOf[issued] = u;
+      issue(t, t);
+    }
   };
 
   /** Apply the pending work of an instance that ends at t. */
@@ -356,7 +383,10 @@ export function simulate(o: SimOptions): SimResult {
   let t = 0;
   if (o.users !== null) {
     const first = Math.min(o.users, M);
-    for (let i = 0; i < first; i++) issue(o.starts?.[i] ?? 0, 0);
+    for (let i = 0; i < first; i++) {
+      if (userOf) userOf[i] = i;
+      issue(o.starts?.[i] ?? 0, 0);
+    }
   }
   for (;;) {
     if (o.users === null) while (issued < M && R.arrival[issued]! <= t) issue(R.arrival[issued]!, t);

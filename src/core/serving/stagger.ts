@@ -1,9 +1,11 @@
 /**
- * How a closed loop's users are placed in time. A benchmark's N users all send at once, but in a real engine they
- * do not stay in step: front-end jitter and prefill one chunk after another spread them, and only a share keeps
- * arriving in waves. The calibration measures that share (core/perf efficiency `burst`, decaying with the time a
- * wave's prompts take, `burstHalf`: core/perf/steady.ts waveShare), so the simulator starts that share of the users
- * together and spreads the others evenly over one request cycle, where identical requests keep them.
+ * How a closed loop's users are placed in time. A benchmark's N users all send at once, and in a real engine only
+ * a share of them keeps arriving together: the calibration measures that share (core/perf efficiency `burst`,
+ * decaying with the time a wave's prompts take, `burstHalf`: core/perf/steady.ts waveShare). The simulator groups
+ * the users in waves of that share, spreads the waves evenly over one request cycle, and has a wave's users send
+ * their next requests together (sim.ts `waves`): the waves persist, as the calibrated steady state assumes. Without
+ * that, a disaggregated prefill worker serving a wave one chunk at a time would spread it for good, and the
+ * simulated TTFT fell to a fifth of the measured one on TensorRT-LLM's disaggregated rows.
  */
 import { waveShare } from '../perf/steady.js';
 
@@ -52,7 +54,18 @@ export function startingWave(burst: number, burstHalf: number, c: CycleInput): n
  * every user starts at 0 (the lockstep of a benchmark's first wave).
  */
 export function closedLoopStarts(users: number, wave: number, cycleS: number): number[] {
-  const size = Math.min(users, Math.max(1, Math.round(wave * users)));
+  const size = waveSize(users, wave);
   const waves = Math.ceil(users / size);
   return Array.from({ length: users }, (_, j) => (cycleS * Math.floor(j / size)) / waves);
+}
+
+/** Users in one wave: round(share · users), at least one. */
+export function waveSize(users: number, wave: number): number {
+  return Math.min(users, Math.max(1, Math.round(wave * users)));
+}
+
+/** The wave of each user, as closedLoopStarts places them. */
+export function closedLoopWaves(users: number, wave: number): number[] {
+  const size = waveSize(users, wave);
+  return Array.from({ length: users }, (_, j) => Math.floor(j / size));
 }
