@@ -229,14 +229,19 @@ export function simulateServing(i: ServingInput): ServingResult {
         : i.workload.kind === 'trace'
           ? (i.workload.users ?? null)
           : null;
-    const starts = users === null ? undefined : userStarts(i, users, eff, instances, transferS);
+    // The calibrated waves are those of fixed-length benchmarks, where identical requests keep a wave together;
+    // drawn lengths scatter the users from a common start, as they would a benchmark's (unless a share is given).
+    const fixed = fixedLengths(i.workload);
+    const starts =
+      users !== null && (fixed || i.waveShare !== undefined)
+        ? userStarts(i, users, eff, instances, transferS)
+        : undefined;
     const sim = simulate({
       instances,
       requests,
       users,
       starts: starts?.starts,
-      // identical requests keep a wave together; drawn lengths scatter it, as they would a benchmark's users
-      waves: fixedLengths(i.workload) ? starts?.waves : undefined,
+      waves: fixed ? starts?.waves : undefined,
       entryDelayS: eff.requestS,
       transferS,
       exact: i.exact,
