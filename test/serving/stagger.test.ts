@@ -96,6 +96,15 @@ describe('the simulator with the starts and the front end', () => {
   const spec = modelSpec(findModel('meta-llama/Llama-3.1-8B'));
   const hw = hardwareSpec(findDevice('h100'));
   const eff = efficiencyFor('nvidia-hopper', 'vllm');
+  /** A closed loop of `users` users sending 2k-token prompts for 64 tokens, 4 requests each. */
+  const closed = (users: number): ServingInput['workload'] => ({
+    kind: 'closed',
+    users,
+    numRequests: 4 * users,
+    input: { kind: 'fixed', value: 2048 },
+    output: { kind: 'fixed', value: 64 },
+    seed: 1,
+  });
   const input = (over: Partial<ServingInput>): ServingInput => ({
     spec,
     hw,
@@ -103,14 +112,7 @@ describe('the simulator with the starts and the front end', () => {
     kvPrecision: 'bf16',
     engine: 'vllm',
     agg: { plan: { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 }, workers: 1 },
-    workload: {
-      kind: 'closed',
-      users: 8,
-      numRequests: 32,
-      input: { kind: 'fixed', value: 2048 },
-      output: { kind: 'fixed', value: 64 },
-      seed: 1,
-    },
+    workload: closed(8),
     warmup: 8,
     ideal: false,
     ...over,
@@ -121,14 +123,7 @@ describe('the simulator with the starts and the front end', () => {
       simulateServing(
         input({
           efficiency: { ...eff, requestS },
-          workload: {
-            kind: 'closed',
-            users: 1,
-            numRequests: 4,
-            input: { kind: 'fixed', value: 2048 },
-            output: { kind: 'fixed', value: 64 },
-            seed: 1,
-          },
+          workload: closed(1),
           warmup: 0,
         }),
       ).estimate;
