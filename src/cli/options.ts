@@ -39,6 +39,16 @@ export function fraction(name: string) {
   };
 }
 
+/** A number in [0, 1] (0 allowed, unlike `fraction`). */
+export function unitInterval(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !(n >= 0 && n <= 1))
+      throw new InvalidArgumentError(`${name} must be a number from 0 to 1 (got '${v}')`);
+    return n;
+  };
+}
+
 export function choice<T extends string>(name: string, values: readonly T[]) {
   return (v: string): T => {
     if (!values.includes(v as T))

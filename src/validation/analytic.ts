@@ -10,7 +10,7 @@ import { stepContext } from '../core/perf/latency.js';
 import { stepOps, type Op, type StepShape } from '../core/perf/ops.js';
 import { steadyAgg, steadyDisagg, type StepFn } from '../core/perf/steady.js';
 import { timeOps, type StepContext } from '../core/perf/step.js';
-import { specOf, systemOf, type ServingRow, type WorkerPlan } from './measured.js';
+import { specOf, systemOf, UNSTATED, wideEpDecode, type ServingRow, type WorkerPlan } from './measured.js';
 import { widenPlaceholder } from './serving-rows.js';
 
 /** Prompt chunk per step (vLLM V1, SGLang and TensorRT-LLM defaults on large GPUs: 8192 tokens). */
@@ -104,11 +104,6 @@ function promptKvBytes(spec: ModelSpec, row: ServingRow): number {
   return perToken * row.isl;
 }
 
-/** Decode batch per rank the engines run at most (TensorRT-LLM and SGLang defaults are 256–512 per rank). */
-const MAX_RANK_BATCH = 256;
-/** Prefill utilisation a deployment is sized for when the row does not say how many prefill workers it had. */
-const PREFILL_SIZING = 0.8;
-
 /** Memory left for KV per GPU (0.9 of the device, weights and 3 GB of activations out) over one sequence's KV. */
 function kvCapacity(row: ServingRow, spec: ModelSpec, w: Worker): number {
   const hw = w.ctx.hw;
@@ -146,16 +141,16 @@ export function widenToFit(row: ServingRow, spec: ModelSpec, plan: WorkerPlan): 
 
 /**
  * Workers the row does not state (most disaggregated rows name only each worker's parallelism). Assumptions, not
- * measurements: an MoE decode worker with expert parallelism runs attention data-parallel over its ranks (the
- * wide-EP recipes of TensorRT-LLM and SGLang); decode workers are added until a rank runs ≤ MAX_RANK_BATCH users;
- * prefill workers are as many as keep them ≤ PREFILL_SIZING busy.
+ * measurements (measured.ts UNSTATED, wideEpDecode): an MoE decode worker with expert parallelism runs attention
+ * data-parallel over its ranks; decode workers are added until a rank runs ≤ UNSTATED.maxRankUsers users; prefill
+ * workers are as many as keep them ≤ UNSTATED.prefillUtilisation busy.
  */
 function inferDecode(row: ServingRow, spec: ModelSpec): WorkerPlan {
   const d = row.decode!;
   if (d.workersKnown) return d;
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
-  const plan = moe && d.ep > 1 && d.adp === 1 ? { ...d, adp: d.tp, tp: 1 } : { ...d };
-  plan.workers = Math.max(1, Math.ceil(row.concurrency / (plan.adp * MAX_RANK_BATCH)));
+  const plan = { ...d, ...wideEpDecode(moe, d) };
+  plan.workers = Math.max(1, Math.ceil(row.concurrency / (plan.adp * UNSTATED.maxRankUsers)));
   return plan;
 }
 
@@ -229,7 +224,7 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
         const per = Math.max(1, Math.floor(CHUNK / row.isl));
         const s = prefillStep(0, per * row.isl) / per;
         const lambda = row.concurrency / (s + Math.max(0, row.osl - 1) * decodeStep(decodeBatch, 0));
-        prefillRanks = pp.adp * Math.max(1, Math.ceil((lambda * s) / pp.adp / PREFILL_SIZING));
+        prefillRanks = pp.adp * Math.max(1, Math.ceil((lambda * s) / pp.adp / UNSTATED.prefillUtilisation));
       }
       const r = steadyDisagg({
         users: row.concurrency,

@@ -139,6 +139,25 @@ function relabel(w: WorkerPlan, nvlinkDomain: number): WorkerPlan {
 }
 
 /**
+ * Workers a disaggregated row leaves unstated, as the calibration (analytic.ts) and the simulator
+ * (serving-rows.ts) both read them. Assumptions, not measurements: a decode rank runs at most `maxRankUsers` users
+ * (TensorRT-LLM and SGLang default to 256–512 per rank); prefill workers are as many as keep them
+ * `prefillUtilisation` busy.
+ */
+export const UNSTATED = { maxRankUsers: 256, prefillUtilisation: 0.8 } as const;
+
+/**
+ * An unstated decode worker of an MoE model with expert parallelism and no attention DP is read as the wide-EP
+ * recipes of TensorRT-LLM and SGLang deploy it: attention data-parallel over its tp GPUs.
+ */
+export function wideEpDecode(
+  moe: boolean,
+  w: { tp: number; adp: number; ep: number },
+): { tp: number; adp: number } {
+  return moe && w.ep > 1 && w.adp === 1 ? { tp: 1, adp: w.tp } : { tp: w.tp, adp: w.adp };
+}
+
+/**
  * An aggregated record with its layout read as relabel reads it, the degrees written back (the planner check
  * counts GPUs and configurations from the records); other records as they are.
  */

@@ -36,7 +36,7 @@ import { kvCapacity } from '../core/serving/capacity.js';
 import { engineDefaults } from '../core/serving/engines.js';
 import { estimateEfficiency, StepTimer, type StepTimeOptions } from '../core/serving/step-time.js';
 import { kvElementBytes } from '../core/numerics/formats.js';
-import { relabelRecord } from './measured.js';
+import { relabelRecord, UNSTATED, wideEpDecode } from './measured.js';
 import {
   NoKvError,
   simulateServing,
@@ -202,8 +202,8 @@ export function widenPlaceholder(
 
 /**
  * Prefill workers a disaggregated row leaves unstated: enough for the request rate its decode side sustains, at
- * 80% utilisation. Rate ≈ users / (prefill time + OSL · decode step time); one prefill rank serves
- * 1 / (prefill time of one ISL prompt) requests per second.
+ * UNSTATED.prefillUtilisation (80%). Rate ≈ users / (prefill time + (OSL − 1) · decode step time); one prefill rank
+ * serves 1 / (per-prompt time of a full chunk of ISL prompts) requests per second.
  */
 function prefillWorkersFor(
   prefill: ServingPlan,
@@ -254,26 +254,19 @@ function prefillWorkersFor(
     b * decode.attentionDp,
   );
   const rate = o.users / (tp + Math.max(0, o.osl - 1) * td);
-  return Math.max(1, Math.ceil((rate * tp) / (0.8 * prefill.attentionDp)));
+  return Math.max(1, Math.ceil((rate * tp) / (UNSTATED.prefillUtilisation * prefill.attentionDp)));
 }
 
-/** Users one decode rank runs at most where the row does not say (the engines' batch defaults are 256–512). */
-const MAX_RANK_USERS = 256;
-
-/**
- * A decode worker the row leaves unstated, of an MoE model with expert parallelism and no attention DP, is read as
- * the wide-EP recipes of TensorRT-LLM and SGLang deploy it: attention data-parallel over its GPUs (as the
- * calibration reads it, validation/analytic.ts inferDecode). An assumption, not a measurement.
- */
-function wideEpDecode(p: ServingPlan, spec: ModelSpec): ServingPlan {
+/** An unstated decode worker read as the calibration reads it (measured.ts wideEpDecode). */
+function unstatedDecode(p: ServingPlan, spec: ModelSpec): ServingPlan {
   const moe = spec.groups.some((g) => g.mlp?.kind === 'moe');
-  if (!moe || p.moeEp <= 1 || p.attentionDp !== 1 || p.tp === 1) return p;
-  return { ...p, tp: 1, attentionDp: p.tp };
+  const w = wideEpDecode(moe, { tp: p.tp, adp: p.attentionDp, ep: p.moeEp });
+  return { ...p, tp: w.tp, attentionDp: w.adp };
 }
 
 /**
  * Decode workers a row leaves unstated: the fewest whose KV cache holds every user's prompt and output (and, in
- * rowInput, whose ranks run at most MAX_RANK_USERS users each).
+ * rowInput, whose ranks run at most UNSTATED.maxRankUsers users each).
  */
 function decodeWorkersFor(
   decode: ServingPlan,
@@ -331,7 +324,7 @@ export function rowInput(labelled: ServingRow, options: PredictRowOptions = {}):
   const agg = disagg ? null : plan('');
   const prefill = disagg ? plan('prefill_') : null;
   const statedDecode = int(row, 'decode_num_workers', 0) > 0;
-  const decode = disagg ? (statedDecode ? plan('decode_') : wideEpDecode(plan('decode_'), spec)) : null;
+  const decode = disagg ? (statedDecode ? plan('decode_') : unstatedDecode(plan('decode_'), spec)) : null;
   // Symmetric attention-DP ranks and decode workers: simulate one decode rank's share of the users; the prefill
   // workers that serve all ranks are shared by them (their steps stretched when they have less capacity).
   const dp = (agg ?? decode)!.attentionDp;
@@ -341,7 +334,7 @@ export function rowInput(labelled: ServingRow, options: PredictRowOptions = {}):
     : int(row, 'decode_num_workers', 0) ||
       Math.max(
         decodeWorkersFor(decode, { spec, hw, precision, kvPrecision, engine, users, isl, osl }),
-        Math.ceil(users / (decode.attentionDp * MAX_RANK_USERS)),
+        Math.ceil(users / (decode.attentionDp * UNSTATED.maxRankUsers)),
       );
   const ranks = dp * decodeWorkers;
   const share = Math.max(1, Math.round(users / ranks));

@@ -86,9 +86,9 @@ describe('the cycle a user takes', () => {
 
   it('the wave share falls with the share of the cycle a wave of prompts takes', () => {
     // x = users · promptS / (osl − 1) / decodeS = 4 · 2 / 10 / 5 = 0.16; 0.4 · 1 / (1 + 0.16)
-    expect(startingWave(0.4, 1, c)).toBeCloseTo(0.4 / 1.16, 12);
+    expect(startingWave(0.4, 1, c, cycleOf(c))).toBeCloseTo(0.4 / 1.16, 12);
     // without a decay the calibrated burst itself
-    expect(startingWave(0.4, 0, c)).toBe(0.4);
+    expect(startingWave(0.4, 0, c, cycleOf(c))).toBe(0.4);
   });
 });
 

@@ -28,7 +28,7 @@ import {
 import { report } from '../../core/serving/summary.js';
 import { csvRecords } from '../../validation/csv.js';
 import { groupErrors, predictRows } from '../../validation/serving-rows.js';
-import { choice, int, LIMITS } from '../options.js';
+import { choice, int, LIMITS, unitInterval } from '../options.js';
 import { printJson, printTable, printTrace } from '../output.js';
 import { resolveHardware, resolveModel, UsageError } from '../resolve.js';
 
@@ -249,15 +249,6 @@ function resolveDevice(o: Opts): {
   };
 }
 
-function share(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !(n >= 0 && n <= 1))
-      throw new InvalidArgumentError(`${name} must be a number from 0 to 1 (got '${v}')`);
-    return n;
-  };
-}
-
 export function registerSimulate(program: Command): void {
   const par = (name: string) => int(name, 1, LIMITS.parallel);
   program
@@ -316,7 +307,7 @@ export function registerSimulate(program: Command): void {
     .option(
       '--wave-share <x>',
       'closed loop: share of the users that start together, 0 (all apart) to 1 (lockstep); default calibrated',
-      share('--wave-share'),
+      unitInterval('--wave-share'),
     )
     .option('--slo-ttft-ms <x>', 'goodput: TTFT limit', positive('--slo-ttft-ms'))
     .option('--slo-tpot-ms <y>', 'goodput: TPOT limit', positive('--slo-tpot-ms'))

@@ -390,10 +390,16 @@ function userStarts(
     step: (d, ctx, p) =>
       first === decode ? time(first, d, ctx, p) : p > 0 ? time(first, 0, 0, p) : time(decode, d, ctx, 0),
   };
-  const wave = i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c) : eff.burst);
+  const cycle = cycleOf(c);
+  const wave =
+    i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c, cycle) : eff.burst);
   const n = Math.min(users, maxUsers(w));
-  const { cycleS } = cycleOf(c);
-  return { starts: closedLoopStarts(n, wave, cycleS), waves: closedLoopWaves(n, wave), share: wave, cycleS };
+  return {
+    starts: closedLoopStarts(n, wave, cycle.cycleS),
+    waves: closedLoopWaves(n, wave),
+    share: wave,
+    cycleS: cycle.cycleS,
+  };
 }
 
 const fixedLengths = (w: Workload) =>

@@ -40,9 +40,17 @@ export function cycleOf(c: CycleInput): { cycleS: number; promptS: number; decod
   return { cycleS, promptS, decodeS };
 }
 
-/** Share of the users that start in one wave: the calibrated burst, less where a wave's prompts take long. */
-export function startingWave(burst: number, burstHalf: number, c: CycleInput): number {
-  const { promptS, decodeS } = cycleOf(c);
+/**
+ * Share of the users that start in one wave: the calibrated burst, less where a wave's prompts take long (x: the
+ * users' prompt time over a request's generation time), for the cycle `cycleOf(c)` gave.
+ */
+export function startingWave(
+  burst: number,
+  burstHalf: number,
+  c: CycleInput,
+  cycle: { promptS: number; decodeS: number },
+): number {
+  const { promptS, decodeS } = cycle;
   const x = decodeS > 0 ? (Math.max(1, c.users) * promptS) / Math.max(1, c.osl - 1) / decodeS : 0;
   return waveShare(burst, burstHalf, x);
 }
