@@ -5,6 +5,7 @@
  * test's figures computed under an earlier test's code.
  */
 import { describe, expect, it } from 'vitest';
+import { findModel, modelSpec } from '../../src/catalog/index.js';
 import { specFromConfig } from '../../src/core/arch/index.js';
 import { weightLayout } from '../../src/core/memory/weights.js';
 import { stepOps, stepTokens, type Op, type StepShape } from '../../src/core/perf/ops.js';
@@ -275,13 +276,30 @@ describe('SSM (mamba-130m: 24 layers, d_inner 1536, d_state 16)', () => {
     // in_proj, conv1d, x_proj, dt_proj, A_log, out_proj
     const matrices = 768 * 3072 + 1536 * 4 + 80 * 1536 + 1536 * 48 + 1536 * 16 + 768 * 1536;
     const vectors = 768 + 1536 + 1536 + 1536;
+    // The one sequence reads and writes its state once: conv state 1536 channels × 3 inputs × 2 B, fp32 SSM state
+    // d_inner × d_state × 4 B, half of each on this device.
+    const state = (1536 * 3 * 2 + 1536 * 16 * 4) / 2;
     expect(one(list, 'ssm')).toEqual({
       category: 'ssm',
       kind: 'gemm',
       flops: (2 * 4 * (matrices / 2) + 10 * 4 * 768 * 16) * 24,
-      bytes: ((matrices * 2) / 2 + vectors * 2) * 24,
+      bytes: ((matrices * 2) / 2 + vectors * 2 + 2 * state) * 24,
       kernels: 6 * 24,
       m: 4,
     });
+  });
+});
+
+describe('Gated DeltaNet (Qwen3.5-397B-A17B: 45 linear-attention layers, 64 value heads of 128, 16 key heads of 128)', () => {
+  it('decode: each sequence reads and writes its fp32 recurrent state and its conv state once a step', () => {
+    const spec = modelSpec(findModel('Qwen/Qwen3.5-397B-A17B'));
+    const layout = weightLayout(spec, 'bf16');
+    const ssmBytes = (batch: number) =>
+      one(stepOps(spec, layout, shape({ tp: 4, segments: [{ batch, tokens: 1, context: 1000 }] })), 'ssm')
+        .bytes;
+    // Per layer and sequence: state 64 · 128 · 128 · 4 B; conv over q, k (16 · 128 each) and v (64 · 128) channels,
+    // the last 3 inputs at 2 B; a quarter of it on each of 4 devices; read and written.
+    const perSeq = (64 * 128 * 128 * 4 + (2 * 16 * 128 + 64 * 128) * 3 * 2) / 4;
+    expect(ssmBytes(3) - ssmBytes(1)).toBe(2 * 2 * perSeq * 45);
   });
 });

@@ -140,9 +140,11 @@ describe('properties', () => {
   // lengths users travel in waves (vLLM, 512-token prompts: 16 users fill one 8192-token step, median TTFT 234 ms;
   // 17 users break the wave, 219.6 ms; SGLang 32 → 33 users: TPOT 10.43 → 8.86 ms, fewer but larger prefill stalls);
   // with drawn lengths the median TTFT at light load is one prefill step whose length is drawn (±4% from one user
-  // to the next). Swept 1–48 users on all three engines: median TPOT never drops; median TTFT never drops once the
-  // user counts differ by 8 or more. The property checks exactly that.
-  it('in a closed loop more users never lower median TPOT, nor median TTFT (8 users more)', () => {
+  // to the next). Swept 1–48 users on all three engines under the calibration of 2026-12-03: median TPOT drops by
+  // at most 0.14% (SGLang) from any user count to a larger one; median TTFT, once the counts differ by 8 or more, by
+  // at most 0.46% (vLLM 22 → 30 users: the drawn prefill of the median request). The property allows 1% for those
+  // draws and no more.
+  it('in a closed loop more users never lower median TPOT, nor median TTFT (8 users more), by over 1%', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }),
@@ -152,9 +154,9 @@ describe('properties', () => {
           const [lo, hi] = a <= b ? [a, b] : [b, a];
           const x = closed(lo, engine);
           const y = closed(hi, engine);
-          expect(y.tpot_s.p50).toBeGreaterThanOrEqual(x.tpot_s.p50);
+          expect(y.tpot_s.p50).toBeGreaterThanOrEqual(x.tpot_s.p50 * 0.99);
           const z = closed(lo + 8, engine);
-          expect(z.ttft_s.p50).toBeGreaterThanOrEqual(x.ttft_s.p50);
+          expect(z.ttft_s.p50).toBeGreaterThanOrEqual(x.ttft_s.p50 * 0.99);
         },
       ),
       { numRuns: 12, seed: 42 },

@@ -3,7 +3,7 @@
  * (MLA: kv_lora_rank + qk_rope_head_dim, one latent shared by K and V), tokens capped by sliding windows and
  * attention chunks, SSM layers a constant state, cross-attention over the encoder tokens.
  */
-import type { AttentionSpec, LayerGroup, ModelSpec } from '../arch/spec.js';
+import type { AttentionSpec, LayerGroup, ModelSpec, SsmSpec } from '../arch/spec.js';
 
 /** KV heads one device holds under tensor parallelism: split, or one replicated head when kv_heads < tp. */
 export function kvHeadsPerDevice(a: AttentionSpec, tp: number): number {
@@ -92,6 +92,18 @@ export interface KvResult {
   stateBytes: number;
 }
 
+/**
+ * State of one sequence in one SSM layer on one device (TP splits the heads): the conv state keeps the last
+ * d_conv − 1 inputs at `convBytes` each; the SSM state is fp32 (mamba1: d_inner·d_state, mamba2 and gated DeltaNet:
+ * heads·head_dim·d_state).
+ */
+export function ssmStateBytes(s: SsmSpec, tp: number, convBytes: number): number {
+  const shard = Math.max(1, tp);
+  const conv = ((s.convDim * (s.dConv - 1)) / shard) * convBytes;
+  const rec = s.kind === 'mamba1' ? s.dInner * s.dState : s.numHeads * s.headDim * s.dState;
+  return conv + (rec / shard) * 4;
+}
+
 export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
   let kv = 0;
   let perToken = 0;
@@ -109,16 +121,7 @@ export function kvCache(spec: ModelSpec, o: KvOptions): KvResult {
       const per = kvBytesPerTokenLayer(g.crossAttention, o.kvBytes, o.tp) * n;
       kv += per * o.batch * roundUp(o.seq, o.blockSize);
     }
-    if (g.ssm) {
-      const s = g.ssm;
-      const shard = Math.max(1, o.tp);
-      // Conv state keeps the last d_conv-1 inputs; the SSM state is fp32 (mamba1: d_inner·d_state,
-      // mamba2 and gated DeltaNet: heads·head_dim·d_state).
-      const conv = ((s.convDim * (s.dConv - 1)) / shard) * o.stateBytes;
-      const ssm =
-        ((s.kind === 'mamba1' ? s.dInner * s.dState : s.numHeads * s.headDim * s.dState) / shard) * 4;
-      state += (conv + ssm) * n * o.batch;
-    }
+    if (g.ssm) state += ssmStateBytes(g.ssm, o.tp, o.stateBytes) * n * o.batch;
   }
   return { kvCacheBytes: kv, kvBytesPerToken: perToken, stateBytes: state };
 }

@@ -5,7 +5,7 @@
  */
 import type { AttentionSpec, LayerGroup, ModelSpec } from '../arch/spec.js';
 import type { WeightLayout } from '../memory/weights.js';
-import { kvBytesPerTokenLayer, kvHeadsPerDevice } from '../memory/kv.js';
+import { kvBytesPerTokenLayer, kvHeadsPerDevice, ssmStateBytes } from '../memory/kv.js';
 
 export type OpCategory =
   | 'attention_proj'
@@ -72,6 +72,13 @@ export function attendedPairs(q: number, c: number, window: number | null): numb
   if (c >= w) return q * w;
   const free = w - c; // queries before the cap
   return free * c + (free * (free + 1)) / 2 + (q - free) * w;
+}
+
+/** Sequences in a step (decode sequences and prompts, whole or chunked). */
+function sequences(s: StepShape): number {
+  let n = 0;
+  for (const g of s.segments) n += g.batch;
+  return n;
 }
 
 /** New tokens this device processes: prompt chunks are split over the CP group, decode tokens are not. */
@@ -239,7 +246,9 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
         category: 'ssm',
         kind: 'gemm',
         flops: 2 * T * matrixParams(g, s.tp, 'ssm') + 10 * T * (g.ssm.dInner / s.tp) * g.ssm.dState,
-        bytes: (sr.ssm ?? 0) / s.tp + w.replicated,
+        // Each sequence of the step reads and writes its recurrent and conv state once (memory/kv.ts sizes).
+        bytes:
+          (sr.ssm ?? 0) / s.tp + w.replicated + 2 * sequences(s) * ssmStateBytes(g.ssm, s.tp, s.actBytes),
         kernels: 6,
         m: T,
       });
