@@ -196,7 +196,9 @@ export function simulateServing(i: ServingInput): ServingResult {
     return { role, g, cfg, blocks };
   });
 
-  const run = (eff: Efficiency, which: 'estimate' | 'ideal') => {
+  // `share`: the users' wave share. The ideal bound keeps the estimate's: how users arrive is the workload's, not
+  // the hardware's; with the ideal's own (no waves) its users would queue differently and could wait longer.
+  const run = (eff: Efficiency, which: 'estimate' | 'ideal', share?: number) => {
     const instances: InstanceSpec[] = [];
     const timers: StepTimer[] = [];
     for (const b of built) {
@@ -234,7 +236,7 @@ export function simulateServing(i: ServingInput): ServingResult {
     const fixed = fixedLengths(i.workload);
     const starts =
       users !== null && (fixed || i.waveShare !== undefined)
-        ? userStarts(i, users, eff, instances, transferS)
+        ? userStarts(i, users, eff, instances, transferS, share)
         : undefined;
     if (which === 'estimate') explainLoop(trace, eff, starts, fixed);
     const sim = simulate({
@@ -282,7 +284,7 @@ export function simulateServing(i: ServingInput): ServingResult {
     }
     let evaluations = 0;
     for (const t of timers) evaluations += t.evaluations;
-    return { metrics, sim, evaluations };
+    return { metrics, sim, evaluations, share: starts?.share };
   };
 
   const optsForEff: StepTimeOptions = {
@@ -297,7 +299,7 @@ export function simulateServing(i: ServingInput): ServingResult {
   };
   const eff = estimateEfficiency(optsForEff);
   const est = run(eff, 'estimate');
-  const ideal = i.ideal === false ? null : run(IDEAL_EFF, 'ideal');
+  const ideal = i.ideal === false ? null : run(IDEAL_EFF, 'ideal', est.share);
   let gpus = 0;
   for (const b of built) gpus += gpusOf(b.g.plan) * b.g.workers;
   if (trace.enabled) explainServing(trace, est.metrics, gpus, eff, est.sim.steps, est.evaluations);
@@ -351,7 +353,7 @@ function kvTransfer(i: ServingInput, kvBytes: number): (input: number) => number
 /**
  * Start times and waves of a closed loop's users (stagger.ts): waves of the calibrated share of the users, spread
  * over one cycle estimated from the step times at the workload's mean lengths; a wave's users send together.
- * `waveShare` overrides the share.
+ * `waveShare` overrides the share; `share` (the estimate's, for the ideal bound) overrides both.
  */
 function userStarts(
   i: ServingInput,
@@ -359,6 +361,7 @@ function userStarts(
   eff: Efficiency,
   instances: InstanceSpec[],
   transferS: ((input: number) => number) | undefined,
+  share?: number,
 ): { starts: number[]; waves: number[]; share: number; cycleS: number } {
   const w = i.workload;
   const isl = Math.round(w.kind === 'trace' ? meanOf(w.requests, 'input') : meanLength(w.input));
@@ -392,7 +395,7 @@ function userStarts(
   };
   const cycle = cycleOf(c);
   const wave =
-    i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c, cycle) : eff.burst);
+    share ?? i.waveShare ?? (first === decode ? startingWave(eff.burst, eff.burstHalf, c, cycle) : eff.burst);
   const n = Math.min(users, maxUsers(w));
   return {
     starts: closedLoopStarts(n, wave, cycle.cycleS),
