@@ -7,8 +7,7 @@
  *   eff(M) = peak · M / (M + M_half)
  * so a GEMM of M rows costs at least as much compute as one of M_half rows would at full efficiency (tile
  * quantisation, too few thread blocks to fill the SMs). Grouped expert GEMMs have their own curve over the tokens
- * each expert the step touches gets (T·k over the experts touched), low-precision GEMMs (FP8, NVFP4/MXFP4) reach a
- * fraction of their own dense peak.
+ * one expert gets (T·k/E), low-precision GEMMs (FP8, NVFP4/MXFP4) reach a fraction of their own dense peak.
  * The ideal bound uses none of them: datasheet dense peak, full bandwidth, no fixed costs.
  */
 import table from './calibration.json' with { type: 'json' };
@@ -20,7 +19,7 @@ export interface Efficiency {
   gemmHalfM: number;
   /** Fraction of dense peak that MoE expert (grouped) GEMMs reach with many tokens per expert. */
   expertGemm: number;
-  /** Tokens per touched expert (its GEMM's rows) at which a grouped GEMM reaches half of `expertGemm` (0: flat). */
+  /** Tokens per expert at which the grouped GEMM reaches half of `expertGemm` (0: flat). */
   expertHalfM: number;
   /** Relative efficiency of FP8 GEMMs (of the FP8 dense peak) to 16-bit ones. */
   fp8: number;

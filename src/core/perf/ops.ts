@@ -225,9 +225,8 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
         bytes:
           touched * perExpert + ((Tm * m.topK * (m.expertIntermediateSize / moeTp) * 3) / s.ep) * s.actBytes,
         kernels: 3,
-        // Rows of each expert's GEMM: the tokens of an expert the step touches, T·k over the experts touched (at
-        // least 1; T·k/E over all experts would give a decode step's GEMMs a fraction of a row).
-        m: (Tm * m.topK) / Math.max(1, expertsTouched(m.numExperts, m.topK, Tm)),
+        // Tokens one expert gets: T·k/E (decode: a handful, so the grouped GEMM is weight-bandwidth bound).
+        m: (Tm * m.topK) / m.numExperts,
         grouped: true,
       });
       const shared = matrixParams(g, s.tp, 'shared_expert');
