@@ -193,26 +193,30 @@ describe('properties', () => {
     );
   });
 
+  /** Estimate and ideal bound of u closed-loop users sending 2048-token prompts for 32-token answers, twice each. */
+  const withIdeal = (u: number, engine: 'vllm' | 'sglang') =>
+    simulateServing(
+      base({
+        engine,
+        ideal: true,
+        workload: {
+          kind: 'closed',
+          users: u,
+          numRequests: u * 2,
+          input: { kind: 'fixed', value: 2048 },
+          output: { kind: 'fixed', value: 32 },
+          seed: 2,
+        },
+      }),
+    );
+
   it('the ideal bound is never slower than the estimate', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 64 }),
         fc.constantFrom('vllm' as const, 'sglang' as const),
         (u, engine) => {
-          const r = simulateServing(
-            base({
-              engine,
-              ideal: true,
-              workload: {
-                kind: 'closed',
-                users: u,
-                numRequests: u * 2,
-                input: { kind: 'fixed', value: 2048 },
-                output: { kind: 'fixed', value: 32 },
-                seed: 2,
-              },
-            }),
-          );
+          const r = withIdeal(u, engine);
           expect(r.ideal!.ttft_s.p50).toBeLessThanOrEqual(r.estimate.ttft_s.p50);
           expect(r.ideal!.tpot_s.p50).toBeLessThanOrEqual(r.estimate.tpot_s.p50);
           expect(r.ideal!.output_tokens_per_s).toBeGreaterThanOrEqual(r.estimate.output_tokens_per_s);
@@ -225,20 +229,7 @@ describe('properties', () => {
   // The bound keeps the estimate's waves: with users spread apart instead, the ideal's prompts stalled every decode
   // step and its TPOT was over the estimate's (SGLang, 34 users: 38.0 against 35.9 ms before the fix).
   it("the ideal bound runs the estimate's waves: SGLang, 34 users of 2048 + 32 tokens", () => {
-    const r = simulateServing(
-      base({
-        engine: 'sglang',
-        ideal: true,
-        workload: {
-          kind: 'closed',
-          users: 34,
-          numRequests: 68,
-          input: { kind: 'fixed', value: 2048 },
-          output: { kind: 'fixed', value: 32 },
-          seed: 2,
-        },
-      }),
-    );
+    const r = withIdeal(34, 'sglang');
     expect(r.ideal!.tpot_s.p50).toBeLessThanOrEqual(r.estimate.tpot_s.p50);
     expect(r.ideal!.ttft_s.p50).toBeLessThanOrEqual(r.estimate.ttft_s.p50);
   });
