@@ -16,8 +16,9 @@
  * - layout labels: an aggregated row labelled tp_size = tp · moe_tp beyond one NVLink domain is read as the run it
  *   repeats (measured.ts relabelRecord), as the calibration reads it.
  * - workload: a closed loop of N users at fixed ISL/OSL, started in the engine's calibrated waves
- *   (core/serving/stagger.ts). It runs 3·N requests and leaves the first N out (the start). More than 256 users on one simulated rank are
- *   simulated as 256 or fewer, each standing for batch_scale identical users (ServingInput.batchScale).
+ *   (core/serving/stagger.ts). It runs 3·N requests and leaves the first N out (the start). More than 256 users on
+ *   one simulated rank are simulated as 256 or fewer, each standing for batch_scale identical users
+ *   (ServingInput.batchScale).
  * - memory: the engine's default memory fraction, or 0.97 where the default leaves no KV cache (the row ran, so
  *   the deployment raised it); a placeholder layout of all ones that cannot hold the weights is widened
  *   (widenPlaceholder).

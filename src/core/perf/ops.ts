@@ -75,7 +75,7 @@ export function attendedPairs(q: number, c: number, window: number | null): numb
 }
 
 /** Sequences in a step (decode sequences and prompts, whole or chunked). */
-function sequences(s: StepShape): number {
+export function stepSequences(s: StepShape): number {
   let n = 0;
   for (const g of s.segments) n += g.batch;
   return n;
@@ -248,7 +248,7 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
         flops: 2 * T * matrixParams(g, s.tp, 'ssm') + 10 * T * (g.ssm.dInner / s.tp) * g.ssm.dState,
         // Each sequence of the step reads and writes its recurrent and conv state once (memory/kv.ts sizes).
         bytes:
-          (sr.ssm ?? 0) / s.tp + w.replicated + 2 * sequences(s) * ssmStateBytes(g.ssm, s.tp, s.actBytes),
+          (sr.ssm ?? 0) / s.tp + w.replicated + 2 * stepSequences(s) * ssmStateBytes(g.ssm, s.tp, s.actBytes),
         kernels: 6,
         m: T,
       });

@@ -18,7 +18,7 @@ import {
 } from './comm.js';
 import { kvBytesPerTokenLayer } from '../memory/kv.js';
 import { gemmEfficiency, type Efficiency } from './efficiency.js';
-import { stepOps, stepTokens, type Op, type OpCategory, type StepShape } from './ops.js';
+import { stepOps, stepSequences, stepTokens, type Op, type OpCategory, type StepShape } from './ops.js';
 
 export type Bound = 'compute' | 'memory' | 'communication';
 
@@ -164,8 +164,7 @@ function dtypeFactor(ctx: StepContext, eff: Efficiency): number {
  * step under many tables (the calibration) builds the operators once.
  */
 export function timeOps(ctx: StepContext, shape: StepShape, ops: readonly Op[], eff: Efficiency): StepTime {
-  let sequences = 0;
-  for (const g of shape.segments) sequences += g.batch;
+  const sequences = stepSequences(shape);
   const gemmPeak = peakFlops(ctx, 'gemm') * dtypeFactor(ctx, eff);
   const otherPeak = peakFlops(ctx, 'attention');
   const bw = ctx.hw.memoryBandwidthBytesPerS * eff.memory;
