@@ -255,6 +255,16 @@ describe('measured.csv rows', () => {
     const errors = rows.map(analyticCase).filter((c) => 'error' in c);
     expect(errors).toEqual([]);
   });
+  // Kimi-K2.5's 27 vision-tower attention layers keep no KV cache. Counted as decoder layers (576 B per token each
+  // beside the decoder's 61 · 576 B at FP8), the rank held 52.9 sequences of 1k + 8k, under the 64 users the row
+  // ran at 268 ms TTFT, and the model queued them for KV (TTFT predicted 160× the measured).
+  it("Kimi-K2.5's KV capacity counts the decoder's cache only: 64 users of 1k + 8k fit on 4 × B200", () => {
+    const row = rows.find((r) => r.id === 'kimik2_5_b200_vllm_fp4_agg_1024x8192_c64_cfg635')!;
+    const c = analyticCase(row);
+    if ('error' in c) throw new Error(c.error);
+    expect(c.batch).toBe(64);
+    expect(c.kvCapacity).toBeGreaterThanOrEqual(64);
+  });
   it('reads the parallelism per worker type, blank or 0 degrees as 1', () => {
     const r = parseServingRow({
       id: 'x',

@@ -3,7 +3,7 @@
  * operators built once per shape and cached, so the calibration can time them under many efficiency tables.
  */
 import type { ModelSpec } from '../core/arch/spec.js';
-import { kvBytesPerTokenLayer, ssmStateBytes } from '../core/memory/kv.js';
+import { kvBytesPerTokenLayer, kvCache } from '../core/memory/kv.js';
 import { kvElementBytes } from '../core/numerics/formats.js';
 import { efficiencyFor, type CalibrationTable, type Efficiency } from '../core/perf/efficiency.js';
 import { stepContext } from '../core/perf/latency.js';
@@ -104,19 +104,22 @@ function promptKvBytes(spec: ModelSpec, row: ServingRow): number {
   return perToken * row.isl;
 }
 
-/** Memory left for KV per GPU (0.9 of the device, weights and 3 GB of activations out) over one sequence's KV and state. */
+/**
+ * Sequences of ISL + OSL tokens the rank's memory holds: 0.9 of the device less the weights and 3 GB of
+ * activations, over one sequence's KV cache and (hybrid models) recurrent state as core/memory/kv.ts sizes them.
+ */
 function kvCapacity(row: ServingRow, spec: ModelSpec, w: Worker): number {
-  const hw = w.ctx.hw;
-  const free = hw.visibleMemoryBytes * 0.9 - weightsPerGpu(spec, w) - 3e9;
-  const kv = kvElementBytes(row.kvPrecision)!;
-  let perToken = 0;
-  // A hybrid model's linear-attention layers hold a fixed state per sequence instead of a cache.
-  let state = 0;
-  for (const g of spec.groups) {
-    if (g.attention) perToken += g.count * kvBytesPerTokenLayer(g.attention, kv, w.plan.tp);
-    if (g.ssm) state += g.count * ssmStateBytes(g.ssm, w.plan.tp, 2);
-  }
-  return Math.max(1, free / (perToken * (row.isl + row.osl) + state));
+  const free = w.ctx.hw.visibleMemoryBytes * 0.9 - weightsPerGpu(spec, w) - 3e9;
+  const one = kvCache(spec, {
+    batch: 1,
+    seq: row.isl + row.osl,
+    kvBytes: kvElementBytes(row.kvPrecision)!,
+    tp: w.plan.tp,
+    blockSize: null,
+    layerFilter: null,
+    stateBytes: 2,
+  });
+  return Math.max(1, free / (one.kvCacheBytes + one.stateBytes));
 }
 
 /** Weight bytes per GPU of a worker: experts over every GPU, the rest split by attention TP. */
