@@ -4,22 +4,15 @@ import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalo
 import { simulateServing, type ServingInput } from '../../src/core/serving/index.js';
 import { InputError } from '../../src/core/memory/inference.js';
 import { efficiencyFor } from '../../src/core/perf/efficiency.js';
+import { oneH100, plan1 } from './fixtures.js';
 
-const llama8b = modelSpec(findModel('meta-llama/Llama-3.1-8B'));
 const dsv3 = modelSpec(findModel('deepseek-ai/DeepSeek-V3'));
-const h100 = hardwareSpec(findDevice('h100'));
 const h200 = hardwareSpec(findDevice('h200'));
-const plan1 = { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 };
 
+/** One H100, 16 users of 1024 + 256 tokens, 3 requests each (fixtures.ts oneH100); `over` replaces any field. */
 function base(over: Partial<ServingInput> = {}): ServingInput {
-  return {
-    spec: llama8b,
-    hw: h100,
-    precision: 'bf16',
-    kvPrecision: 'bf16',
-    engine: 'vllm',
-    agg: { plan: plan1, workers: 1 },
-    workload: {
+  return oneH100(
+    {
       kind: 'closed',
       users: 16,
       numRequests: 48,
@@ -27,9 +20,8 @@ function base(over: Partial<ServingInput> = {}): ServingInput {
       output: { kind: 'fixed', value: 256 },
       seed: 7,
     },
-    ideal: false,
-    ...over,
-  };
+    over,
+  );
 }
 
 describe('fast path against the step-by-step reference', () => {

@@ -3,13 +3,13 @@
  * worked by hand.
  */
 import { describe, expect, it } from 'vitest';
-import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
 import { efficiencyFor } from '../../src/core/perf/efficiency.js';
 import { simulateServing, type ServingInput } from '../../src/core/serving/index.js';
 import { vllmDefaults } from '../../src/core/serving/engines.js';
 import { simulate } from '../../src/core/serving/sim.js';
 import type { StepTimer } from '../../src/core/serving/step-time.js';
 import { closedLoopStarts, closedLoopWaves, cycleOf, startingWave } from '../../src/core/serving/stagger.js';
+import { oneH100 } from './fixtures.js';
 
 describe('closed-loop start times', () => {
   it('waves of round(share · users), evenly over the cycle', () => {
@@ -93,8 +93,6 @@ describe('the cycle a user takes', () => {
 });
 
 describe('the simulator with the starts and the front end', () => {
-  const spec = modelSpec(findModel('meta-llama/Llama-3.1-8B'));
-  const hw = hardwareSpec(findDevice('h100'));
   const eff = efficiencyFor('nvidia-hopper', 'vllm');
   /** A closed loop of `users` users sending 2k-token prompts for 64 tokens, 4 requests each. */
   const closed = (users: number): ServingInput['workload'] => ({
@@ -105,18 +103,7 @@ describe('the simulator with the starts and the front end', () => {
     output: { kind: 'fixed', value: 64 },
     seed: 1,
   });
-  const input = (over: Partial<ServingInput>): ServingInput => ({
-    spec,
-    hw,
-    precision: 'bf16',
-    kvPrecision: 'bf16',
-    engine: 'vllm',
-    agg: { plan: { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 }, workers: 1 },
-    workload: closed(8),
-    warmup: 8,
-    ideal: false,
-    ...over,
-  });
+  const input = (over: Partial<ServingInput>): ServingInput => oneH100(closed(8), { warmup: 8, ...over });
 
   it('a request enters the queue requestS after it is sent: one user sees exactly that much more TTFT', () => {
     const one = (requestS: number) =>

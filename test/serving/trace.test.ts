@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/memory/inference.js';
 import { parseTrace } from '../../src/core/serving/trace.js';
 import { simulateServing } from '../../src/core/serving/index.js';
-import { findDevice, findModel, hardwareSpec, modelSpec } from '../../src/catalog/index.js';
+import { oneH100 } from './fixtures.js';
 
 describe('trace formats', () => {
   it('vLLM bench serve result JSON: lengths in order, no arrival times, the concurrency kept', () => {
@@ -61,27 +61,18 @@ describe('trace formats', () => {
 
 describe('prefix cache from trace hashes', () => {
   it('a request whose prompt blocks were seen computes only the rest', () => {
-    const spec = modelSpec(findModel('meta-llama/Llama-3.1-8B'));
-    const hw = hardwareSpec(findDevice('h100'));
     // Two 1024-token prompts, 1 s apart; the second shares the first's two 512-token blocks but one (the last
     // prompt token is always computed): it prefills 1 token over 1023 cached, so its TTFT is a decode-sized step.
     const run = (hashes2: number[]) =>
-      simulateServing({
-        spec,
-        hw,
-        precision: 'bf16',
-        kvPrecision: 'bf16',
-        engine: 'vllm',
-        agg: { plan: { tp: 1, pp: 1, attentionDp: 1, moeTp: 1, moeEp: 1 }, workers: 1 },
-        workload: {
+      simulateServing(
+        oneH100({
           kind: 'trace',
           requests: [
             { arrivalS: 0, input: 1024, output: 2, hashes: [1, 2] },
             { arrivalS: 1, input: 1024, output: 2, hashes: hashes2 },
           ],
-        },
-        ideal: false,
-      }).estimate;
+        }),
+      ).estimate;
     const hit = run([1, 2]);
     const miss = run([3, 4]);
     // miss: both prefills (first scheduled → first token; TTFT less the queue and the front end's fixed delay) are
