@@ -3,7 +3,7 @@
  * operators built once per shape and cached, so the calibration can time them under many efficiency tables.
  */
 import type { ModelSpec } from '../core/arch/spec.js';
-import { kvBytesPerTokenLayer, kvCache } from '../core/memory/kv.js';
+import { kvCache } from '../core/memory/kv.js';
 import { kvElementBytes } from '../core/numerics/formats.js';
 import { efficiencyFor, type CalibrationTable, type Efficiency } from '../core/perf/efficiency.js';
 import { stepContext } from '../core/perf/latency.js';
@@ -95,13 +95,22 @@ function stepFn(w: Worker, row: ServingRow, eff: Efficiency): StepFn {
   };
 }
 
-/** KV bytes of one prompt over all layers (what the prefill worker sends to the decode worker). */
+/** KV bytes of one prompt over the decoder's layers (what the prefill worker sends to the decode worker). */
 function promptKvBytes(spec: ModelSpec, row: ServingRow): number {
-  const kv = kvElementBytes(row.kvPrecision)!;
-  let perToken = 0;
-  for (const g of spec.groups)
-    if (g.attention) perToken += g.count * kvBytesPerTokenLayer(g.attention, kv, 1);
-  return perToken * row.isl;
+  return oneSequence(spec, row, row.isl, 1).kvCacheBytes;
+}
+
+/** KV cache and recurrent state of one sequence of `seq` tokens on one device of a TP `tp` group (memory/kv.ts). */
+function oneSequence(spec: ModelSpec, row: ServingRow, seq: number, tp: number) {
+  return kvCache(spec, {
+    batch: 1,
+    seq,
+    kvBytes: kvElementBytes(row.kvPrecision)!,
+    tp,
+    blockSize: null,
+    layerFilter: null,
+    stateBytes: 2,
+  });
 }
 
 /**
@@ -110,15 +119,7 @@ function promptKvBytes(spec: ModelSpec, row: ServingRow): number {
  */
 function kvCapacity(row: ServingRow, spec: ModelSpec, w: Worker): number {
   const free = w.ctx.hw.visibleMemoryBytes * 0.9 - weightsPerGpu(spec, w) - 3e9;
-  const one = kvCache(spec, {
-    batch: 1,
-    seq: row.isl + row.osl,
-    kvBytes: kvElementBytes(row.kvPrecision)!,
-    tp: w.plan.tp,
-    blockSize: null,
-    layerFilter: null,
-    stateBytes: 2,
-  });
+  const one = oneSequence(spec, row, row.isl + row.osl, w.plan.tp);
   return Math.max(1, free / (one.kvCacheBytes + one.stateBytes));
 }
 
