@@ -173,6 +173,51 @@ describe('attention variants', () => {
     ]);
     expect(core[0]!.flops).toBe(2 * 10 * 16 * 1088);
   });
+  it('DeepSeek-V2-Lite MLA prompt: plain attention over 192 + 128 dims, earlier chunks up-projected from the latent', () => {
+    const spec = referenceSpec('deepseek-ai__DeepSeek-V2-Lite.json');
+    const layout = weightLayout(spec, 'bf16');
+    const attn = 3072 * 2048 + 576 * 2048 + 4096 * 512 + 2048 * 2048;
+    // A whole prompt of 8 tokens: 36 causal pairs; 16 heads, scores over 128 nope + 64 rope, values over 128.
+    const first = stepOps(spec, layout, shape({ segments: [{ batch: 1, tokens: 8, context: 0 }] }));
+    expect(byCat(first, 'attention_core')[0]!.flops).toBe(2 * 36 * 16 * (192 + 128));
+    expect(byCat(first, 'attention_proj')[0]!.flops).toBe(2 * 8 * attn);
+    // A second chunk of 4 after 8 cached: 4 · 8 + 10 pairs; the 8 cached latents are first up-projected by kv_b
+    // (512 → 16 heads · (128 nope + 128 v)).
+    const next = stepOps(spec, layout, shape({ segments: [{ batch: 1, tokens: 4, context: 8 }] }));
+    expect(byCat(next, 'attention_core')[0]!.flops).toBe(2 * 42 * 16 * 320);
+    expect(byCat(next, 'attention_proj')[0]!.flops).toBe(2 * 4 * attn + 2 * 8 * 512 * 16 * 256);
+    // Decode tokens stay in the latent space: 576 + 512 per head over the same step.
+    const mixed = stepOps(
+      spec,
+      layout,
+      shape({
+        segments: [
+          { batch: 1, tokens: 8, context: 0 },
+          { batch: 2, tokens: 1, context: 9 },
+        ],
+      }),
+    );
+    expect(byCat(mixed, 'attention_core')[0]!.flops).toBe(2 * 36 * 16 * 320 + 2 * 2 * 10 * 16 * 1088);
+  });
+  it('GLM-5 DSA decode at 5,000 tokens: attention reads the top 2,048; the 32-head indexer scores all 5,000', () => {
+    const spec = modelSpec(findModel('zai-org/GLM-5'));
+    const list = stepOps(
+      spec,
+      weightLayout(spec, 'bf16'),
+      shape({ tp: 8, segments: [{ batch: 1, tokens: 1, context: 4999 }] }),
+    );
+    // Each layer group (3 dense-MLP layers, 75 MoE) has its attention, then its indexer.
+    const cores = byCat(list, 'attention_core');
+    expect(cores).toHaveLength(4);
+    const sum = (o: Op[], k: 'flops' | 'bytes') => o.reduce((x, y) => x + y[k], 0);
+    const main = cores.filter((_, i) => i % 2 === 0);
+    const indexer = cores.filter((_, i) => i % 2 === 1);
+    // 78 layers; 64 heads over tp 8; latent 512 + rope 64, 2-byte KV; the indexer keeps 128 fp8 + a 4-byte scale.
+    expect(sum(main, 'flops')).toBe(2 * 2048 * 8 * (576 + 512) * 78);
+    expect(sum(main, 'bytes')).toBe((2048 * 576 * 2 + 8 * 1088 * 2) * 78);
+    expect(sum(indexer, 'flops')).toBe(2 * 5000 * 32 * 128 * 78);
+    expect(sum(indexer, 'bytes')).toBe(5000 * 132 * 78);
+  });
   it('T5 decoder: self- and cross-attention each take half of the layer’s 8 attention matrices', () => {
     const spec = specFromConfig({
       architectures: ['T5ForConditionalGeneration'],

@@ -131,12 +131,14 @@ describe('properties', () => {
   // The same 400 requests (one seed) served by more users. What is discrete in a schedule moves medians: with fixed
   // lengths users travel in waves (vLLM, 512-token prompts: 16 users fill one 8192-token step, median TTFT 234 ms;
   // 17 users break the wave, 219.6 ms; SGLang 32 → 33 users: TPOT 10.43 → 8.86 ms, fewer but larger prefill stalls);
-  // with drawn lengths the median TTFT at light load is one prefill step whose length is drawn (±4% from one user
-  // to the next). Swept 1–48 users on all three engines under the calibration of 2026-12-03: median TPOT drops by
-  // at most 0.14% (SGLang) from any user count to a larger one; median TTFT, once the counts differ by 8 or more, by
-  // at most 0.46% (vLLM 22 → 30 users: the drawn prefill of the median request). The property allows 1% for those
-  // draws and no more.
-  it('in a closed loop more users never lower median TPOT, nor median TTFT (8 users more), by over 1%', () => {
+  // with drawn lengths the median TTFT at light load is the front end's fixed delay, the wait for the running step
+  // and one prefill whose length is drawn. The fixed delay lands at a phase of the running step that moves with
+  // the step time: vLLM 4 → 12 users, the median wait for the running step falls from 7.3 to 1.7 ms while the
+  // prefill grows by 4.1 ms. Swept 1–48 users on all three engines under the calibration of 2026-12-03 (second
+  // session, MLA prompts as plain attention): median TPOT drops by at most 0.48% (SGLang 45 → 46) from any user
+  // count to a larger one; median TTFT, once the counts differ by 8 or more, by at most 2.0% (vLLM 8 → 17; 2.2%
+  // with the users spread evenly, no waves). The property allows 2.5% for that phase and no more.
+  it('in a closed loop more users never lower median TPOT, nor median TTFT (8 users more), by over 2.5%', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }),
@@ -146,9 +148,9 @@ describe('properties', () => {
           const [lo, hi] = a <= b ? [a, b] : [b, a];
           const x = closed(lo, engine);
           const y = closed(hi, engine);
-          expect(y.tpot_s.p50).toBeGreaterThanOrEqual(x.tpot_s.p50 * 0.99);
+          expect(y.tpot_s.p50).toBeGreaterThanOrEqual(x.tpot_s.p50 * 0.975);
           const z = closed(lo + 8, engine);
-          expect(z.ttft_s.p50).toBeGreaterThanOrEqual(x.ttft_s.p50 * 0.99);
+          expect(z.ttft_s.p50).toBeGreaterThanOrEqual(x.ttft_s.p50 * 0.975);
         },
       ),
       { numRuns: 12, seed: 42 },

@@ -5,7 +5,7 @@
  */
 import type { AttentionSpec, LayerGroup, ModelSpec } from '../arch/spec.js';
 import type { WeightLayout } from '../memory/weights.js';
-import { kvBytesPerTokenLayer, kvHeadsPerDevice, ssmStateBytes } from '../memory/kv.js';
+import { indexerBytesPerToken, kvBytesPerTokenLayer, kvHeadsPerDevice, ssmStateBytes } from '../memory/kv.js';
 
 export type OpCategory =
   | 'attention_proj'
@@ -88,29 +88,62 @@ export function stepTokens(s: StepShape): number {
   return t;
 }
 
+/**
+ * MLA runs two ways in vLLM, SGLang and TensorRT-LLM: prompt tokens as plain multi-head attention over K/V
+ * up-projected from the latent (scores over qk_nope + rope = head_dim, values over v_head_dim), decode tokens in the
+ * latent space with the up-projections absorbed (DeepSeek-V2 report §2.1.2: scores over kv_lora_rank + rope, values
+ * over the latent), which costs 3.4× the FLOPs per pair for DeepSeek-V3 but reads only the latent cache. A DSA
+ * model (DeepSeek-V3.2, GLM-5) attends in the latent space throughout, to at most index_topk keys per query, and its
+ * indexer scores every cached key first (DeepSeek-V3.2-Exp report: sparse MLA in MQA mode, prefill and decode).
+ */
+function attentionDims(a: AttentionSpec, prompt: boolean): { qk: number; v: number } {
+  if (!a.mla) return { qk: a.headDim, v: a.vHeadDim };
+  if (prompt && !a.indexer) return { qk: a.headDim, v: a.vHeadDim };
+  return { qk: a.mla.kvLoraRank + a.mla.qkRopeHeadDim, v: a.mla.kvLoraRank };
+}
+
 function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, params: number): Op[] {
   const T = stepTokens(s);
   const heads = a.numHeads / s.tp;
   const window = a.window ?? a.chunk;
-  const perToken = kvBytesPerTokenLayer(a, s.kvBytes, s.tp);
-  let pairs = 0;
+  const ix = a.indexer ?? null;
+  // The indexer's key cache is read by the indexer over every cached key; the attention reads at most top-k.
+  const ixPerToken = indexerBytesPerToken(a);
+  const perToken = kvBytesPerTokenLayer(a, s.kvBytes, s.tp) - ixPerToken;
+  const attended = ix ? Math.min(window ?? Infinity, ix.topK) : window;
+  let flops = 0;
   let ctxRead = 0;
+  let act = 0;
+  let upProj = 0;
+  let ixFlops = 0;
+  let ixRead = 0;
   // Under CP each device attends its share of the query–key pairs and holds 1/cp of the cache.
   for (const g of s.segments) {
-    pairs += (g.batch * attendedPairs(g.tokens, g.context, window)) / s.cp;
-    ctxRead += (g.batch * Math.min(g.context + g.tokens, window ?? Infinity) * perToken) / s.cp;
+    const prompt = g.tokens > 1;
+    const d = attentionDims(a, prompt);
+    const pairs = (g.batch * attendedPairs(g.tokens, g.context, attended)) / s.cp;
+    flops += 2 * pairs * heads * (d.qk + d.v);
+    act += (g.batch * g.tokens * heads * (d.qk + d.v) * s.actBytes) / (prompt ? s.cp : 1);
+    const seen = Math.min(g.context + g.tokens, window ?? Infinity);
+    ctxRead += (g.batch * Math.min(seen, attended ?? Infinity) * perToken) / s.cp;
+    // MHA-mode MLA up-projects the cached latent of earlier chunks to K and V before attending to it.
+    if (a.mla && prompt && !ix && g.context > 0)
+      upProj +=
+        (2 * g.batch * g.context * a.mla.kvLoraRank * heads * (a.mla.qkNopeHeadDim + a.vHeadDim)) / s.cp;
+    if (ix) {
+      // One indexer per device (vLLM replicates it across TP ranks): its heads score every key in the window.
+      ixFlops += (2 * g.batch * attendedPairs(g.tokens, g.context, window) * ix.numHeads * ix.headDim) / s.cp;
+      ixRead += (g.batch * seen * ixPerToken) / s.cp;
+    }
   }
-  // MLA attends in the latent space (absorbed weights): scores over kv_lora_rank + rope dims, values over the latent.
-  const qkDim = a.mla ? a.mla.kvLoraRank + a.mla.qkRopeHeadDim : a.headDim;
-  const vDim = a.mla ? a.mla.kvLoraRank : a.vHeadDim;
   const projOut = a.mla
     ? heads * (a.headDim + a.vHeadDim)
     : heads * a.headDim + 2 * kvHeadsPerDevice(a, s.tp) * a.headDim;
-  return [
+  const ops: Op[] = [
     {
       category: 'attention_proj',
       kind: 'gemm',
-      flops: 2 * T * params,
+      flops: 2 * T * params + upProj,
       bytes: weightBytes + T * projOut * s.actBytes,
       kernels: 4,
       m: T,
@@ -118,12 +151,23 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
     {
       category: 'attention_core',
       kind: 'attention',
-      flops: 2 * pairs * heads * (qkDim + vDim),
-      bytes: ctxRead + T * heads * (qkDim + vDim) * s.actBytes,
+      flops,
+      bytes: ctxRead + act,
       kernels: 2,
       m: T,
     },
   ];
+  if (ix)
+    ops.push({
+      category: 'attention_core',
+      kind: 'attention',
+      flops: ixFlops,
+      bytes: ixRead,
+      // Scoring and top-k selection.
+      kernels: 2,
+      m: T,
+    });
+  return ops;
 }
 
 interface GroupParams {
