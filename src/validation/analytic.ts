@@ -20,6 +20,7 @@ interface Worker {
   ctx: StepContext;
   plan: WorkerPlan;
   cache: Map<number, { shape: StepShape; ops: Op[] }>;
+  aloneCache: Map<number, { shape: StepShape; ops: Op[] }>;
 }
 
 export interface AnalyticCase {
@@ -43,16 +44,21 @@ function quant(p: number): number {
 function makeWorker(row: ServingRow, spec: ModelSpec, plan: WorkerPlan): Worker {
   const { hw, links } = systemOf(row.system);
   const ctx = stepContext(spec, hw, row.precision, { tp: plan.tp, pp: 1, ep: plan.ep }, links);
-  return { ctx, plan, cache: new Map() };
+  return { ctx, plan, cache: new Map(), aloneCache: new Map() };
 }
 
-function stepFn(w: Worker, row: ServingRow, eff: Efficiency): StepFn {
+/**
+ * A rank's step under an efficiency table. `alone`: the worker's other attention-DP ranks idle, so its experts see
+ * only this rank's tokens (otherwise every rank runs the same mix, as the ranks of a loaded worker do).
+ */
+function stepFn(w: Worker, row: ServingRow, eff: Efficiency, alone = false): StepFn {
   const kvBytes = kvElementBytes(row.kvPrecision)!;
   const ctxDecode = row.isl + Math.floor(row.osl / 2);
+  const cache = alone ? w.aloneCache : w.cache;
   return (decode, prompt) => {
     const pq = quant(prompt);
     const key = decode * 1e7 + pq;
-    let hit = w.cache.get(key);
+    let hit = cache.get(key);
     if (!hit) {
       // Prompts above the chunk run in ceil(ISL / chunk) steps: the step holds 1/n of a whole prompt.
       const n = Math.ceil(row.isl / CHUNK);
@@ -70,6 +76,7 @@ function stepFn(w: Worker, row: ServingRow, eff: Efficiency): StepFn {
         logitsRows: decode + pq / row.isl,
         adp: w.plan.adp,
         moeTp: w.plan.moeTp,
+        ...(alone ? { moeTokens: decode + pq } : {}),
       };
       hit = { shape, ops: stepOps(w.ctx.spec, w.ctx.layout, shape) };
       if (n > 1 && pq >= row.isl) {
@@ -77,6 +84,7 @@ function stepFn(w: Worker, row: ServingRow, eff: Efficiency): StepFn {
         const chunkShape = {
           ...shape,
           segments: segments.map((s) => (s.tokens > 1 ? { ...s, batch: s.batch / n } : s)),
+          ...(alone ? { moeTokens: decode + pq / n } : {}),
         };
         const chunkOps = stepOps(w.ctx.spec, w.ctx.layout, chunkShape);
         hit = {
@@ -89,7 +97,7 @@ function stepFn(w: Worker, row: ServingRow, eff: Efficiency): StepFn {
           })),
         };
       }
-      w.cache.set(key, hit);
+      cache.set(key, hit);
     }
     return timeOps(w.ctx, hit.shape, hit.ops, eff).time_s;
   };
@@ -244,6 +252,7 @@ export function analyticCase(row: ServingRow): AnalyticCase | { row: ServingRow;
         isl: row.isl,
         osl: row.osl,
         prefillStep,
+        prefillStepAlone: stepFn(pw, row, eff, true),
         decodeStep,
         transferS,
         chunk: CHUNK,

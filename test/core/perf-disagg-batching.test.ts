@@ -47,3 +47,42 @@ describe('a prefill worker batches the prompts waiting for it', () => {
     );
   });
 });
+
+describe('attention DP: a prefill rank alone runs faster than with every rank of its worker prefilling', () => {
+  // Alone 30 ms a prompt, with every rank busy 60 ms (the experts see all ranks' prompts); one prompt a step.
+  const o = {
+    users: 4,
+    decodeBatch: 4,
+    kvCapacity: 1e9,
+    requestS: 0,
+    burst: 0,
+    prefillRanks: 1,
+    isl: 1000,
+    osl: 11,
+    prefillStep: () => 0.06,
+    prefillStepAlone: () => 0.03,
+    decodeStep: () => 0.02,
+    transferS: 0,
+    chunk: 1000,
+  };
+
+  it('the service time is interpolated by the share ρ of the time a rank is busy', () => {
+    const r = steadyDisagg(o);
+    // Rate per rank λ = 4 / (TTFT + 10 · 20 ms); ρ = λ · (30 ms + ρ · 30 ms), so ρ = 0.03 λ / (1 − 0.03 λ).
+    const lambda = 4 / (r.ttft_s + 0.2);
+    const rho = (0.03 * lambda) / (1 - 0.03 * lambda);
+    expect(r.prefill_utilisation).toBeCloseTo(rho, 9);
+    const s = 0.03 + rho * 0.03;
+    expect(r.ttft_s).toBeCloseTo((rho / (1 - rho)) * (s / 2) + s, 9);
+    // By hand, TTFT = 100 ms: λ = 4 / 0.3 s, ρ = 0.4 / 0.6 = 2/3, s = 50 ms, wait (2/3) / (1/3) · 25 ms = 50 ms.
+    expect(r.ttft_s).toBeCloseTo(0.1, 9);
+    expect(r.ttft_s).toBeGreaterThan(steadyDisagg({ ...o, prefillStep: () => 0.03 }).ttft_s);
+    expect(r.ttft_s).toBeLessThan(steadyDisagg({ ...o, prefillStepAlone: undefined }).ttft_s);
+  });
+
+  it('one user with a long answer: the rank is almost always alone, TTFT ≈ 30 ms, not 60', () => {
+    const r = steadyDisagg({ ...o, users: 1, osl: 5001 });
+    // λ = 1 / (0.03 + 100 s) ≈ 0.0100; ρ ≈ 0.000300; s ≈ 30.009 ms; wait ≈ 0.0045 ms.
+    expect(r.ttft_s).toBeCloseTo(0.030014, 5);
+  });
+});

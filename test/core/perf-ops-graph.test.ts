@@ -294,6 +294,23 @@ describe('mixture of experts', () => {
     expect(x.bytes / 32).toBeCloseTo(touched * expert * 2 + ((8 * 2 * (14336 / 2) * 3) / 2) * 2, 3);
     expect([x.kind, x.kernels, x.m, x.grouped]).toEqual(['gemm', 96, 2, true]);
   });
+  it("moeTokens: experts that see only this rank's 4 tokens, not 2 ranks alike", () => {
+    const s = {
+      segments: [{ batch: 4, tokens: 1, context: 0 }],
+      tp: 2,
+      ep: 2,
+      adp: 2,
+      moeTp: 2,
+      logitsRows: 4,
+    };
+    const all = one(ops('mistralai__Mixtral-8x7B-v0.1.json', shape(s)), 'experts');
+    const alone = one(ops('mistralai__Mixtral-8x7B-v0.1.json', shape({ ...s, moeTokens: 4 })), 'experts');
+    expect(alone.flops).toBeCloseTo(all.flops / 2, 0);
+    expect(alone.m).toBe(1);
+    const touched = (8 * (1 - 0.75 ** 4)) / 2;
+    const expert = (3 * 14336 * 4096) / 2;
+    expect(alone.bytes / 32).toBeCloseTo(touched * expert * 2 + ((4 * 2 * (14336 / 2) * 3) / 2) * 2, 3);
+  });
   it('DeepSeek-V2-Lite, one token: 6 of 64 routed experts read; the 2 shared experts as one GEMM', () => {
     const list = ops('deepseek-ai__DeepSeek-V2-Lite.json', shape());
     const [routed, shared] = byCat(list, 'experts');

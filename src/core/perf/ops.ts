@@ -62,6 +62,8 @@ export interface StepShape {
   adp?: number;
   /** TP degree of the expert matrices (moe_tp); absent: the attention tp. Experts span moeTp · ep devices. */
   moeTp?: number;
+  /** Tokens the experts see over all attention-DP ranks; absent: this rank's tokens on every rank (tokens · adp). */
+  moeTokens?: number;
 }
 
 /** Keys attended in total by `q` new queries after `c` cached tokens, causal, with an optional window. */
@@ -249,7 +251,7 @@ export function stepOps(spec: ModelSpec, layout: WeightLayout, s: StepShape): Op
     } else if (m?.kind === 'moe') {
       // Under attention DP the experts see the tokens of every rank, spread over moeTp · ep devices.
       const moeTp = s.moeTp ?? s.tp;
-      const Tm = T * (s.adp ?? 1);
+      const Tm = s.moeTokens ?? T * (s.adp ?? 1);
       const perExpert = w.expert / m.numExperts / moeTp;
       // Bytes: every expert the step's tokens touch is read once; FLOPs: each token runs top-k experts.
       const touched = Math.min(m.numExperts / s.ep, expertsTouched(m.numExperts, m.topK, Tm) / s.ep);

@@ -139,7 +139,10 @@ export interface DisaggInput {
   prefillRanks: number;
   isl: number;
   osl: number;
+  /** A prefill rank's step while every attention-DP rank of its worker prefills too (the experts see them all). */
   prefillStep: StepFn;
+  /** The same step while the other ranks of the worker idle (default: prefillStep; equal without attention DP). */
+  prefillStepAlone?: StepFn;
   decodeStep: StepFn;
   /** KV cache transfer of one prompt from the prefill to the decode worker (s). */
   transferS: number;
@@ -150,21 +153,38 @@ export interface DisaggInput {
 export function steadyDisagg(o: DisaggInput): SteadyResult {
   const running = Math.max(1, Math.min(o.decodeBatch, Math.floor(o.kvCapacity)));
   const tpot = o.decodeStep(running, 0);
-  const s = o.prefillStep(0, o.isl);
+  // Under attention DP the ranks of a prefill worker run in lock-step and its experts see every busy rank's prompt:
+  // the other ranks prefill at the same time with the probability ρ that a rank is busy, so a step's expert work is
+  // interpolated between the rank alone (ρ → 0) and every rank at once (ρ → 1).
+  const alone = o.prefillStepAlone ?? o.prefillStep;
+  const s1 = alone(0, o.isl);
+  const sAll = o.prefillStep(0, o.isl);
   // A prefill worker batches the prompts waiting for it up to its chunk: per prompt, a full chunk's step over
   // the prompts it holds (weights read once, expert GEMMs fuller), the service time of its queue.
   const perStep = Math.max(1, Math.floor((o.chunk ?? o.isl) / o.isl));
-  const full = perStep > 1 ? o.prefillStep(0, perStep * o.isl) : s;
-  const sBatch = full / perStep;
+  const full1 = perStep > 1 ? alone(0, perStep * o.isl) : s1;
+  const fullAll = perStep > 1 ? o.prefillStep(0, perStep * o.isl) : sAll;
+  const mix = (a: number, b: number, rho: number) => a + Math.min(1, rho) * (b - a);
   const gen = Math.max(0, o.osl - 1) * tpot;
+  // Utilisation of a rank with per-rank arrival rate r: ρ = r · sBatch(ρ), sBatch linear in ρ, solved exactly.
+  const rhoOf = (x: number) => {
+    const r = o.users / (x + gen) / o.prefillRanks;
+    const b1 = full1 / perStep;
+    const d = fullAll / perStep - b1;
+    const den = 1 - r * d;
+    return den > 0 ? Math.min(1, (r * b1) / den) : 1;
+  };
   // A prompt's own step holds only it when the worker is idle and a full chunk when it is busy.
-  const own = (rho: number) => s + Math.min(1, rho) * Math.max(0, full - s);
-  const rhoOf = (x: number) => (o.users / (x + gen) / o.prefillRanks) * sBatch;
+  const own = (rho: number) => {
+    const one = mix(s1, sAll, rho);
+    return one + Math.min(1, rho) * Math.max(0, mix(full1, fullAll, rho) - one);
+  };
   const ttftOf = (x: number) => {
     const rho = rhoOf(x);
+    const sBatch = mix(full1, fullAll, rho) / perStep;
     return waitS(o.burst, o.users / o.prefillRanks, rho, sBatch) + own(rho) + o.transferS;
   };
-  let ttft = solveIncreasing((x) => x - ttftOf(x), s + o.transferS, 1e5);
+  let ttft = solveIncreasing((x) => x - ttftOf(x), s1 + o.transferS, 1e5);
   const rho = rhoOf(ttft);
   ttft += o.requestS;
   ttft += kvWait(o.decodeBatch, running, ttft, gen);

@@ -45,7 +45,7 @@ export interface SteadyEstimate {
  * prompts of ISL tokens). A prompt longer than the engine's step budget is prefilled over n chunked steps: its cost
  * is n steps of ISL/n prompt tokens each, as the analytical fit reads it (validation/analytic.ts).
  */
-function rankStep(t: StepTimer, isl: number, osl: number, dp: number, chunk: number): StepFn {
+function rankStep(t: StepTimer, isl: number, osl: number, dp: number, chunk: number, alone = false): StepFn {
   const ctx = isl + Math.floor(osl / 2);
   const n = Math.max(1, Math.ceil(isl / chunk));
   const cache = new Map<number, number>();
@@ -56,8 +56,8 @@ function rankStep(t: StepTimer, isl: number, osl: number, dp: number, chunk: num
     if (s === undefined) {
       const tokens = Math.ceil(isl / n);
       const prefill = Array.from({ length: prompts }, () => ({ tokens, context: 0 }));
-      // Attention-DP ranks run in lock-step: the experts see every rank's tokens.
-      const all = (decode + prompts * tokens) * dp;
+      // Attention-DP ranks run in lock-step: the experts see every rank's tokens (alone: the others idle).
+      const all = (decode + prompts * tokens) * (alone ? 1 : dp);
       s = t.exact({ prefill, decodes: decode, decodeContext: decode * ctx }, all) * (prompts > 0 ? n : 1);
       cache.set(key, s);
     }
@@ -108,6 +108,7 @@ export function steadyEstimator(i: EstimateInput): Estimator {
       return { ttftS: e.ttft_s, tpotS: e.tpot_s, tokensPerS: (users * i.osl) / cycle(e) };
     };
   const [p, d] = i.split;
+  const alone = rankStep(timer, i.isl, i.osl, dp, chunk, true);
   // Prefill and decode workers of one layout: each GPU sends its shard (serving/index.ts's transfer).
   const move = kvTransferS(
     i.spec,
@@ -126,6 +127,7 @@ export function steadyEstimator(i: EstimateInput): Estimator {
       isl: i.isl,
       osl: i.osl,
       prefillStep: step,
+      prefillStepAlone: alone,
       decodeStep: step,
       transferS: move,
       chunk,
