@@ -39,6 +39,16 @@ describe('engine KV layouts', () => {
     expect(sg.kv_cache_bytes_per_token).toBe(61 * (576 + 132));
   });
 
+  it('GLM-5.2 fp8: every layer attends sparsely, so all 78 take fp8_ds_mla; only the 21 with an indexer add its keys', () => {
+    const s = spec('zai-org/GLM-5.2-FP8');
+    const fp8 = engineKvCapacity(s, h200, {
+      plan: { tp: 8, pp: 1, ep: 1 },
+      maxModelLen: 8192,
+      kvCacheDtype: 'fp8',
+    });
+    expect(fp8.kv_cache_bytes_per_token).toBe(78 * 656 + 21 * 132);
+  });
+
   it('ModelOpt with an FP8 KV cache: vLLM 0.19 picks fp8 under auto; older releases and SGLang the model dtype', () => {
     const s = spec('nvidia/Qwen3-32B-NVFP4');
     expect(s.checkpointQuant?.kvCacheDtype).toBe('fp8');

@@ -145,7 +145,15 @@ describe('KV tokens and bytes per layer', () => {
     // DeepSeek-V3.2: index_head_dim 128, index_topk 2048 → 128 + 4 = 132 B per token and layer.
     const idx = { numHeads: 64, headDim: 128, topK: 2048 };
     const mla = { kvLoraRank: 512, qkRopeHeadDim: 64, qkNopeHeadDim: 128, qLoraRank: 1536, vHeadDim: 128 };
-    const a = attn({ kind: 'mla', numHeads: 128, numKvHeads: 128, headDim: 192, mla, indexer: idx });
+    const a = attn({
+      kind: 'mla',
+      numHeads: 128,
+      numKvHeads: 128,
+      headDim: 192,
+      mla,
+      indexer: idx,
+      sparseTopK: 2048,
+    });
     expect(indexerBytesPerToken(a)).toBe(132);
     expect(indexerBytesPerToken(attn({ indexer: { ...idx, headDim: 200 } }))).toBe(200 + 2 * 4);
     expect(indexerBytesPerToken(attn({}))).toBe(0);
@@ -155,6 +163,10 @@ describe('KV tokens and bytes per layer', () => {
     expect(attendedTokens(a, 100_000)).toBe(2048);
     expect(attendedTokens(a, 1000)).toBe(1000);
     expect(attendedTokens(attn({ window: 4096 }), 100_000)).toBe(4096);
+    // A layer that reuses an earlier layer's top-k (GLM-5.2 "shared"): sparse, no indexer keys of its own.
+    const shared = attn({ kind: 'mla', numHeads: 128, numKvHeads: 128, headDim: 192, mla, sparseTopK: 2048 });
+    expect(attendedTokens(shared, 100_000)).toBe(2048);
+    expect(kvBytesPerTokenLayer(shared, 2, 1)).toBe(1152);
   });
   it('KV heads per device: split, one replicated head below the KV-head count, MLA one latent', () => {
     expect(kvHeadsPerDevice(attn({}), 4)).toBe(2);

@@ -218,6 +218,23 @@ describe('attention variants', () => {
     expect(sum(indexer, 'flops')).toBe(2 * 5000 * 32 * 128 * 78);
     expect(sum(indexer, 'bytes')).toBe(5000 * 132 * 78);
   });
+  it('GLM-5.2 at 5,000 tokens: 57 shared layers attend the top 2,048 too, and only the 21 others run an indexer', () => {
+    const spec = modelSpec(findModel('zai-org/GLM-5.2'));
+    const list = stepOps(
+      spec,
+      weightLayout(spec, 'bf16'),
+      shape({ tp: 8, segments: [{ batch: 1, tokens: 1, context: 4999 }] }),
+    );
+    const cores = byCat(list, 'attention_core');
+    // Groups: 3 dense layers (indexer), 18 MoE layers (indexer), 57 MoE layers (shared): 3 attentions, 2 indexers.
+    expect(cores).toHaveLength(5);
+    const main = 2 * 2048 * 8 * (576 + 512) * 78;
+    const indexer = 2 * 5000 * 32 * 128 * 21;
+    expect(cores.reduce((x, o) => x + o.flops, 0)).toBe(main + indexer);
+    expect(cores.reduce((x, o) => x + o.bytes, 0)).toBe(
+      (2048 * 576 * 2 + 8 * 1088 * 2) * 78 + 5000 * 132 * 21,
+    );
+  });
   it('T5 decoder: self- and cross-attention each take half of the layer’s 8 attention matrices', () => {
     const spec = specFromConfig({
       architectures: ['T5ForConditionalGeneration'],

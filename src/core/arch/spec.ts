@@ -57,6 +57,11 @@ export interface AttentionSpec {
   causal: boolean;
   /** DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): a lightning indexer picks top-k tokens per query. */
   indexer?: IndexerSpec | null;
+  /**
+   * DSA: cached tokens each query attends to (index_topk), on the layers with an indexer and on those that reuse an
+   * earlier layer's top-k (GLM-5.2's "shared" layers, which have no indexer of their own); absent: every cached token.
+   */
+  sparseTopK?: number;
   /** Reads the KV cache of an earlier layer and stores none (Gemma 3n's num_kv_shared_layers). */
   kvShared?: boolean;
 }

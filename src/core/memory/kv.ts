@@ -40,12 +40,12 @@ export function cachedTokens(a: AttentionSpec, seq: number): number {
 }
 
 /**
- * Cached tokens one query attends to: windows and chunks bound it, and a DSA indexer (DeepSeek-V3.2, GLM-5) picks
- * only its top index_topk of them (the indexer itself still scores every cached key: indexerBytesPerToken).
+ * Cached tokens one query attends to: windows and chunks bound it, and DSA (DeepSeek-V3.2, GLM-5) attends only the
+ * top index_topk of them (an indexer layer's indexer itself still scores every cached key: indexerBytesPerToken).
  */
 export function attendedTokens(a: AttentionSpec, context: number): number {
   const t = cachedTokens(a, context);
-  return a.indexer ? Math.min(t, a.indexer.topK) : t;
+  return a.sparseTopK ? Math.min(t, a.sparseTopK) : t;
 }
 
 function roundUp(tokens: number, block: number | null): number {

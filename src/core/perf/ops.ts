@@ -100,7 +100,7 @@ export function stepTokens(s: StepShape): number {
  */
 function attentionDims(a: AttentionSpec, prompt: boolean): { qk: number; v: number } {
   if (!a.mla) return { qk: a.headDim, v: a.vHeadDim };
-  if (prompt && !a.indexer) return { qk: a.headDim, v: a.vHeadDim };
+  if (prompt && !a.sparseTopK) return { qk: a.headDim, v: a.vHeadDim };
   return { qk: a.mla.kvLoraRank + a.mla.qkRopeHeadDim, v: a.mla.kvLoraRank };
 }
 
@@ -112,7 +112,7 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
   // The indexer's key cache is read by the indexer over every cached key; the attention reads at most top-k.
   const ixPerToken = indexerBytesPerToken(a);
   const perToken = kvBytesPerTokenLayer(a, s.kvBytes, s.tp) - ixPerToken;
-  const attended = ix ? Math.min(window ?? Infinity, ix.topK) : window;
+  const attended = a.sparseTopK ? Math.min(window ?? Infinity, a.sparseTopK) : window;
   let flops = 0;
   let ctxRead = 0;
   let act = 0;
@@ -129,7 +129,7 @@ function attentionOps(a: AttentionSpec, s: StepShape, weightBytes: number, param
     const seen = Math.min(g.context + g.tokens, window ?? Infinity);
     ctxRead += (g.batch * Math.min(seen, attended ?? Infinity) * perToken) / s.cp;
     // MHA-mode MLA up-projects the cached latent of earlier chunks to K and V before attending to it.
-    if (a.mla && prompt && !ix && g.context > 0)
+    if (a.mla && prompt && !a.sparseTopK && g.context > 0)
       upProj +=
         (2 * g.batch * g.context * a.mla.kvLoraRank * heads * (a.mla.qkNopeHeadDim + a.vHeadDim)) / s.cp;
     if (ix) {

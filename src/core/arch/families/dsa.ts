@@ -50,13 +50,19 @@ export function withIndexer(spec: ModelSpec, r: ConfigReader, ix: IndexerSpec): 
         name: off.length ? `${g.name}.indexer` : g.name,
         count: on.length,
         layers: on,
-        attention: { ...a, indexer: ix },
+        attention: { ...a, indexer: ix, sparseTopK: ix.topK },
         tensors: [...g.tensors, ...indexerTensors(ix, spec.hiddenSize, qLora)],
       });
     }
     // A shared layer reuses the previous full layer's top-k: still sparse, no indexer of its own.
     if (off.length) {
-      groups.push({ ...g, name: `${g.name}.shared_topk`, count: off.length, layers: off });
+      groups.push({
+        ...g,
+        name: `${g.name}.shared_topk`,
+        count: off.length,
+        layers: off,
+        attention: { ...a, sparseTopK: ix.topK },
+      });
     }
   }
   return { ...spec, groups };

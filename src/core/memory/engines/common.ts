@@ -255,7 +255,7 @@ export function kvLayerTypes(
       formats.fp8DsMla &&
       kvBytes === 1 &&
       a.mla &&
-      a.indexer &&
+      a.sparseTopK !== undefined &&
       a.mla.kvLoraRank === 512 &&
       a.mla.qkRopeHeadDim === 64;
     const bytes = dsMla ? FP8_DS_MLA_BYTES + indexerBytesPerToken(a) : kvBytesPerTokenLayer(a, kvBytes, tp);
