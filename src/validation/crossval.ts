@@ -14,6 +14,8 @@ export interface ServingError {
   mode: 'agg' | 'disagg';
   engine: string;
   system: string;
+  /** Disaggregated: whether the row states its decode workers or the calibration assumes them (analytic.ts). */
+  workers?: 'stated' | 'assumed';
   ttft: number;
   tpot: number;
 }
@@ -35,6 +37,9 @@ export function scoreServing(cases: readonly AnalyticCase[], t?: CalibrationTabl
       mode: c.row.mode,
       engine: c.row.engine,
       system: c.row.system,
+      ...(c.row.decode
+        ? { workers: c.row.decode.workersKnown ? ('stated' as const) : ('assumed' as const) }
+        : {}),
       ttft: (p.ttft_s * 1000) / c.row.ttft_ms - 1,
       tpot: (p.tpot_s * 1000) / c.row.tpot_ms - 1,
     };
@@ -63,7 +68,10 @@ export interface Summary {
 
 const pct = (xs: number[]) => 100 * median(xs.map(Math.abs));
 
-/** Median abs errors of aggregated and disaggregated rows, overall, per engine and per GPU system. */
+/**
+ * Median abs errors of aggregated and disaggregated rows, overall, per engine, per GPU system and per model; the
+ * disaggregated rows also by whether their decode workers are stated or assumed.
+ */
 export function summariseServing(errs: readonly ServingError[]): Summary[] {
   const by = new Map<string, ServingError[]>();
   for (const e of errs) {
@@ -72,6 +80,7 @@ export function summariseServing(errs: readonly ServingError[]): Summary[] {
       `${e.mode} engine=${e.engine}`,
       `${e.mode} system=${e.system}`,
       `${e.mode} model=${e.family}`,
+      ...(e.workers ? [`${e.mode} workers=${e.workers}`] : []),
     ])
       by.set(k, [...(by.get(k) ?? []), e]);
   }
