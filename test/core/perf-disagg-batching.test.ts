@@ -6,23 +6,24 @@
 import { describe, expect, it } from 'vitest';
 import { steadyDisagg } from '../../src/core/perf/steady.js';
 
+/** 4 users on one prefill rank, 1,000-token prompts, 10 decode steps of 20 ms after the first token. */
+const fourUsers = {
+  users: 4,
+  decodeBatch: 4,
+  kvCapacity: 1e9,
+  requestS: 0,
+  burst: 0,
+  prefillRanks: 1,
+  isl: 1000,
+  osl: 11,
+  decodeStep: () => 0.02,
+};
+
 describe('a prefill worker batches the prompts waiting for it', () => {
   // A prompt step costs 20 ms plus 10 µs a token: one 1,000-token prompt 30 ms, a 4,000-token chunk of four 60 ms,
   // 15 ms a prompt.
   const prefillStep = (_d: number, p: number) => 0.02 + 1e-5 * p;
-  const o = {
-    users: 4,
-    decodeBatch: 4,
-    kvCapacity: 1e9,
-    requestS: 0,
-    burst: 0,
-    prefillRanks: 1,
-    isl: 1000,
-    osl: 11,
-    prefillStep,
-    decodeStep: () => 0.02,
-    transferS: 0.005,
-  };
+  const o = { ...fourUsers, prefillStep, transferS: 0.005 };
 
   it('the queue is served at the chunk rate; the own step grows from one prompt to a chunk with the load', () => {
     const r = steadyDisagg({ ...o, chunk: 4000 });
@@ -51,17 +52,9 @@ describe('a prefill worker batches the prompts waiting for it', () => {
 describe('attention DP: a prefill rank alone runs faster than with every rank of its worker prefilling', () => {
   // Alone 30 ms a prompt, with every rank busy 60 ms (the experts see all ranks' prompts); one prompt a step.
   const o = {
-    users: 4,
-    decodeBatch: 4,
-    kvCapacity: 1e9,
-    requestS: 0,
-    burst: 0,
-    prefillRanks: 1,
-    isl: 1000,
-    osl: 11,
+    ...fourUsers,
     prefillStep: () => 0.06,
     prefillStepAlone: () => 0.03,
-    decodeStep: () => 0.02,
     transferS: 0,
     chunk: 1000,
   };

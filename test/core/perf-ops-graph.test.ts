@@ -199,13 +199,17 @@ describe('attention variants', () => {
     );
     expect(byCat(mixed, 'attention_core')[0]!.flops).toBe(2 * 36 * 16 * 320 + 2 * 2 * 10 * 16 * 1088);
   });
-  it('GLM-5 DSA decode at 5,000 tokens: attention reads the top 2,048; the 32-head indexer scores all 5,000', () => {
-    const spec = modelSpec(findModel('zai-org/GLM-5'));
-    const list = stepOps(
+  /** One sequence decoding its 5,000th token at tp 8, BF16 weights. */
+  const decodeAt5000 = (id: string) => {
+    const spec = modelSpec(findModel(id));
+    return stepOps(
       spec,
       weightLayout(spec, 'bf16'),
       shape({ tp: 8, segments: [{ batch: 1, tokens: 1, context: 4999 }] }),
     );
+  };
+  it('GLM-5 DSA decode at 5,000 tokens: attention reads the top 2,048; the 32-head indexer scores all 5,000', () => {
+    const list = decodeAt5000('zai-org/GLM-5');
     // Each layer group (3 dense-MLP layers, 75 MoE) has its attention, then its indexer.
     const cores = byCat(list, 'attention_core');
     expect(cores).toHaveLength(4);
@@ -219,12 +223,7 @@ describe('attention variants', () => {
     expect(sum(indexer, 'bytes')).toBe(5000 * 132 * 78);
   });
   it('GLM-5.2 at 5,000 tokens: 57 shared layers attend the top 2,048 too, and only the 21 others run an indexer', () => {
-    const spec = modelSpec(findModel('zai-org/GLM-5.2'));
-    const list = stepOps(
-      spec,
-      weightLayout(spec, 'bf16'),
-      shape({ tp: 8, segments: [{ batch: 1, tokens: 1, context: 4999 }] }),
-    );
+    const list = decodeAt5000('zai-org/GLM-5.2');
     const cores = byCat(list, 'attention_core');
     // Groups: 3 dense layers (indexer), 18 MoE layers (indexer), 57 MoE layers (shared): 3 attentions, 2 indexers.
     expect(cores).toHaveLength(5);
@@ -272,18 +271,18 @@ describe('attention variants', () => {
 });
 
 describe('mixture of experts', () => {
+  const MIXTRAL = 'mistralai__Mixtral-8x7B-v0.1.json';
+  /** 4 decode tokens per rank, tp 2, attention DP 2, experts over moe_tp 2 · ep 2. */
+  const fourTokens = {
+    segments: [{ batch: 4, tokens: 1, context: 0 }],
+    tp: 2,
+    ep: 2,
+    adp: 2,
+    moeTp: 2,
+    logitsRows: 4,
+  };
   it('Mixtral-8x7B, 4 decode tokens, tp=2, attention DP 2, experts over moe_tp 2 · ep 2', () => {
-    const list = ops(
-      'mistralai__Mixtral-8x7B-v0.1.json',
-      shape({
-        segments: [{ batch: 4, tokens: 1, context: 0 }],
-        tp: 2,
-        ep: 2,
-        adp: 2,
-        moeTp: 2,
-        logitsRows: 4,
-      }),
-    );
+    const list = ops(MIXTRAL, shape(fourTokens));
     expect(list.map((o) => o.category)).toEqual([
       'attention_proj',
       'attention_core',
@@ -312,16 +311,8 @@ describe('mixture of experts', () => {
     expect([x.kind, x.kernels, x.m, x.grouped]).toEqual(['gemm', 96, 2, true]);
   });
   it("moeTokens: experts that see only this rank's 4 tokens, not 2 ranks alike", () => {
-    const s = {
-      segments: [{ batch: 4, tokens: 1, context: 0 }],
-      tp: 2,
-      ep: 2,
-      adp: 2,
-      moeTp: 2,
-      logitsRows: 4,
-    };
-    const all = one(ops('mistralai__Mixtral-8x7B-v0.1.json', shape(s)), 'experts');
-    const alone = one(ops('mistralai__Mixtral-8x7B-v0.1.json', shape({ ...s, moeTokens: 4 })), 'experts');
+    const all = one(ops(MIXTRAL, shape(fourTokens)), 'experts');
+    const alone = one(ops(MIXTRAL, shape({ ...fourTokens, moeTokens: 4 })), 'experts');
     expect(alone.flops).toBeCloseTo(all.flops / 2, 0);
     expect(alone.m).toBe(1);
     const touched = (8 * (1 - 0.75 ** 4)) / 2;
