@@ -99,8 +99,7 @@ export function stepTokens(s: StepShape): number {
  * indexer scores every cached key first (DeepSeek-V3.2-Exp report: sparse MLA in MQA mode, prefill and decode).
  */
 function attentionDims(a: AttentionSpec, prompt: boolean): { qk: number; v: number } {
-  if (!a.mla) return { qk: a.headDim, v: a.vHeadDim };
-  if (prompt && !a.sparseTopK) return { qk: a.headDim, v: a.vHeadDim };
+  if (!a.mla || (prompt && !a.sparseTopK)) return { qk: a.headDim, v: a.vHeadDim };
   return { qk: a.mla.kvLoraRank + a.mla.qkRopeHeadDim, v: a.mla.kvLoraRank };
 }
 

@@ -164,7 +164,8 @@ export function steadyDisagg(o: DisaggInput): SteadyResult {
   const perStep = Math.max(1, Math.floor((o.chunk ?? o.isl) / o.isl));
   const full1 = perStep > 1 ? alone(0, perStep * o.isl) : s1;
   const fullAll = perStep > 1 ? o.prefillStep(0, perStep * o.isl) : sAll;
-  const mix = (a: number, b: number, rho: number) => a + Math.min(1, rho) * (b - a);
+  // ρ ≤ 1 (rhoOf caps it): the interpolation between the rank alone and every rank busy.
+  const mix = (a: number, b: number, rho: number) => a + rho * (b - a);
   const gen = Math.max(0, o.osl - 1) * tpot;
   // Utilisation of a rank with per-rank arrival rate r: ρ = r · sBatch(ρ), sBatch linear in ρ, solved exactly.
   const rhoOf = (x: number) => {
@@ -177,7 +178,7 @@ export function steadyDisagg(o: DisaggInput): SteadyResult {
   // A prompt's own step holds only it when the worker is idle and a full chunk when it is busy.
   const own = (rho: number) => {
     const one = mix(s1, sAll, rho);
-    return one + Math.min(1, rho) * Math.max(0, mix(full1, fullAll, rho) - one);
+    return one + rho * Math.max(0, mix(full1, fullAll, rho) - one);
   };
   const ttftOf = (x: number) => {
     const rho = rhoOf(x);
